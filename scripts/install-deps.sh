@@ -1,0 +1,31 @@
+#!/bin/sh
+# Installs the Debian packages recd needs to build and test; does nothing when all are present.
+# Runs apt-get only for what is missing, so a second run costs one dpkg query per package.
+set -eu
+
+PKGS="build-essential cmake pkg-config clang
+libmicrohttpd-dev libjansson-dev libsqlite3-dev
+libopenblas-dev liblapacke-dev libzstd-dev libcmocka-dev
+python3 curl zstd"
+
+missing=""
+for p in $PKGS; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+
+[ -z "$missing" ] && exit 0
+
+echo "install-deps: installing:$missing"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+        echo "install-deps: need root (or sudo) to install:$missing" >&2
+        exit 1
+    fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -q --no-install-recommends $missing

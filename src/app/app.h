@@ -1,0 +1,38 @@
+/* app.h: the subcommands of the recd binary and what they share. */
+#ifndef REC_APP_APP_H
+#define REC_APP_APP_H
+
+#include <stddef.h>
+
+#include "core/config.h"
+#include "serve/engine.h"
+
+struct rec_store;
+
+/* Each subcommand: argv holds the arguments after its name; returns the process exit code. */
+int rec_cmd_serve(int argc, char **argv);
+int rec_cmd_import(int argc, char **argv);
+int rec_cmd_train(int argc, char **argv);
+int rec_cmd_recommend(int argc, char **argv);
+int rec_cmd_eval(int argc, char **argv);
+int rec_cmd_gen(int argc, char **argv);
+int rec_cmd_version(int argc, char **argv);
+
+/* Loads the config of cmd (printing help or errors); returns 0 to go on, or an exit code + 1
+ * (so 1 means exit 0 after --help, 3 means exit 2 after a usage error). */
+int rec_app_config(struct rec_config *c, unsigned cmd, const char *name, const char *usage,
+                   int argc, char **argv, const char **positional, int max_positional,
+                   int *n_positional);
+/* Engine parameters from the config; model_dir is written into buf (data/models). */
+void rec_app_engine_params(const struct rec_config *c, struct rec_engine_params *p, int background,
+                           char *buf, size_t buflen);
+/* Opens the store in c->data and an engine replayed from it. 0 or an error (printed). */
+int rec_app_open(const struct rec_config *c, int background, struct rec_store **store,
+                 struct rec_engine **engine);
+void rec_app_close(struct rec_store *store, struct rec_engine *engine);
+
+/* A one-line progress bar on stderr when it is a terminal; no-op otherwise. */
+void rec_app_progress(const char *label, double done, double total);
+void rec_app_progress_end(void);
+
+#endif

@@ -1,0 +1,144 @@
+/* common.c: what the subcommands share: config and help, opening store and engine, progress. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app/app.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "store/store.h"
+
+int rec_app_config(struct rec_config *c, unsigned cmd, const char *name, const char *usage,
+                   int argc, char **argv, const char **positional, int max_positional,
+                   int *n_positional)
+{
+    char err[512];
+    int help = 0, np = 0;
+    const char *pos_buf[8];
+    if (!positional) {
+        positional = pos_buf;
+        max_positional = 0;
+    }
+    int rc = rec_config_load(c, cmd, argc, argv, positional, max_positional, &np, &help, err,
+                             sizeof err);
+    if (n_positional)
+        *n_positional = np;
+    if (help) {
+        printf("usage: recd %s %s\n\n", name, usage);
+        rec_config_print_help(stdout, cmd);
+        rec_config_free(c);
+        return 1;
+    }
+    if (rc) {
+        fprintf(stderr, "recd %s: %s\n", name, err);
+        rec_config_free(c);
+        return 3;
+    }
+    int level = rec_log_parse_level(c->log_level ? c->log_level : "info");
+    if (level < 0) {
+        fprintf(stderr, "recd %s: unknown log level '%s'\n", name, c->log_level);
+        rec_config_free(c);
+        return 3;
+    }
+    rec_log_set_level((enum rec_log_level)level);
+    return 0;
+}
+
+void rec_app_engine_params(const struct rec_config *c, struct rec_engine_params *p, int background,
+                           char *buf, size_t buflen)
+{
+    memset(p, 0, sizeof *p);
+    memcpy(p->weights, c->weights, sizeof p->weights);
+    p->half_life_s = c->half_life * 3600.0;
+    p->knn_window = c->knn_window;
+    p->knn_shrink = (float)c->knn_shrink;
+    p->recent_items = c->recent_items;
+    p->exclude_seen = c->exclude_seen;
+    rec_als_params_default(&p->als);
+    if (c->factors > 0)
+        p->als.factors = c->factors;
+    if (c->reg >= 0)
+        p->als.reg = (float)c->reg;
+    if (c->alpha >= 0)
+        p->als.alpha = (float)c->alpha;
+    if (c->iters > 0)
+        p->als.iters = c->iters;
+    if (c->cg_steps > 0)
+        p->als.cg_steps = c->cg_steps;
+    p->als.threads = c->train_threads;
+    p->als.seed = (uint64_t)c->seed;
+    p->retrain_events = c->retrain_events;
+    p->retrain_seconds = c->retrain_seconds;
+    p->background = background;
+    p->model_dir = NULL;
+    if (buf && c->data) {
+        snprintf(buf, buflen, "%s/models", c->data);
+        p->model_dir = buf;
+    }
+}
+
+int rec_app_open(const struct rec_config *c, int background, struct rec_store **store,
+                 struct rec_engine **engine)
+{
+    char err[512], model_dir[4096];
+    *store = NULL;
+    *engine = NULL;
+    int rc = rec_store_open(c->data, store, err, sizeof err);
+    if (rc) {
+        rec_error("cannot open store in %s: %s", c->data, err);
+        return rc;
+    }
+    struct rec_engine_params p;
+    rec_app_engine_params(c, &p, background, model_dir, sizeof model_dir);
+    const char *msg = rec_als_check_params(&p.als);
+    if (msg) {
+        rec_error("invalid model settings: %s", msg);
+        rec_store_close(*store);
+        *store = NULL;
+        return REC_EINVAL;
+    }
+    if ((rc = rec_engine_create(&p, *store, engine))) {
+        rec_error("cannot create engine: %s", rec_strerror(rc));
+        rec_store_close(*store);
+        *store = NULL;
+        return rc;
+    }
+    if ((rc = rec_engine_load(*engine, err, sizeof err))) {
+        rec_error("%s", err);
+        rec_app_close(*store, *engine);
+        *store = NULL;
+        *engine = NULL;
+        return rc;
+    }
+    return 0;
+}
+
+void rec_app_close(struct rec_store *store, struct rec_engine *engine)
+{
+    rec_engine_destroy(engine);
+    rec_store_close(store);
+}
+
+static int progress_shown;
+
+void rec_app_progress(const char *label, double done, double total)
+{
+    if (!isatty(STDERR_FILENO) || total <= 0)
+        return;
+    int width = 40, fill = (int)(done / total * width);
+    if (fill > width)
+        fill = width;
+    char bar[64];
+    for (int k = 0; k < width; k++)
+        bar[k] = k < fill ? '#' : '.';
+    bar[width] = '\0';
+    fprintf(stderr, "\r%-24.24s [%s] %5.1f%%", label, bar, 100.0 * done / total);
+    progress_shown = 1;
+}
+
+void rec_app_progress_end(void)
+{
+    if (progress_shown)
+        fputc('\n', stderr);
+    progress_shown = 0;
+}

@@ -1,0 +1,301 @@
+#include "core/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "ingest/event.h"
+
+enum opt_type { OPT_INT, OPT_I64, OPT_DBL, OPT_STR, OPT_BOOL };
+
+#define ALL_CMDS 0x7f
+#define MODEL_CMDS (REC_CMD_SERVE | REC_CMD_TRAIN | REC_CMD_RECOMMEND | REC_CMD_EVAL)
+#define DATA_CMDS (REC_CMD_SERVE | REC_CMD_IMPORT | REC_CMD_TRAIN | REC_CMD_RECOMMEND | REC_CMD_EVAL)
+#define OFF(f) offsetof(struct rec_config, f)
+
+struct opt {
+    const char *name;   /* flag without dashes; env RECD_<NAME>; config file key */
+    enum opt_type type;
+    size_t offset;
+    const char *def;
+    unsigned cmds;
+    const char *help;
+};
+
+static const struct opt opts[] = {
+    {"config", OPT_STR, OFF(config), NULL, ALL_CMDS & ~REC_CMD_VERSION, "config file (key = value lines)"},
+    {"data", OPT_STR, OFF(data), "./recd-data", DATA_CMDS, "data directory (SQLite store and model snapshots)"},
+    {"log-level", OPT_STR, OFF(log_level), "info", ALL_CMDS, "debug, info, warn, error or off"},
+
+    {"bind", OPT_STR, OFF(bind), "127.0.0.1", REC_CMD_SERVE, "address to listen on (0.0.0.0 for all)"},
+    {"port", OPT_INT, OFF(port), "8080", REC_CMD_SERVE, "TCP port (0 picks a free one)"},
+    {"threads", OPT_INT, OFF(threads), "4", REC_CMD_SERVE, "HTTP worker threads"},
+    {"max-body", OPT_I64, OFF(max_body), "16777216", REC_CMD_SERVE, "largest request body, bytes"},
+    {"max-batch", OPT_INT, OFF(max_batch), "10000", REC_CMD_SERVE, "most records in one POST"},
+    {"max-n", OPT_INT, OFF(max_n), "1000", REC_CMD_SERVE, "largest n a list request may ask for"},
+
+    {"factors", OPT_INT, OFF(factors), "64", MODEL_CMDS, "iALS latent factors"},
+    {"reg", OPT_DBL, OFF(reg), "-1", MODEL_CMDS, "iALS regularization (-1: the model's default)"},
+    {"alpha", OPT_DBL, OFF(alpha), "-1", MODEL_CMDS, "iALS confidence scale (-1: the model's default)"},
+    {"iters", OPT_INT, OFF(iters), "-1", MODEL_CMDS, "iALS sweeps (-1: the model's default)"},
+    {"cg-steps", OPT_INT, OFF(cg_steps), "-1", MODEL_CMDS, "iALS conjugate-gradient steps per row (-1: default)"},
+    {"train-threads", OPT_INT, OFF(train_threads), "0", MODEL_CMDS, "training threads (0: one per CPU)"},
+    {"retrain-events", OPT_INT, OFF(retrain_events), "10000", REC_CMD_SERVE, "retrain after this many new events (0: never)"},
+    {"retrain-seconds", OPT_INT, OFF(retrain_seconds), "3600", REC_CMD_SERVE, "retrain this often when new events arrived (0: never)"},
+    {"half-life", OPT_DBL, OFF(half_life), "168", MODEL_CMDS, "popularity half-life, hours"},
+    {"knn-window", OPT_INT, OFF(knn_window), "50", MODEL_CMDS, "item-kNN: each item co-occurs with this many previous items of the user"},
+    {"knn-shrink", OPT_DBL, OFF(knn_shrink), "10", MODEL_CMDS, "item-kNN cosine shrinkage"},
+    {"knn-neighbors", OPT_INT, OFF(knn_neighbors), "50", MODEL_CMDS, "item-kNN neighbours per seed item"},
+    {"recent-items", OPT_INT, OFF(recent_items), "20", MODEL_CMDS, "latest items of a user used as kNN seeds"},
+    {"exclude-seen", OPT_BOOL, OFF(exclude_seen), "true", MODEL_CMDS, "leave items the user already interacted with out of recommendations"},
+    {"history-max", OPT_INT, OFF(history_max), "50", REC_CMD_SERVE, "recent history entries GET /v1/users/{id} returns"},
+#define WEIGHT_OPT(sfx, wire, w, verb) \
+    {"weight-" wire, OPT_DBL, OFF(weights) + REC_EVENT_##sfx * sizeof(double), #w, MODEL_CMDS, "weight of a " wire " event"},
+    REC_EVENT_TYPES(WEIGHT_OPT)
+#undef WEIGHT_OPT
+
+    {"format", OPT_STR, OFF(format), "auto", REC_CMD_IMPORT, "auto, ml100k, ml1m, csv or jsonl"},
+
+    {"users", OPT_I64, OFF(users), "1000", REC_CMD_GEN, "synthetic users"},
+    {"items", OPT_I64, OFF(items), "500", REC_CMD_GEN, "synthetic items"},
+    {"events", OPT_I64, OFF(events), "50000", REC_CMD_GEN, "synthetic events"},
+    {"categories", OPT_INT, OFF(categories), "20", REC_CMD_GEN, "synthetic categories"},
+    {"seed", OPT_I64, OFF(seed), "42", REC_CMD_GEN | REC_CMD_EVAL | MODEL_CMDS, "random seed"},
+    {"out", OPT_STR, OFF(out), "-", REC_CMD_GEN | REC_CMD_EVAL, "output file ('-' for stdout)"},
+
+    {"user", OPT_STR, OFF(user), NULL, REC_CMD_RECOMMEND, "user id to recommend for"},
+    {"n", OPT_INT, OFF(n), "10", REC_CMD_RECOMMEND, "how many items"},
+
+    {"ratio", OPT_DBL, OFF(ratio), "0.75", REC_CMD_EVAL, "share of each user's interactions used for training"},
+    {"k", OPT_INT, OFF(k), "10", REC_CMD_EVAL, "list length the metrics are computed at"},
+    {"models", OPT_STR, OFF(models), "popularity,knn,als,hybrid", REC_CMD_EVAL, "comma-separated models to evaluate"},
+};
+#define N_OPTS (sizeof opts / sizeof opts[0])
+
+static const struct opt *find_opt(const char *name, size_t len)
+{
+    for (size_t i = 0; i < N_OPTS; i++) {
+        const char *a = opts[i].name;
+        size_t j = 0;
+        /* dashes and underscores are the same, so config files may use either */
+        for (; j < len && a[j]; j++) {
+            char x = name[j] == '_' ? '-' : name[j];
+            if (x != a[j])
+                break;
+        }
+        if (j == len && a[j] == '\0')
+            return &opts[i];
+    }
+    return NULL;
+}
+
+static int set_value(struct rec_config *c, const struct opt *o, const char *v, const char *origin,
+                     char *err, size_t errlen)
+{
+    char *p = (char *)c + o->offset;
+    char *end;
+    errno = 0;
+    switch (o->type) {
+    case OPT_INT:
+    case OPT_I64: {
+        long long x = strtoll(v, &end, 10);
+        if (errno || end == v || *end || (o->type == OPT_INT && (x < -2147483647LL || x > 2147483647LL)))
+            return rec_errf(err, errlen, REC_EINVAL, "%s: %s wants an integer, got '%s'", origin,
+                            o->name, v);
+        if (o->type == OPT_INT)
+            *(int *)p = (int)x;
+        else
+            *(int64_t *)p = x;
+        return 0;
+    }
+    case OPT_DBL: {
+        double x = strtod(v, &end);
+        if (errno || end == v || *end)
+            return rec_errf(err, errlen, REC_EINVAL, "%s: %s wants a number, got '%s'", origin,
+                            o->name, v);
+        *(double *)p = x;
+        return 0;
+    }
+    case OPT_BOOL:
+        if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on"))
+            *(int *)p = 1;
+        else if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off"))
+            *(int *)p = 0;
+        else
+            return rec_errf(err, errlen, REC_EINVAL, "%s: %s wants true or false, got '%s'",
+                            origin, o->name, v);
+        return 0;
+    case OPT_STR: {
+        char *s = strdup(v);
+        if (!s)
+            return REC_ENOMEM;
+        free(*(char **)p);
+        *(char **)p = s;
+        return 0;
+    }
+    }
+    return REC_EINTERNAL;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+static int load_file(struct rec_config *c, unsigned cmd, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return rec_errf(err, errlen, REC_EINVAL, "cannot read config file %s", path);
+    char line[1024];
+    int lineno = 0, rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        lineno++;
+        char *s = trim(line);
+        if (*s == '\0' || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            rc = rec_errf(err, errlen, REC_EINVAL, "%s:%d: expected key = value", path, lineno);
+            break;
+        }
+        *eq = '\0';
+        char *key = trim(s), *val = trim(eq + 1);
+        const struct opt *o = find_opt(key, strlen(key));
+        if (!o) {
+            rc = rec_errf(err, errlen, REC_EINVAL, "%s:%d: unknown option '%s'", path, lineno, key);
+            break;
+        }
+        if (!(o->cmds & cmd))
+            continue; /* one file may serve several subcommands */
+        char origin[300];
+        snprintf(origin, sizeof origin, "%s:%d", path, lineno);
+        rc = set_value(c, o, val, origin, err, errlen);
+    }
+    fclose(f);
+    return rc;
+}
+
+static void env_name(const char *name, char *out, size_t outlen)
+{
+    size_t j = snprintf(out, outlen, "RECD_");
+    for (const char *p = name; *p && j + 1 < outlen; p++)
+        out[j++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+    out[j] = '\0';
+}
+
+int rec_config_load(struct rec_config *c, unsigned cmd, int argc, char **argv,
+                    const char **positional, int max_positional, int *n_positional,
+                    int *want_help, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    *n_positional = 0;
+    *want_help = 0;
+    int rc;
+    for (size_t i = 0; i < N_OPTS; i++)
+        if (opts[i].def && (rc = set_value(c, &opts[i], opts[i].def, "default", err, errlen)))
+            return rc;
+
+    /* the config file comes first, so find --config before the other flags */
+    const char *file = getenv("RECD_CONFIG");
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--config") && i + 1 < argc)
+            file = argv[i + 1];
+        else if (!strncmp(argv[i], "--config=", 9))
+            file = argv[i] + 9;
+    }
+    if (file && *file) {
+        if ((rc = set_value(c, find_opt("config", 6), file, "flag", err, errlen)))
+            return rc;
+        if ((rc = load_file(c, cmd, file, err, errlen)))
+            return rc;
+    }
+
+    for (size_t i = 0; i < N_OPTS; i++) {
+        if (!(opts[i].cmds & cmd) || !strcmp(opts[i].name, "config"))
+            continue;
+        char name[64];
+        env_name(opts[i].name, name, sizeof name);
+        const char *v = getenv(name);
+        if (v && (rc = set_value(c, &opts[i], v, name, err, errlen)))
+            return rc;
+    }
+
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            *want_help = 1;
+            continue;
+        }
+        if (a[0] != '-' || a[1] == '\0') {
+            if (*n_positional >= max_positional)
+                return rec_errf(err, errlen, REC_EINVAL, "unexpected argument '%s'", a);
+            positional[(*n_positional)++] = a;
+            continue;
+        }
+        const char *name = a + (a[1] == '-' ? 2 : 1);
+        const char *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        int negate = 0;
+        const struct opt *o = find_opt(name, len);
+        if (!o && len > 3 && !strncmp(name, "no-", 3)) {
+            o = find_opt(name + 3, len - 3);
+            negate = o && o->type == OPT_BOOL;
+            if (!negate)
+                o = NULL;
+        }
+        if (!o)
+            return rec_errf(err, errlen, REC_EINVAL, "unknown option '%.*s' (see --help)",
+                            (int)(len + (size_t)(name - a)), a);
+        if (!(o->cmds & cmd))
+            return rec_errf(err, errlen, REC_EINVAL, "option --%s does not apply here (see --help)",
+                            o->name);
+        const char *v;
+        if (eq)
+            v = eq + 1;
+        else if (o->type == OPT_BOOL)
+            v = negate ? "false" : "true";
+        else if (i + 1 < argc)
+            v = argv[++i];
+        else
+            return rec_errf(err, errlen, REC_EINVAL, "option --%s needs a value", o->name);
+        if (!strcmp(o->name, "config"))
+            continue;
+        if ((rc = set_value(c, o, v, "flag", err, errlen)))
+            return rc;
+    }
+    return 0;
+}
+
+void rec_config_free(struct rec_config *c)
+{
+    for (size_t i = 0; i < N_OPTS; i++)
+        if (opts[i].type == OPT_STR) {
+            char **p = (char **)((char *)c + opts[i].offset);
+            free(*p);
+            *p = NULL;
+        }
+}
+
+void rec_config_print_help(FILE *f, unsigned cmd)
+{
+    fprintf(f, "Options (flag / environment variable / config file key; default):\n");
+    for (size_t i = 0; i < N_OPTS; i++) {
+        const struct opt *o = &opts[i];
+        if (!(o->cmds & cmd))
+            continue;
+        char env[64];
+        env_name(o->name, env, sizeof env);
+        const char *kind = o->type == OPT_BOOL ? "" : o->type == OPT_STR ? " STR" : " N";
+        fprintf(f, "  --%s%s  (%s)\n      %s [default: %s]\n", o->name, kind, env, o->help,
+                o->def ? o->def : "none");
+    }
+    fprintf(f, "  -h, --help\n      show this help\n");
+}

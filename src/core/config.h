@@ -1,0 +1,84 @@
+/* config.h: every setting of every subcommand, from one table (config.c) that drives defaults,
+ * the config file, environment variables, command-line flags and --help.
+ *
+ * Precedence, lowest first: built-in default < config file (--config FILE or RECD_CONFIG) <
+ * environment (RECD_<NAME>, dashes as underscores) < flags (--name VALUE or --name=VALUE).
+ */
+#ifndef REC_CORE_CONFIG_H
+#define REC_CORE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Subcommands an option applies to (bit mask). */
+enum {
+    REC_CMD_SERVE = 1 << 0,
+    REC_CMD_IMPORT = 1 << 1,
+    REC_CMD_TRAIN = 1 << 2,
+    REC_CMD_RECOMMEND = 1 << 3,
+    REC_CMD_EVAL = 1 << 4,
+    REC_CMD_GEN = 1 << 5,
+    REC_CMD_VERSION = 1 << 6,
+};
+
+struct rec_config {
+    /* general */
+    char *config;           /* config file path, NULL when none */
+    char *data;             /* data directory */
+    char *log_level;
+    /* serve */
+    char *bind;
+    int port;
+    int threads;            /* HTTP worker threads */
+    int64_t max_body;       /* bytes */
+    int max_batch;          /* records per POST */
+    int max_n;              /* largest n a list request may ask for */
+    /* models */
+    int factors;
+    double reg;
+    double alpha;
+    int iters;
+    int cg_steps;
+    int train_threads;
+    int retrain_events;     /* retrain after this many new events; 0 = never by count */
+    int retrain_seconds;    /* retrain when events arrived and this much time passed; 0 = never */
+    double half_life;       /* popularity half-life, hours */
+    int knn_window;         /* co-occurrence window: each item pairs with this many previous */
+    double knn_shrink;
+    int knn_neighbors;      /* neighbours kept per seed item when recommending */
+    int recent_items;       /* a user's latest items used as kNN seeds */
+    int exclude_seen;       /* bool */
+    int history_max;        /* items shown in GET /v1/users/{id} */
+    double weights[16];     /* per event type (REC_EVENT__COUNT used) */
+    /* import */
+    char *format;
+    /* gen */
+    int64_t users;
+    int64_t items;
+    int64_t events;
+    int categories;
+    int64_t seed;
+    char *out;
+    /* recommend */
+    char *user;
+    int n;
+    /* eval */
+    double ratio;
+    int k;
+    char *models;
+};
+
+/* Fills c with defaults for the options of cmd, then applies the config file, environment and
+ * argv[0..argc) flags. Arguments that are not flags are collected, in order, into positional
+ * (at most max_positional; the count goes to *n_positional). Returns 0, or REC_EINVAL with a
+ * message in err (unknown flag, bad number, option not valid for cmd, unreadable config file).
+ * *want_help is set when -h/--help was given. The caller frees c with rec_config_free. */
+int rec_config_load(struct rec_config *c, unsigned cmd, int argc, char **argv,
+                    const char **positional, int max_positional, int *n_positional,
+                    int *want_help, char *err, size_t errlen);
+void rec_config_free(struct rec_config *c);
+/* Prints the options of cmd (flag, environment variable, default, help) to f. */
+void rec_config_print_help(FILE *f, unsigned cmd);
+
+#endif

@@ -1,0 +1,146 @@
+#include "core/idmap.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define SLOT_EMPTY (-1)
+#define SLOT_TOMB (-2)
+
+uint64_t rec_hash_str(const char *s)
+{
+    /* FNV-1a, then a final mix so low bits depend on every byte */
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return h;
+}
+
+void rec_idmap_init(struct rec_idmap *m) { memset(m, 0, sizeof *m); }
+
+void rec_idmap_free(struct rec_idmap *m)
+{
+    for (int32_t i = 0; i < m->n_names; i++)
+        free(m->names[i]);
+    free(m->names);
+    free(m->slots);
+    memset(m, 0, sizeof *m);
+}
+
+/* Slot holding name, or the first free slot of its probe sequence when absent. */
+static uint32_t probe(const struct rec_idmap *m, const char *name, uint64_t h, int *found)
+{
+    uint32_t mask = m->n_slots - 1, i = (uint32_t)h & mask, first_free = UINT32_MAX;
+    for (;;) {
+        int32_t v = m->slots[i];
+        if (v == SLOT_EMPTY) {
+            *found = 0;
+            return first_free != UINT32_MAX ? first_free : i;
+        }
+        if (v == SLOT_TOMB) {
+            if (first_free == UINT32_MAX)
+                first_free = i;
+        } else if (strcmp(m->names[v], name) == 0) {
+            *found = 1;
+            return i;
+        }
+        i = (i + 1) & mask;
+    }
+}
+
+static int rehash(struct rec_idmap *m, uint32_t n_slots)
+{
+    int32_t *slots = malloc((size_t)n_slots * sizeof *slots);
+    if (!slots)
+        return -1;
+    for (uint32_t i = 0; i < n_slots; i++)
+        slots[i] = SLOT_EMPTY;
+    uint32_t mask = n_slots - 1, used = 0;
+    for (int32_t idx = 0; idx < m->n_names; idx++) {
+        if (!m->names[idx])
+            continue;
+        uint32_t i = (uint32_t)rec_hash_str(m->names[idx]) & mask;
+        while (slots[i] != SLOT_EMPTY)
+            i = (i + 1) & mask;
+        slots[i] = idx;
+        used++;
+    }
+    free(m->slots);
+    m->slots = slots;
+    m->n_slots = n_slots;
+    m->n_used = used;
+    return 0;
+}
+
+int32_t rec_idmap_get(const struct rec_idmap *m, const char *name)
+{
+    if (m->n_slots == 0)
+        return -1;
+    int found;
+    uint32_t i = probe(m, name, rec_hash_str(name), &found);
+    return found ? m->slots[i] : -1;
+}
+
+int32_t rec_idmap_put(struct rec_idmap *m, const char *name, int *created)
+{
+    if (created)
+        *created = 0;
+    if ((uint64_t)(m->n_used + 1) * 10 >= (uint64_t)m->n_slots * 7) {
+        uint32_t n = m->n_slots ? m->n_slots : 64;
+        /* grow only when live entries need it; otherwise rehashing clears tombstones */
+        while ((uint64_t)(m->n_names + 1) * 10 >= (uint64_t)n * 5)
+            n *= 2;
+        if (rehash(m, n) < 0)
+            return -1;
+    }
+    uint64_t h = rec_hash_str(name);
+    int found;
+    uint32_t i = probe(m, name, h, &found);
+    if (found)
+        return m->slots[i];
+    if (m->n_names == m->cap_names) {
+        int32_t cap = m->cap_names ? m->cap_names * 2 : 64;
+        char **names = realloc(m->names, (size_t)cap * sizeof *names);
+        if (!names)
+            return -1;
+        m->names = names;
+        m->cap_names = cap;
+    }
+    char *copy = strdup(name);
+    if (!copy)
+        return -1;
+    int32_t idx = m->n_names++;
+    m->names[idx] = copy;
+    if (m->slots[i] == SLOT_EMPTY)
+        m->n_used++;
+    m->slots[i] = idx;
+    if (created)
+        *created = 1;
+    return idx;
+}
+
+int32_t rec_idmap_remove(struct rec_idmap *m, const char *name)
+{
+    if (m->n_slots == 0)
+        return -1;
+    int found;
+    uint32_t i = probe(m, name, rec_hash_str(name), &found);
+    if (!found)
+        return -1;
+    int32_t idx = m->slots[i];
+    m->slots[i] = SLOT_TOMB;
+    free(m->names[idx]);
+    m->names[idx] = NULL;
+    return idx;
+}
+
+const char *rec_idmap_name(const struct rec_idmap *m, int32_t idx)
+{
+    if (idx < 0 || idx >= m->n_names)
+        return NULL;
+    return m->names[idx];
+}

@@ -1,0 +1,646 @@
+/* synth.c: synthetic catalog and event stream (see synth.h).
+ *
+ * Model. Item i has one category and a Zipf popularity weight (rank+1)^-s, ranks shuffled so
+ * popularity does not follow the id. User u has a Zipf activity weight (exponent 0.8) and a
+ * taste vector t_u in [-1,1]^k; every category c has a vector v_c, and a user's preferred
+ * categories are the 3 best by affinity t_u.v_c (among up to 32 candidates when there are many
+ * categories), mixed by softmax of the affinity. Users with similar vectors therefore share
+ * categories: latent structure a collaborative model can recover.
+ *
+ * Per event: a user from the activity alias table; then with probability taste_weight a
+ * preferred category and an item from that category's popularity alias table, else an item from
+ * the global popularity alias table; a type from a table that depends on whether the item is in
+ * the user's preferred categories (off-taste items get more skips and dislikes); a timestamp
+ * inside the event's own slice of the span, so times never decrease. Every draw is O(1).
+ *
+ * Determinism. Randomness comes from xoshiro256** seeded with splitmix64; catalog, users,
+ * documents and events use separate streams, so the catalog does not depend on n_events. Only
+ * IEEE basic operations (+ - * / and exact frexp/ldexp/floor) touch the numbers that steer the
+ * draws: log and exp are computed here by fixed series rather than by libm, whose last bits
+ * differ between platforms, and clang is told not to fuse multiply-adds.
+ */
+#include "gen/synth.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+#define MAX_ENTITIES 100000000LL   /* users or items: int32 indexes, ~50 bytes each */
+#define MAX_CATEGORIES 100000
+#define MAX_TASTE_DIMS 256
+#define N_PREF 3                   /* preferred categories per user */
+#define N_CANDIDATES 32            /* categories scored per user when there are more */
+#define USER_ZIPF 0.8              /* activity exponent */
+#define PREF_SHARPNESS 6.0         /* softmax scale on affinities in [-1,1] */
+#define TAGS_PER_CATEGORY 4
+#define PROGRESS_EVENTS 65536
+#define YEAR_S (365 * 86400)
+#define TS_MAX 253402300799LL      /* 9999-12-31T23:59:59Z */
+
+/* ---- random numbers ---------------------------------------------------------------------- */
+
+struct rng {
+    uint64_t s[4];
+};
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+/* Stream `stream` of a seed: independent sequences for independent parts of the output. */
+static void rng_seed(struct rng *r, uint64_t seed, uint64_t stream)
+{
+    uint64_t x = seed ^ (stream * 0xD1B54A32D192ED03ULL);
+    for (int i = 0; i < 4; i++)
+        r->s[i] = splitmix64(&x);
+}
+
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static inline uint64_t rng_next(struct rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t out = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return out;
+}
+
+/* Uniform in [0, 1), 53 bits. */
+static inline double rng_unif(struct rng *r) { return (double)(rng_next(r) >> 11) * 0x1.0p-53; }
+
+/* Uniform in [0, n) for n <= 2^32: the high half of a 32x32-bit product, exact in integers. */
+static inline uint64_t rng_below(struct rng *r, uint64_t n)
+{
+    return ((rng_next(r) >> 32) * n) >> 32;
+}
+
+/* ---- platform-independent log and exp ---------------------------------------------------- */
+
+#define LN2 0.6931471805599453094
+
+static double det_log(double x)
+{
+    int e;
+    double m = frexp(x, &e); /* exact: x = m * 2^e, m in [0.5, 1) */
+    if (m < 0.7071067811865476) {
+        m *= 2;
+        e--;
+    }
+    /* log m = 2 atanh(z), |z| <= 0.172: 14 odd terms reach below 1e-20 */
+    static const double inv_odd[] = {1.0 / 1,  1.0 / 3,  1.0 / 5,  1.0 / 7,  1.0 / 9,
+                                     1.0 / 11, 1.0 / 13, 1.0 / 15, 1.0 / 17, 1.0 / 19,
+                                     1.0 / 21, 1.0 / 23, 1.0 / 25, 1.0 / 27};
+    double z = (m - 1) / (m + 1), z2 = z * z, term = z, sum = 0;
+    for (int i = 0; i < 14; i++) {
+        sum += term * inv_odd[i];
+        term *= z2;
+    }
+    return 2 * sum + e * LN2;
+}
+
+static double det_exp(double x)
+{
+    if (x < -740)
+        return 0;
+    if (x > 700)
+        x = 700;
+    double k = floor(x / LN2 + 0.5);
+    double r = x - k * LN2; /* |r| <= 0.35: 20 Taylor terms reach below 1e-20 */
+    static const double inv[] = {0,        1.0 / 1,  1.0 / 2,  1.0 / 3,  1.0 / 4,  1.0 / 5,
+                                 1.0 / 6,  1.0 / 7,  1.0 / 8,  1.0 / 9,  1.0 / 10, 1.0 / 11,
+                                 1.0 / 12, 1.0 / 13, 1.0 / 14, 1.0 / 15, 1.0 / 16, 1.0 / 17,
+                                 1.0 / 18, 1.0 / 19, 1.0 / 20};
+    double sum = 1, term = 1;
+    for (int n = 1; n <= 20; n++) {
+        term *= r * inv[n];
+        sum += term;
+    }
+    return ldexp(sum, (int)k);
+}
+
+/* ---- alias tables (Vose): O(n) build, O(1) draw ------------------------------------------ */
+
+/* Builds the alias table of w[0..n-1] (non-negative, positive sum): slot i keeps itself with
+ * probability prob[i], else gives other[i]. work holds 2n int32. The tables are then packed
+ * into the compact slot structs below, so one draw touches one cache line. */
+static void alias_build(const double *w, int32_t n, double *prob, int32_t *other, int32_t *work)
+{
+    double sum = 0;
+    for (int32_t i = 0; i < n; i++)
+        sum += w[i];
+    int32_t *small = work, *large = work + n;
+    int32_t ns = 0, nl = 0;
+    for (int32_t i = 0; i < n; i++) {
+        prob[i] = w[i] * n / sum;
+        other[i] = i;
+        if (prob[i] < 1)
+            small[ns++] = i;
+        else
+            large[nl++] = i;
+    }
+    while (ns > 0 && nl > 0) {
+        int32_t s = small[--ns], l = large[nl - 1];
+        other[s] = l;
+        prob[l] = (prob[l] + prob[s]) - 1;
+        if (prob[l] < 1) {
+            nl--;
+            small[ns++] = l;
+        }
+    }
+    /* what is left is 1 up to rounding */
+    while (nl > 0)
+        prob[large[--nl]] = 1;
+    while (ns > 0)
+        prob[small[--ns]] = 1;
+}
+
+/* One 64-bit draw: the high half picks the slot, the low half decides keep or alias. */
+static inline int32_t alias_slot(struct rng *r, int32_t n, float prob_of(const void *, int32_t),
+                                 const void *t, int *keep)
+{
+    uint64_t x = rng_next(r);
+    int32_t i = (int32_t)(((x >> 32) * (uint64_t)n) >> 32);
+    *keep = (double)(uint32_t)x * 0x1.0p-32 < (double)prob_of(t, i);
+    return i;
+}
+
+/* ---- parameters -------------------------------------------------------------------------- */
+
+void rec_synth_params_default(struct rec_synth_params *p)
+{
+    p->n_users = 1000;
+    p->n_items = 500;
+    p->n_events = 50000;
+    p->n_categories = 20;
+    p->zipf_s = 1.0;
+    p->taste_dims = 8;
+    p->taste_weight = 0.7;
+    p->start_ts = 1700000000;
+    p->span_s = 30 * 86400;
+    p->seed = 42;
+}
+
+const char *rec_synth_check_params(const struct rec_synth_params *p)
+{
+    if (!p)
+        return "no parameters";
+    if (p->n_users < 1 || p->n_users > MAX_ENTITIES)
+        return "n_users must be 1..100000000";
+    if (p->n_items < 1 || p->n_items > MAX_ENTITIES)
+        return "n_items must be 1..100000000";
+    if (p->n_events < 0)
+        return "n_events must be >= 0";
+    if (p->n_categories < 1 || p->n_categories > MAX_CATEGORIES)
+        return "n_categories must be 1..100000";
+    if (!(p->zipf_s >= 0 && p->zipf_s <= 5))
+        return "zipf_s must be 0..5";
+    if (p->taste_dims < 1 || p->taste_dims > MAX_TASTE_DIMS)
+        return "taste_dims must be 1..256";
+    if (!(p->taste_weight >= 0 && p->taste_weight <= 1))
+        return "taste_weight must be 0..1";
+    if (p->start_ts < 0 || p->start_ts > TS_MAX)
+        return "start_ts must be 0..253402300799 (Unix seconds before year 10000)";
+    if (p->span_s < 1 || p->span_s > TS_MAX - p->start_ts)
+        return "span_s must be >= 1 and end before year 10000";
+    return NULL;
+}
+
+/* ---- the world --------------------------------------------------------------------------- */
+
+struct item_slot {           /* global popularity alias slot, 16 bytes */
+    float prob;
+    int32_t alt;             /* item drawn when the slot's own item is not kept */
+    int32_t cat, alt_cat;    /* categories of the slot's item and of alt */
+};
+
+struct cat_slot {            /* per-category popularity alias slot */
+    float prob;
+    int32_t item, alt_item;  /* global item indexes */
+};
+
+struct user_slot {           /* activity alias slot plus the user's tastes, 32 bytes */
+    float prob;
+    int32_t alt;
+    int32_t pref[N_PREF];    /* preferred categories, best first */
+    float cum[N_PREF - 1];   /* cumulative mix; the last share is 1 - cum[N_PREF - 2] */
+    int32_t pad;
+};
+
+struct world {
+    int32_t n_items, n_users, n_cats;
+    int32_t *item_cat;       /* category of each item (for the documents) */
+    struct item_slot *items;
+    int32_t *cat_start;      /* n_cats + 1 offsets into cats */
+    struct cat_slot *cats;   /* one alias table per category segment */
+    struct user_slot *users;
+};
+
+static void world_free(struct world *w)
+{
+    free(w->item_cat);
+    free(w->items);
+    free(w->cat_start);
+    free(w->cats);
+    free(w->users);
+}
+
+/* Zipf weights over a random permutation of ranks: w[i] = (rank_i + 1)^-s. */
+static void zipf_weights(double *w, int32_t n, double s, struct rng *r, int32_t *perm)
+{
+    for (int32_t i = 0; i < n; i++)
+        perm[i] = i;
+    for (int32_t i = n - 1; i > 0; i--) {
+        int32_t j = (int32_t)rng_below(r, (uint64_t)i + 1);
+        int32_t t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    for (int32_t i = 0; i < n; i++)
+        w[i] = s == 0 ? 1.0 : det_exp(-s * det_log((double)perm[i] + 1));
+}
+
+/* Scratch for building, freed once the world is built. */
+struct scratch {
+    double *weight, *seg_w, *prob;
+    int32_t *other, *work, *members;
+};
+
+static void build_items(struct world *w, const struct rec_synth_params *p, struct rng *r,
+                        struct scratch *s)
+{
+    int32_t ni = w->n_items;
+    for (int32_t i = 0; i < ni; i++)
+        w->item_cat[i] = (int32_t)rng_below(r, (uint64_t)w->n_cats);
+    zipf_weights(s->weight, ni, p->zipf_s, r, s->work);
+    alias_build(s->weight, ni, s->prob, s->other, s->work);
+    for (int32_t i = 0; i < ni; i++)
+        w->items[i] = (struct item_slot){(float)s->prob[i], s->other[i], w->item_cat[i],
+                                         w->item_cat[s->other[i]]};
+    /* group items by category (counting sort), then one alias table per group */
+    for (int32_t i = 0; i < ni; i++)
+        w->cat_start[w->item_cat[i] + 1]++;
+    for (int32_t c = 0; c < w->n_cats; c++)
+        w->cat_start[c + 1] += w->cat_start[c];
+    int32_t *fill = s->work; /* n_cats counters */
+    memcpy(fill, w->cat_start, sizeof(int32_t) * (size_t)w->n_cats);
+    for (int32_t i = 0; i < ni; i++)
+        s->members[fill[w->item_cat[i]]++] = i;
+    for (int32_t c = 0; c < w->n_cats; c++) {
+        int32_t lo = w->cat_start[c], n = w->cat_start[c + 1] - lo;
+        const int32_t *m = s->members + lo;
+        for (int32_t j = 0; j < n; j++)
+            s->seg_w[j] = s->weight[m[j]];
+        alias_build(s->seg_w, n, s->prob, s->other, s->work);
+        for (int32_t j = 0; j < n; j++)
+            w->cats[lo + j] = (struct cat_slot){(float)s->prob[j], m[j], m[s->other[j]]};
+    }
+}
+
+/* Preferred categories of one user from its taste vector tu. */
+static void user_prefs(struct user_slot *us, const struct world *w, int k, const double *cat_vec,
+                       const double *tu, struct rng *r)
+{
+    int n_cand = w->n_cats < N_CANDIDATES ? w->n_cats : N_CANDIDATES;
+    int32_t best[N_PREF];
+    double score[N_PREF];
+    int nb = 0;
+    for (int j = 0; j < n_cand; j++) {
+        int32_t c = n_cand == w->n_cats ? j : (int32_t)rng_below(r, (uint64_t)w->n_cats);
+        const double *v = cat_vec + (size_t)c * (size_t)k;
+        double a = 0;
+        for (int d = 0; d < k; d++)
+            a += tu[d] * v[d];
+        a /= k; /* in [-1, 1] */
+        int dup = 0;
+        for (int b = 0; b < nb; b++)
+            dup |= best[b] == c;
+        if (dup || (nb == N_PREF && a <= score[nb - 1]))
+            continue;
+        int at = nb < N_PREF ? nb++ : N_PREF - 1; /* insertion into the sorted top list */
+        while (at > 0 && score[at - 1] < a) {
+            best[at] = best[at - 1];
+            score[at] = score[at - 1];
+            at--;
+        }
+        best[at] = c;
+        score[at] = a;
+    }
+    double mix[N_PREF], total = 0, cum = 0;
+    for (int b = 0; b < N_PREF; b++) {
+        /* fewer categories than N_PREF: the missing ones repeat the best with no weight */
+        mix[b] = b < nb ? det_exp(PREF_SHARPNESS * (score[b] - score[0])) : 0;
+        total += mix[b];
+    }
+    for (int b = 0; b < N_PREF; b++) {
+        us->pref[b] = b < nb ? best[b] : best[0];
+        cum += mix[b] / total;
+        if (b < N_PREF - 1)
+            us->cum[b] = (float)cum;
+    }
+}
+
+static void build_users(struct world *w, const struct rec_synth_params *p, struct rng *r,
+                        struct scratch *s, const double *cat_vec, double *tu)
+{
+    int32_t nu = w->n_users;
+    int k = p->taste_dims;
+    zipf_weights(s->weight, nu, USER_ZIPF, r, s->work);
+    alias_build(s->weight, nu, s->prob, s->other, s->work);
+    for (int32_t u = 0; u < nu; u++) {
+        struct user_slot *us = &w->users[u];
+        memset(us, 0, sizeof *us);
+        us->prob = (float)s->prob[u];
+        us->alt = s->other[u];
+        for (int d = 0; d < k; d++)
+            tu[d] = 2 * rng_unif(r) - 1;
+        user_prefs(us, w, k, cat_vec, tu, r);
+    }
+}
+
+static int world_build(struct world *w, const struct rec_synth_params *p)
+{
+    memset(w, 0, sizeof *w);
+    w->n_items = (int32_t)p->n_items;
+    w->n_users = (int32_t)p->n_users;
+    w->n_cats = p->n_categories;
+    size_t ni = (size_t)w->n_items, nu = (size_t)w->n_users, nc = (size_t)w->n_cats;
+    size_t nmax = ni > nu ? ni : nu;
+    size_t nk = nc * (size_t)p->taste_dims;
+    struct scratch s = {
+        .weight = malloc(sizeof(double) * nmax),
+        .seg_w = malloc(sizeof(double) * ni),
+        .prob = malloc(sizeof(double) * nmax),
+        .other = malloc(sizeof(int32_t) * nmax),
+        .work = malloc(sizeof(int32_t) * 2 * (nmax > nc ? nmax : nc)),
+        .members = malloc(sizeof(int32_t) * ni),
+    };
+    double *cat_vec = malloc(sizeof(double) * nk);
+    double *tu = malloc(sizeof(double) * (size_t)p->taste_dims);
+    w->item_cat = malloc(sizeof(int32_t) * ni);
+    w->items = malloc(sizeof(struct item_slot) * ni);
+    w->cat_start = calloc(nc + 1, sizeof(int32_t));
+    w->cats = malloc(sizeof(struct cat_slot) * ni);
+    w->users = malloc(sizeof(struct user_slot) * nu);
+    int rc = REC_OK;
+    if (!s.weight || !s.seg_w || !s.prob || !s.other || !s.work || !s.members || !cat_vec ||
+        !tu || !w->item_cat || !w->items || !w->cat_start || !w->cats || !w->users) {
+        rc = REC_ENOMEM;
+        goto out;
+    }
+    struct rng r;
+    rng_seed(&r, p->seed, 1); /* catalog */
+    build_items(w, p, &r, &s);
+    for (size_t j = 0; j < nk; j++)
+        cat_vec[j] = 2 * rng_unif(&r) - 1;
+    rng_seed(&r, p->seed, 2); /* users */
+    build_users(w, p, &r, &s, cat_vec, tu);
+out:
+    free(s.weight);
+    free(s.seg_w);
+    free(s.prob);
+    free(s.other);
+    free(s.work);
+    free(s.members);
+    free(cat_vec);
+    free(tu);
+    if (rc < 0)
+        world_free(w);
+    return rc;
+}
+
+/* ---- output ------------------------------------------------------------------------------ */
+
+/* Small appender for documents: snprintf costs more than the rest of a record. */
+struct out {
+    char *p, *end; /* end leaves room for the NUL */
+};
+
+static void put_str(struct out *o, const char *s)
+{
+    while (*s && o->p < o->end)
+        *o->p++ = *s++;
+}
+
+static void put_int(struct out *o, int64_t n)
+{
+    char tmp[24];
+    int k = 0;
+    uint64_t v = n < 0 ? 0 - (uint64_t)n : (uint64_t)n;
+    do {
+        tmp[k++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    if (n < 0 && o->p < o->end)
+        *o->p++ = '-';
+    while (k > 0 && o->p < o->end)
+        *o->p++ = tmp[--k];
+}
+
+/* prefix + decimal n into buf (>= 24 bytes). */
+static void make_id(char *buf, char prefix, int64_t n)
+{
+    struct out o = {buf, buf + 23};
+    *o.p++ = prefix;
+    put_int(&o, n);
+    *o.p = '\0';
+}
+
+static const char *const countries[] = {"US", "IN", "GB", "DE", "BR", "FR", "JP",
+                                        "CA", "ES", "IT", "MX", "NL"};
+static const int country_weight[] = {30, 12, 10, 9, 8, 7, 6, 5, 4, 4, 3, 2}; /* sum 100 */
+
+static int emit_items(const struct world *w, const struct rec_synth_params *p,
+                      const struct rec_import_sink *sink)
+{
+    if (!sink->item)
+        return REC_OK;
+    char id[24], doc[256];
+    int n_tags = w->n_cats * TAGS_PER_CATEGORY;
+    struct rng r;
+    rng_seed(&r, p->seed, 3); /* documents */
+    for (int32_t i = 0; i < w->n_items; i++) {
+        int c = w->item_cat[i];
+        /* one tag from the category's own set (content signal), one from anywhere */
+        int t1 = c * TAGS_PER_CATEGORY + (int)rng_below(&r, TAGS_PER_CATEGORY);
+        int t2 = (int)rng_below(&r, (uint64_t)n_tags);
+        if (t2 == t1)
+            t2 = (t2 + 1) % n_tags;
+        int64_t pub = p->start_ts - (int64_t)rng_below(&r, YEAR_S);
+        make_id(id, 'i', i);
+        struct out o = {doc, doc + sizeof doc - 1}; /* ~150 bytes at most: never cut */
+        put_str(&o, "{\"id\":\"");
+        put_str(&o, id);
+        put_str(&o, "\",\"categories\":[\"c");
+        put_int(&o, c);
+        put_str(&o, "\"],\"tags\":[\"t");
+        put_int(&o, t1);
+        put_str(&o, "\",\"t");
+        put_int(&o, t2);
+        put_str(&o, "\"],\"title\":\"Item ");
+        put_int(&o, i);
+        put_str(&o, "\",\"published_at\":");
+        put_int(&o, pub < 0 ? 0 : pub);
+        put_str(&o, ",\"attributes\":{}}");
+        *o.p = '\0';
+        int rc = sink->item(sink->ctx, id, doc);
+        if (rc < 0)
+            return rc;
+    }
+    return REC_OK;
+}
+
+static int emit_users(const struct world *w, const struct rec_synth_params *p,
+                      const struct rec_import_sink *sink)
+{
+    if (!sink->user)
+        return REC_OK;
+    char id[24], doc[128];
+    struct rng r;
+    rng_seed(&r, p->seed, 4);
+    for (int32_t u = 0; u < w->n_users; u++) {
+        int age = 16 + (int)rng_below(&r, 28) + (int)rng_below(&r, 28); /* 16..70, peak ~43 */
+        int x = (int)rng_below(&r, 100), c = 0;
+        while (x >= country_weight[c]) {
+            x -= country_weight[c];
+            c++;
+        }
+        make_id(id, 'u', u);
+        struct out o = {doc, doc + sizeof doc - 1};
+        put_str(&o, "{\"id\":\"");
+        put_str(&o, id);
+        put_str(&o, "\",\"attributes\":{\"age\":");
+        put_int(&o, age);
+        put_str(&o, ",\"country\":\"");
+        put_str(&o, countries[c]);
+        put_str(&o, "\"}}");
+        *o.p = '\0';
+        int rc = sink->user(sink->ctx, id, doc);
+        if (rc < 0)
+            return rc;
+    }
+    return REC_OK;
+}
+
+/* Event type mix per 1000, for items in the user's preferred categories and for the others. */
+static const struct {
+    int type;
+    int on_taste, off_taste;
+} type_mix[] = {
+    {REC_EVENT_VIEW, 520, 600},       {REC_EVENT_CLICK, 250, 200},
+    {REC_EVENT_LIKE, 90, 30},         {REC_EVENT_ADD_TO_CART, 60, 20},
+    {REC_EVENT_PURCHASE, 40, 10},     {REC_EVENT_SHARE, 10, 0},
+    {REC_EVENT_DISLIKE, 10, 50},      {REC_EVENT_SKIP, 20, 90},
+};
+
+static int draw_type(struct rng *r, int on_taste)
+{
+    int x = (int)rng_below(r, 1000);
+    size_t n = sizeof type_mix / sizeof type_mix[0];
+    for (size_t i = 0; i < n - 1; i++) {
+        x -= on_taste ? type_mix[i].on_taste : type_mix[i].off_taste;
+        if (x < 0)
+            return type_mix[i].type;
+    }
+    return type_mix[n - 1].type;
+}
+
+static float user_prob(const void *t, int32_t i) { return ((const struct user_slot *)t)[i].prob; }
+static float item_prob(const void *t, int32_t i) { return ((const struct item_slot *)t)[i].prob; }
+static float cat_prob(const void *t, int32_t i) { return ((const struct cat_slot *)t)[i].prob; }
+
+/* One event's user, item and whether the item is in the user's preferred categories. */
+static void draw_pair(const struct world *w, double taste_weight, struct rng *r, int32_t *user,
+                      int32_t *item, int *on_taste)
+{
+    int keep;
+    int32_t u = alias_slot(r, w->n_users, user_prob, w->users, &keep);
+    if (!keep)
+        u = w->users[u].alt;
+    const struct user_slot *us = &w->users[u];
+    *user = u;
+    if (rng_unif(r) < taste_weight) {
+        float x = (float)rng_unif(r);
+        int b = 0;
+        while (b < N_PREF - 1 && x >= us->cum[b])
+            b++;
+        int32_t c = us->pref[b], lo = w->cat_start[c], n = w->cat_start[c + 1] - lo;
+        if (n > 0) {
+            const struct cat_slot *cs = w->cats + lo;
+            int32_t j = alias_slot(r, n, cat_prob, cs, &keep);
+            *item = keep ? cs[j].item : cs[j].alt_item;
+            *on_taste = 1;
+            return;
+        }
+    }
+    int32_t i = alias_slot(r, w->n_items, item_prob, w->items, &keep);
+    int32_t c = keep ? w->items[i].cat : w->items[i].alt_cat;
+    *item = keep ? i : w->items[i].alt;
+    *on_taste = 0;
+    for (int b = 0; b < N_PREF; b++)
+        *on_taste |= us->pref[b] == c;
+}
+
+static int emit_events(const struct world *w, const struct rec_synth_params *p,
+                       const struct rec_import_sink *sink)
+{
+    char uid[24], iid[24];
+    struct rng r;
+    rng_seed(&r, p->seed, 5);
+    int64_t n = p->n_events;
+    double slot = (double)p->span_s / (double)n;
+    for (int64_t j = 0; j < n; j++) {
+        int32_t u, item;
+        int on_taste;
+        draw_pair(w, p->taste_weight, &r, &u, &item, &on_taste);
+        int type = draw_type(&r, on_taste);
+        /* inside slot j: (j + x) * slot never decreases with j, and stays below span_s */
+        int64_t off = (int64_t)floor(((double)j + rng_unif(&r)) * slot);
+        if (off >= p->span_s)
+            off = p->span_s - 1;
+        if (sink->event) {
+            make_id(uid, 'u', u);
+            make_id(iid, 'i', item);
+            struct rec_event ev = {.user = uid, .item = iid, .type = type,
+                                   .ts = p->start_ts + off};
+            int rc = sink->event(sink->ctx, &ev);
+            if (rc < 0)
+                return rc;
+        }
+        if (sink->progress && (j + 1) % PROGRESS_EVENTS == 0)
+            sink->progress(sink->ctx, "synth", (uint64_t)(j + 1), (uint64_t)n);
+    }
+    if (sink->progress)
+        sink->progress(sink->ctx, "synth", (uint64_t)n, (uint64_t)n);
+    return REC_OK;
+}
+
+int rec_synth_generate(const struct rec_synth_params *p, const struct rec_import_sink *sink)
+{
+    if (!sink || rec_synth_check_params(p))
+        return REC_EINVAL;
+    struct world w;
+    int rc = world_build(&w, p);
+    if (rc < 0)
+        return rc;
+    if ((rc = emit_items(&w, p, sink)) == 0 && (rc = emit_users(&w, p, sink)) == 0)
+        rc = emit_events(&w, p, sink);
+    world_free(&w);
+    return rc;
+}

@@ -1,0 +1,36 @@
+/* synth.h: a synthetic catalog and event stream of any size, for tests and benchmarks.
+ *
+ * Items have a category and power-law (Zipf) popularity; users have latent tastes (a preferred
+ * category mix and a k-dimensional taste vector); each event picks a user (activity is also
+ * heavy-tailed), then an item with probability growing with popularity and taste affinity, a type
+ * (views mostly, some clicks, likes, purchases, ...) and a timestamp increasing over the span.
+ * Deterministic for a given seed.
+ */
+#ifndef REC_GEN_SYNTH_H
+#define REC_GEN_SYNTH_H
+
+#include <stdint.h>
+
+#include "ingest/import.h"
+
+struct rec_synth_params {
+    int64_t n_users;      /* default 1000 */
+    int64_t n_items;      /* default 500 */
+    int64_t n_events;     /* default 50000 */
+    int n_categories;     /* default 20 */
+    double zipf_s;        /* popularity exponent; default 1.0 */
+    int taste_dims;       /* latent dimensions; default 8 */
+    double taste_weight;  /* 0 = popularity only, 1 = taste only; default 0.7 */
+    int64_t start_ts;     /* first timestamp; default 1700000000 */
+    int64_t span_s;       /* seconds covered; default 30 days */
+    uint64_t seed;        /* default 42 */
+};
+
+void rec_synth_params_default(struct rec_synth_params *p);
+/* NULL or a message saying which parameter is out of range. */
+const char *rec_synth_check_params(const struct rec_synth_params *p);
+/* Emits all items, then users, then events in time order, to sink. Returns 0 or the sink's
+ * negative code. Item ids "i<N>", user ids "u<N>". Memory is O(users + items), not O(events). */
+int rec_synth_generate(const struct rec_synth_params *p, const struct rec_import_sink *sink);
+
+#endif

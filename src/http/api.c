@@ -1,0 +1,83 @@
+/* api.c: the route table and the request helpers every handler shares. */
+#include "http/api.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+
+#include "core/err.h"
+
+static const struct rec_http_route routes[] = {
+    {"POST", "/v1/events", rec_api_post_events},
+    {"POST", "/v1/items", rec_api_post_items},
+    {"GET", "/v1/items/{id}", rec_api_get_item},
+    {"DELETE", "/v1/items/{id}", rec_api_delete_item},
+    {"GET", "/v1/items/{id}/similar", rec_api_similar},
+    {"POST", "/v1/users", rec_api_post_users},
+    {"GET", "/v1/users/{id}", rec_api_get_user},
+    {"DELETE", "/v1/users/{id}", rec_api_delete_user},
+    {"GET", "/v1/recommend/{user}", rec_api_recommend},
+    {"GET", "/v1/popular", rec_api_popular},
+    {"GET", "/v1/status", rec_api_status},
+    {"POST", "/v1/train", rec_api_train},
+    {"GET", "/health", rec_api_health},
+};
+
+const struct rec_http_route *rec_api_routes(int *n)
+{
+    *n = (int)(sizeof routes / sizeof routes[0]);
+    return routes;
+}
+
+int rec_api_parse_n(const struct rec_http_request *req, struct rec_http_response *res, int def,
+                    int max, int *n)
+{
+    const char *v = rec_http_query(req, "n");
+    if (!v) {
+        *n = def < max ? def : max;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || end == v || *end || x < 1 || x > max) {
+        rec_http_reply_error(res, 0, REC_EINVAL, "query parameter n must be an integer 1..%d, got '%.40s'",
+                             max, v);
+        return REC_EINVAL;
+    }
+    *n = (int)x;
+    return 0;
+}
+
+void *rec_api_parse_batch(const struct rec_api *api, const struct rec_http_request *req,
+                          struct rec_http_response *res, int allow_single)
+{
+    if (req->body_len == 0) {
+        rec_http_reply_error(res, 0, REC_EINVAL, "request body is empty; expected a JSON array");
+        return NULL;
+    }
+    json_error_t jerr;
+    json_t *root = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    if (!root) {
+        rec_http_reply_error(res, 0, REC_EFORMAT, "malformed JSON at line %d, column %d: %s",
+                             jerr.line, jerr.column, jerr.text);
+        return NULL;
+    }
+    if (allow_single && json_is_object(root)) {
+        json_t *arr = json_array();
+        json_array_append_new(arr, root);
+        root = arr;
+    }
+    if (!json_is_array(root)) {
+        rec_http_reply_error(res, 0, REC_EINVAL, "body must be a JSON array of objects");
+        json_decref(root);
+        return NULL;
+    }
+    if (json_array_size(root) > (size_t)api->max_batch) {
+        rec_http_reply_error(res, 0, REC_ETOOBIG, "batch of %zu records exceeds the limit of %d",
+                             json_array_size(root), api->max_batch);
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}

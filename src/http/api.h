@@ -1,0 +1,48 @@
+/* api.h: the HTTP API v1 of recd: its route table and the state its handlers share. */
+#ifndef REC_HTTP_API_H
+#define REC_HTTP_API_H
+
+#include <stddef.h>
+
+#include "http/http.h"
+
+struct rec_store;
+struct rec_engine;
+
+struct rec_api {
+    struct rec_store *store;     /* not owned */
+    struct rec_engine *engine;   /* not owned */
+    int max_batch;               /* records per POST */
+    int max_n;                   /* largest n of a list */
+    int history_max;             /* history entries in GET /v1/users/{id} */
+    double started_mono;
+};
+
+/* The route table (static storage); *n gets its length. */
+const struct rec_http_route *rec_api_routes(int *n);
+
+/* Parses the "n" query argument: default def, 1..max. Returns 0 or REC_EINVAL with a reply
+ * already written to res. Shared by the list handlers. */
+int rec_api_parse_n(const struct rec_http_request *req, struct rec_http_response *res, int def,
+                    int max, int *n);
+/* Parses req's body as JSON (an array, or one object taken as a one-element array when
+ * allow_single). On error writes a 400/413 reply and returns NULL. Caller json_decref()s. */
+void *rec_api_parse_batch(const struct rec_api *api, const struct rec_http_request *req,
+                          struct rec_http_response *res, int allow_single);
+
+/* Handlers, one file per resource. */
+void rec_api_post_events(void *app, const struct rec_http_request *req, struct rec_http_response *res);
+void rec_api_post_items(void *app, const struct rec_http_request *req, struct rec_http_response *res);
+void rec_api_get_item(void *app, const struct rec_http_request *req, struct rec_http_response *res);
+void rec_api_delete_item(void *app, const struct rec_http_request *req, struct rec_http_response *res);
+void rec_api_post_users(void *app, const struct rec_http_request *req, struct rec_http_response *res);
+void rec_api_get_user(void *app, const struct rec_http_request *req, struct rec_http_response *res);
+void rec_api_delete_user(void *app, const struct rec_http_request *req, struct rec_http_response *res);
+void rec_api_recommend(void *app, const struct rec_http_request *req, struct rec_http_response *res);
+void rec_api_similar(void *app, const struct rec_http_request *req, struct rec_http_response *res);
+void rec_api_popular(void *app, const struct rec_http_request *req, struct rec_http_response *res);
+void rec_api_status(void *app, const struct rec_http_request *req, struct rec_http_response *res);
+void rec_api_train(void *app, const struct rec_http_request *req, struct rec_http_response *res);
+void rec_api_health(void *app, const struct rec_http_request *req, struct rec_http_response *res);
+
+#endif

@@ -1,0 +1,56 @@
+/* api_status.c: GET /v1/status, POST /v1/train, GET /health. */
+#include <jansson.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/err.h"
+#include "http/api.h"
+#include "serve/engine.h"
+#include "store/store.h"
+
+void rec_api_status(void *app, const struct rec_http_request *req, struct rec_http_response *res)
+{
+    struct rec_api *api = app;
+    struct rec_engine_status st;
+    int64_t n_items = 0, n_users = 0, n_events = 0;
+    rec_engine_status(api->engine, &st);
+    if (rec_store_count(api->store, &n_items, &n_users, &n_events)) {
+        rec_http_reply_error(res, 0, REC_ESTORE, "store counts unavailable");
+        return;
+    }
+    json_t *als = json_pack("{s:s,s:I,s:I,s:b,s:b,s:i}", "name", "als", "version",
+                            (json_int_t)st.als.version, "trained_events",
+                            (json_int_t)st.als.trained_events, "training", st.als.training,
+                            "ready", st.als.present, "factors", st.als.factors);
+    json_object_set_new(als, "last_train", st.als.present ? json_integer(st.als.trained_at) : json_null());
+    json_object_set_new(als, "last_train_duration_s", st.als.present ? json_real(st.als.duration_s) : json_null());
+    json_t *pop = json_pack("{s:s,s:I,s:b,s:b}", "name", "popularity", "trained_events",
+                            (json_int_t)st.n_events, "training", 0, "ready", 1);
+    json_t *knn = json_pack("{s:s,s:I,s:b,s:b}", "name", "knn", "trained_events",
+                            (json_int_t)st.n_events, "training", 0, "ready", 1);
+    rec_http_reply_json(res, 200,
+                        json_pack("{s:I,s:I,s:I,s:I,s:f,s:s,s:[ooo]}", "items", (json_int_t)st.n_items,
+                                  "users", (json_int_t)st.n_users, "events", (json_int_t)n_events,
+                                  "events_in_memory", (json_int_t)st.n_events, "uptime_s",
+                                  rec_mono_s() - api->started_mono, "version", RECD_VERSION,
+                                  "models", als, pop, knn));
+}
+
+void rec_api_train(void *app, const struct rec_http_request *req, struct rec_http_response *res)
+{
+    struct rec_api *api = app;
+    const char *w = rec_http_query(req, "wait");
+    int wait = w && (strcmp(w, "1") == 0 || strcmp(w, "true") == 0);
+    rec_engine_request_train(api->engine, wait);
+    struct rec_engine_status st;
+    rec_engine_status(api->engine, &st);
+    rec_http_reply_json(res, wait ? 200 : 202,
+                        json_pack("{s:s,s:I,s:b,s:I}", "status", wait ? "done" : "started", "version",
+                                  (json_int_t)st.als.version, "ready", st.als.present,
+                                  "trained_events", (json_int_t)st.als.trained_events));
+}
+
+void rec_api_health(void *app, const struct rec_http_request *req, struct rec_http_response *res)
+{
+    rec_http_reply_json(res, 200, json_pack("{s:s}", "status", "ok"));
+}

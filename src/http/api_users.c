@@ -1,0 +1,139 @@
+/* api_users.c: POST /v1/users, GET and DELETE /v1/users/{id}. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "http/api.h"
+#include "serve/engine.h"
+#include "store/store.h"
+
+static int check_user(json_t *doc, char *err, size_t errlen)
+{
+    if (!json_is_object(doc))
+        return rec_errf(err, errlen, REC_EINVAL, "user must be a JSON object");
+    json_t *id = json_object_get(doc, "id");
+    if (!json_is_string(id))
+        return rec_errf(err, errlen, REC_EINVAL, "missing string field \"id\"");
+    if (rec_event_check_id(json_string_value(id), "id", err, errlen))
+        return REC_EINVAL;
+    const char *key;
+    json_t *v;
+    json_object_foreach(doc, key, v) {
+        if (!strcmp(key, "id"))
+            continue;
+        if (strcmp(key, "attributes"))
+            return rec_errf(err, errlen, REC_EINVAL, "unknown field \"%.64s\"", key);
+        if (!json_is_object(v))
+            return rec_errf(err, errlen, REC_EINVAL, "field \"attributes\" must be an object");
+    }
+    return 0;
+}
+
+void rec_api_post_users(void *app, const struct rec_http_request *req, struct rec_http_response *res)
+{
+    struct rec_api *api = app;
+    json_t *batch = rec_api_parse_batch(api, req, res, 1);
+    if (!batch)
+        return;
+    size_t n = json_array_size(batch);
+    const char **ids = calloc(n ? n : 1, sizeof *ids);
+    char **docs = calloc(n ? n : 1, sizeof *docs);
+    json_t *rejected = json_array();
+    int n_ok = 0;
+    if (!ids || !docs || !rejected) {
+        rec_http_reply_error(res, 0, REC_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t j = 0; j < n; j++) {
+        json_t *doc = json_array_get(batch, j);
+        char msg[256];
+        if (check_user(doc, msg, sizeof msg)) {
+            json_array_append_new(rejected, json_pack("{s:I,s:s}", "index", (json_int_t)j, "reason", msg));
+            continue;
+        }
+        ids[n_ok] = json_string_value(json_object_get(doc, "id"));
+        if (!(docs[n_ok] = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS))) {
+            rec_http_reply_error(res, 0, REC_ENOMEM, "out of memory");
+            goto out;
+        }
+        n_ok++;
+    }
+    if (n_ok == 0) {
+        rec_http_reply_json(res, 400, json_pack("{s:{s:s,s:s},s:i,s:O}", "error", "code",
+                                                "invalid_argument", "message", "no valid user in the batch",
+                                                "upserted", 0, "rejected", rejected));
+        goto out;
+    }
+    int rc = rec_store_upsert_users(api->store, ids, (const char *const *)docs, n_ok);
+    if (rc) {
+        rec_http_reply_error(res, 0, rc, "users could not be stored");
+        goto out;
+    }
+    for (int j = 0; j < n_ok; j++)
+        rec_engine_put_user(api->engine, ids[j]);
+    rec_http_reply_json(res, 200, json_pack("{s:i,s:O}", "upserted", n_ok, "rejected", rejected));
+out:
+    for (int j = 0; docs && j < n_ok; j++)
+        free(docs[j]);
+    free(docs);
+    free(ids);
+    json_decref(rejected);
+    json_decref(batch);
+}
+
+void rec_api_get_user(void *app, const struct rec_http_request *req, struct rec_http_response *res)
+{
+    struct rec_api *api = app;
+    const char *id = req->params[0];
+    struct rec_user_info *info = malloc(sizeof *info);
+    if (!info) {
+        rec_http_reply_error(res, 0, REC_ENOMEM, "out of memory");
+        return;
+    }
+    if (rec_engine_user_info(api->engine, id, api->history_max, info)) {
+        free(info);
+        rec_http_reply_error(res, 0, REC_ENOTFOUND, "no user with id \"%.256s\"", id);
+        return;
+    }
+    char *doc = NULL;
+    json_t *obj = NULL;
+    if (rec_store_get_user(api->store, id, &doc) == 0)
+        obj = json_loads(doc, 0, NULL);
+    free(doc);
+    if (!json_is_object(obj)) {
+        json_decref(obj);
+        obj = json_object();
+    }
+    json_object_set_new(obj, "id", json_string(id));
+    if (!json_object_get(obj, "attributes"))
+        json_object_set_new(obj, "attributes", json_object());
+    json_object_set_new(obj, "events", json_integer(info->n_events));
+    json_object_set_new(obj, "items", json_integer(info->n_items));
+    json_t *hist = json_array();
+    for (int k = 0; k < info->n_recent; k++)
+        json_array_append_new(hist, json_pack("{s:s,s:s,s:f,s:I}", "item", info->recent[k].item,
+                                              "type", rec_event_type_name(info->recent[k].type),
+                                              "weight", (double)info->recent[k].weight, "ts",
+                                              (json_int_t)info->recent[k].ts));
+    json_object_set_new(obj, "history", hist);
+    free(info);
+    rec_http_reply_json(res, 200, obj);
+}
+
+void rec_api_delete_user(void *app, const struct rec_http_request *req, struct rec_http_response *res)
+{
+    struct rec_api *api = app;
+    const char *id = req->params[0];
+    int rc = rec_store_delete_user(api->store, id);
+    int rc_mem = rec_engine_delete_user(api->engine, id);
+    if (rc == REC_ENOTFOUND && rc_mem == REC_ENOTFOUND) {
+        rec_http_reply_error(res, 0, REC_ENOTFOUND, "no user with id \"%.256s\"", id);
+        return;
+    }
+    if (rc && rc != REC_ENOTFOUND) {
+        rec_http_reply_error(res, 0, rc, "user \"%.256s\" could not be deleted", id);
+        return;
+    }
+    rec_http_reply_json(res, 200, json_pack("{s:s}", "deleted", id));
+}

@@ -1,0 +1,71 @@
+/* http.h: recd's HTTP server, a thin layer over libmicrohttpd (only src/http/server.c includes
+ * microhttpd.h). It owns sockets, threads, body buffering and limits, and route matching; handlers
+ * see a complete request and fill a response.
+ */
+#ifndef REC_HTTP_HTTP_H
+#define REC_HTTP_HTTP_H
+
+#include <stddef.h>
+
+#define REC_HTTP_MAX_PARAMS 4
+
+struct rec_http_request {
+    const char *method;                          /* "GET", "POST", "DELETE", ... */
+    const char *path;                            /* URL path without the query string */
+    const char *params[REC_HTTP_MAX_PARAMS];     /* percent-decoded {name} segments, in order */
+    int n_params;
+    const char *body;                            /* NUL-terminated; "" when there is none */
+    size_t body_len;                             /* bytes of body before the NUL */
+    void *conn;                                  /* opaque, for rec_http_query */
+};
+
+struct rec_http_response {
+    int status;          /* HTTP status; 200 when the handler leaves it 0 */
+    char *body;          /* malloc'd JSON text; the server frees it after sending */
+};
+
+/* A handler runs on one of the server's threads, concurrently with others: it must be
+ * thread-safe. It never sends anything itself; the server sends res after it returns. */
+typedef void (*rec_http_handler_fn)(void *app, const struct rec_http_request *req,
+                                    struct rec_http_response *res);
+
+struct rec_http_route {
+    const char *method;     /* exact method */
+    const char *pattern;    /* "/v1/items/{id}/similar": literal segments and {name} segments */
+    rec_http_handler_fn fn;
+};
+
+struct rec_http_config {
+    const char *bind;       /* listen address, e.g. "127.0.0.1" or "0.0.0.0" */
+    int port;               /* 0 picks a free port (see rec_http_port) */
+    int threads;            /* libmicrohttpd internal thread pool size */
+    size_t max_body;        /* bodies above this get 413 without being buffered */
+    const struct rec_http_route *routes;
+    int n_routes;
+    void *app;              /* passed to every handler */
+};
+
+struct rec_http_server;
+
+/* Starts listening and serving. A path that matches no route gets 404, one whose path matches
+ * but not its method gets 405; both with a JSON error body. The config's routes and app must
+ * outlive the server. Returns 0, or a negative code with a message in err. */
+int rec_http_start(const struct rec_http_config *cfg, struct rec_http_server **out, char *err,
+                   size_t errlen);
+/* The port actually bound. */
+int rec_http_port(const struct rec_http_server *s);
+/* Stops accepting, finishes in-flight requests, frees. NULL is a no-op. */
+void rec_http_stop(struct rec_http_server *s);
+
+/* Value of query argument key (percent-decoded), or NULL. Valid during the handler. */
+const char *rec_http_query(const struct rec_http_request *req, const char *key);
+
+/* Response helpers (src/http/reply.c). reply_json takes ownership of (steals) the jansson value
+ * passed as void* (json_t*) so that callers need not include jansson here. */
+void rec_http_reply_json(struct rec_http_response *res, int status, void *json);
+/* Error reply {"error":{"code":<rec_err_code(rc)>,"message":<formatted>}} with
+ * rec_err_http_status(rc), or with status when status > 0. */
+void rec_http_reply_error(struct rec_http_response *res, int status, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#endif

@@ -1,0 +1,589 @@
+/* server.c: the libmicrohttpd glue (the only file that includes microhttpd.h).
+ *
+ * Life of a request, all on one MHD pool thread (MHD never moves a connection between threads,
+ * so a request's context needs no lock):
+ *   on_uri        MHD has read the request line: allocate the context, keep the raw path
+ *                 (MHD's own `url` is already percent-decoded, so "%2F" would split a segment).
+ *   on_request #1 headers are in: route (400/404/405 answered at once), check Content-Length
+ *                 (413 at once, before any body byte is read or a 100 Continue is sent).
+ *   on_request #n upload data: append to the body, capped at max_body.
+ *   on_request    upload done: run the handler, queue its reply.
+ *   on_completed  free the context.
+ * MHD 0.9.75 cannot queue a reply while it is handing us upload data, so a chunked body that goes
+ * over max_body is dropped (not buffered) and the 413 goes out when the upload ends; a client that
+ * keeps sending more than DISCARD_SLACK past the limit is disconnected instead.
+ */
+#include "http/http.h"
+
+#include "core/err.h"
+#include "core/log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CONN_TIMEOUT_S  30u          /* idle connection timeout */
+#define CONN_LIMIT      1024u        /* concurrent connections, all threads together */
+#define MAX_THREADS     256
+#define MAX_SEGMENTS    32           /* longer paths match no route: 404 */
+#define DISCARD_SLACK   (1u << 20)   /* bytes read and dropped past max_body before hanging up */
+#define STOP_GRACE_MS   5000         /* how long rec_http_stop waits for in-flight requests */
+#define LOG_PATH_MAX    256
+
+struct rec_http_server {
+    struct MHD_Daemon *daemon;
+    const struct rec_http_route *routes;   /* borrowed from the config */
+    int n_routes;
+    void *app;
+    size_t max_body;
+    int port;                              /* bound port */
+    atomic_int in_flight;                  /* requests between on_uri and on_completed */
+};
+
+struct req_ctx {
+    struct rec_http_server *srv;
+    const struct rec_http_route *route;    /* NULL until routed */
+    const char *method;                    /* MHD's string, valid for the request */
+    const char *params[REC_HTTP_MAX_PARAMS];   /* point into seg */
+    int n_params;
+    char *body;                            /* malloc'd, NUL-terminated, body_len <= max_body */
+    size_t body_len, body_cap;
+    size_t discarded;                      /* body bytes dropped after going over max_body */
+    bool started;                          /* first on_request call done */
+    bool too_big;                          /* body over max_body: answer 413 when it ends */
+    bool replied;                          /* a response is queued */
+    struct timespec t0;                    /* CLOCK_MONOTONIC at on_uri */
+    char *path;                            /* raw path (no query), points into buf */
+    char *seg;                             /* decoded segments, NUL-separated, into buf */
+    char buf[];                            /* 2 * (strlen(path) + 1) bytes */
+};
+
+/* ---- path decoding and route matching ---------------------------------------------------- */
+
+static int hex_val(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Splits path ("/a/b%20c/") into percent-decoded segments written NUL-terminated into dst (at
+ * least strlen(path) + 1 bytes); one trailing slash is ignored. Returns 0, REC_EFORMAT for a bad
+ * escape (not two hex digits, or %00), REC_ENOTFOUND if the path is not absolute or has more than
+ * max segments. */
+static int split_path(const char *path, char *dst, const char **segs, int max, int *n_segs)
+{
+    size_t len = strlen(path);
+    int n = 0;
+    if (path[0] != '/')
+        return REC_ENOTFOUND;
+    if (len > 1 && path[len - 1] == '/')
+        len--;
+    size_t i = 1;
+    while (i <= len && len > 1) {
+        if (n == max)
+            return REC_ENOTFOUND;
+        segs[n++] = dst;
+        for (; i < len && path[i] != '/'; i++) {
+            char c = path[i];
+            if (c == '%') {
+                if (i + 2 >= len)
+                    return REC_EFORMAT;
+                int hi = hex_val(path[i + 1]), lo = hex_val(path[i + 2]);
+                if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+                    return REC_EFORMAT;
+                c = (char)(hi * 16 + lo);
+                i += 2;
+            }
+            *dst++ = c;
+        }
+        *dst++ = '\0';
+        i++;   /* skip the '/' */
+    }
+    *n_segs = n;
+    return 0;
+}
+
+/* True if the decoded segments match pattern; captured {name} values (non-empty) go to params. */
+static bool match_route(const char *pattern, const char *const *segs, int n_segs,
+                        const char **params, int *n_params)
+{
+    const char *p = pattern;
+    int i = 0, np = 0;
+    while (*p) {
+        if (*p == '/') {
+            p++;
+            continue;
+        }
+        size_t n = strcspn(p, "/");
+        if (i == n_segs)
+            return false;
+        if (n >= 2 && p[0] == '{' && p[n - 1] == '}') {
+            if (segs[i][0] == '\0' || np == REC_HTTP_MAX_PARAMS)
+                return false;
+            params[np++] = segs[i];
+        } else if (strlen(segs[i]) != n || memcmp(segs[i], p, n) != 0) {
+            return false;
+        }
+        i++;
+        p += n;
+    }
+    *n_params = np;
+    return i == n_segs;
+}
+
+static int count_captures(const char *pattern)
+{
+    int n = 0;
+    for (const char *p = pattern; (p = strchr(p, '{')) != NULL; p++)
+        n++;
+    return n;
+}
+
+/* Appends method to the comma-separated list allow (cap bytes) unless already present. */
+static void allow_add(char *allow, size_t cap, const char *method)
+{
+    size_t mlen = strlen(method);
+    for (const char *p = allow; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == mlen && memcmp(p, method, n) == 0)
+            return;
+        p += n;
+        p += strspn(p, ", ");
+    }
+    size_t used = strlen(allow);
+    snprintf(allow + used, cap - used, "%s%s", used ? ", " : "", method);
+}
+
+/* ---- replies ------------------------------------------------------------------------------- */
+
+static double ms_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* Queues body (malloc'd, stolen; NULL sends "{}") with status and Content-Type: application/json,
+ * plus Allow when allow is non-NULL. Logs the request at debug level. */
+static enum MHD_Result send_reply(struct MHD_Connection *conn, struct req_ctx *c, int status,
+                                  char *body, const char *allow)
+{
+    struct MHD_Response *r;
+    size_t len;
+    if (body) {
+        len = strlen(body);
+        r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    } else {
+        len = 2;
+        r = MHD_create_response_from_buffer(len, (void *)"{}", MHD_RESPMEM_PERSISTENT);
+    }
+    if (!r) {
+        free(body);
+        rec_error("http: out of memory building a response");
+        return MHD_NO;
+    }
+    enum MHD_Result ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                                 "application/json");
+    if (ok == MHD_YES && allow)
+        ok = MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+    if (ok == MHD_YES)
+        ok = MHD_queue_response(conn, (unsigned int)status, r);
+    MHD_destroy_response(r);
+    c->replied = true;
+
+    /* The raw path is client bytes: keep control characters out of the log. */
+    char path[LOG_PATH_MAX];
+    size_t i = 0;
+    for (; c->path[i] && i < sizeof path - 1; i++) {
+        unsigned char ch = (unsigned char)c->path[i];
+        path[i] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
+    }
+    path[i] = '\0';
+    rec_debug("http: %s %s %d %zuB in %zuB %.3fms%s", c->method ? c->method : "-", path, status,
+              len, c->body_len, ms_since(&c->t0), ok == MHD_YES ? "" : " (queue failed)");
+    return ok;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *conn, struct req_ctx *c, int status,
+                                  int rc, const char *allow, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+static enum MHD_Result send_error(struct MHD_Connection *conn, struct req_ctx *c, int status,
+                                  int rc, const char *allow, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    struct rec_http_response res = {0, NULL};
+    rec_http_reply_error(&res, status, rc, "%s", msg);
+    return send_reply(conn, c, res.status, res.body, allow);
+}
+
+/* ---- MHD callbacks ------------------------------------------------------------------------- */
+
+/* Skips "scheme://authority" of an absolute-form request target. */
+static const char *target_path(const char *uri)
+{
+    if (uri[0] == '/')
+        return uri;
+    const char *p = strstr(uri, "://");
+    if (!p || p != uri + strcspn(uri, "/?"))
+        return uri;   /* "*" or garbage: matches nothing, 404 */
+    p += 3;
+    p += strcspn(p, "/?");
+    return *p == '/' ? p : "/";
+}
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct rec_http_server *s = cls;
+    const char *path = target_path(uri);
+    size_t len = strcspn(path, "?#");
+    struct req_ctx *c = calloc(1, sizeof *c + 2 * (len + 1));
+    if (!c)
+        return NULL;   /* on_request then closes the connection */
+    c->srv = s;
+    clock_gettime(CLOCK_MONOTONIC, &c->t0);
+    c->path = c->buf;
+    memcpy(c->path, path, len);
+    c->path[len] = '\0';
+    c->seg = c->buf + len + 1;
+    atomic_fetch_add(&s->in_flight, 1);
+    return c;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct rec_http_server *s = cls;
+    struct req_ctx *c = *con_cls;
+    if (!c)
+        return;
+    if (!c->replied)
+        rec_debug("http: %s %s aborted (reason %d)", c->method ? c->method : "-", c->path,
+                  (int)toe);
+    free(c->body);
+    free(c);
+    *con_cls = NULL;
+    atomic_fetch_sub(&s->in_flight, 1);
+}
+
+static void on_mhd_log(void *cls, const char *fm, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fm, ap);
+    size_t n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    rec_warn("http: libmicrohttpd: %s", msg);
+}
+
+/* First call: route the request and vet Content-Length before any body is read. */
+static enum MHD_Result on_headers(struct rec_http_server *s, struct MHD_Connection *conn,
+                                  struct req_ctx *c)
+{
+    const char *segs[MAX_SEGMENTS];
+    int n_segs = 0;
+    int rc = split_path(c->path, c->seg, segs, MAX_SEGMENTS, &n_segs);
+    if (rc == REC_EFORMAT)
+        return send_error(conn, c, 400, REC_EFORMAT, NULL, "malformed percent-escape in path");
+    if (rc != 0)
+        return send_error(conn, c, 404, REC_ENOTFOUND, NULL, "no such resource");
+
+    char allow[128] = "";
+    const struct rec_http_route *head_fallback = NULL;
+    const char *params[REC_HTTP_MAX_PARAMS] = {0}, *fb_params[REC_HTTP_MAX_PARAMS] = {0};
+    int n_params = 0, fb_n = 0;
+    for (int i = 0; i < s->n_routes && !c->route; i++) {
+        const struct rec_http_route *r = &s->routes[i];
+        if (!match_route(r->pattern, segs, n_segs, params, &n_params))
+            continue;
+        allow_add(allow, sizeof allow, r->method);
+        if (strcmp(r->method, c->method) == 0) {
+            c->route = r;
+            memcpy(c->params, params, sizeof params);
+            c->n_params = n_params;
+        } else if (!head_fallback && strcmp(c->method, "HEAD") == 0 &&
+                   strcmp(r->method, "GET") == 0) {
+            head_fallback = r;
+            memcpy(fb_params, params, sizeof params);
+            fb_n = n_params;
+        }
+    }
+    if (!c->route && head_fallback) {
+        c->route = head_fallback;
+        memcpy(c->params, fb_params, sizeof fb_params);
+        c->n_params = fb_n;
+    }
+    if (!c->route && allow[0]) {
+        if (strstr(allow, "GET"))
+            allow_add(allow, sizeof allow, "HEAD");
+        return send_error(conn, c, 405, REC_EMETHOD, allow, "method %s not allowed here",
+                          c->method);
+    }
+    if (!c->route)
+        return send_error(conn, c, 404, REC_ENOTFOUND, NULL, "no such resource");
+
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(cl, &end, 10);
+        if (end != cl && (errno == ERANGE || n > s->max_body))
+            return send_error(conn, c, 413, REC_ETOOBIG, NULL,
+                              "request body exceeds %zu bytes", s->max_body);
+    }
+    return MHD_YES;
+}
+
+/* Upload data: buffer it while it fits, drop it afterwards. Returns false to hang up. */
+static bool on_data(struct rec_http_server *s, struct req_ctx *c, const char *data, size_t n)
+{
+    if (c->too_big) {
+        c->discarded += n;
+        return c->discarded <= s->max_body + DISCARD_SLACK;
+    }
+    if (n > s->max_body - c->body_len) {
+        free(c->body);
+        c->body = NULL;
+        c->discarded = c->body_len + n;
+        c->body_len = c->body_cap = 0;
+        c->too_big = true;
+        return true;
+    }
+    if (c->body_len + n + 1 > c->body_cap) {
+        size_t cap = c->body_cap ? c->body_cap : 4096;
+        while (cap < c->body_len + n + 1)
+            cap *= 2;
+        if (cap > s->max_body + 1)
+            cap = s->max_body + 1;
+        char *b = realloc(c->body, cap);
+        if (!b) {
+            rec_error("http: out of memory buffering a %zu byte body", c->body_len + n);
+            return false;
+        }
+        c->body = b;
+        c->body_cap = cap;
+    }
+    memcpy(c->body + c->body_len, data, n);
+    c->body_len += n;
+    c->body[c->body_len] = '\0';
+    return true;
+}
+
+/* Upload complete: run the handler and queue its response. */
+static enum MHD_Result dispatch(struct rec_http_server *s, struct MHD_Connection *conn,
+                                struct req_ctx *c)
+{
+    if (c->too_big)
+        return send_error(conn, c, 413, REC_ETOOBIG, NULL, "request body exceeds %zu bytes",
+                          s->max_body);
+    struct rec_http_request req = {
+        .method = c->method,
+        .path = c->path,
+        .n_params = c->n_params,
+        .body = c->body ? c->body : "",
+        .body_len = c->body_len,
+        .conn = conn,
+    };
+    memcpy(req.params, c->params, sizeof req.params);
+    struct rec_http_response res = {0, NULL};
+    c->route->fn(s->app, &req, &res);
+
+    int status = res.status ? res.status : 200;
+    if (status < 100 || status > 599) {
+        rec_error("http: handler for %s %s set invalid status %d", c->route->method,
+                  c->route->pattern, res.status);
+        free(res.body);
+        return send_error(conn, c, 500, REC_EINTERNAL, NULL, "internal error");
+    }
+    return send_reply(conn, c, status, res.body, NULL);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    struct rec_http_server *s = cls;
+    struct req_ctx *c = *con_cls;
+    if (!c)
+        return MHD_NO;   /* on_uri ran out of memory */
+    if (!c->started) {
+        c->started = true;
+        c->method = method;
+        return on_headers(s, conn, c);
+    }
+    if (*upload_data_size > 0) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (c->replied)
+            return MHD_YES;
+        if (!on_data(s, c, upload_data, n)) {
+            rec_warn("http: %s %s: body far over %zu bytes, closing the connection", c->method,
+                     c->path, s->max_body);
+            return MHD_NO;
+        }
+        return MHD_YES;
+    }
+    if (c->replied)
+        return MHD_YES;
+    return dispatch(s, conn, c);
+}
+
+/* ---- public API ---------------------------------------------------------------------------- */
+
+static int check_config(const struct rec_http_config *cfg, char *err, size_t errlen)
+{
+    if (!cfg)
+        return rec_errf(err, errlen, REC_EINVAL, "no http config");
+    if (cfg->port < 0 || cfg->port > 65535)
+        return rec_errf(err, errlen, REC_EINVAL, "port must be 0..65535, not %d", cfg->port);
+    if (cfg->threads < 1 || cfg->threads > MAX_THREADS)
+        return rec_errf(err, errlen, REC_EINVAL, "http threads must be 1..%d, not %d",
+                        MAX_THREADS, cfg->threads);
+    if (cfg->max_body >= SIZE_MAX / 2)
+        return rec_errf(err, errlen, REC_EINVAL, "max_body too large");
+    if (cfg->n_routes < 0 || (cfg->n_routes > 0 && !cfg->routes))
+        return rec_errf(err, errlen, REC_EINVAL, "bad route table");
+    for (int i = 0; i < cfg->n_routes; i++) {
+        const struct rec_http_route *r = &cfg->routes[i];
+        if (!r->method || !r->method[0] || !r->pattern || r->pattern[0] != '/' || !r->fn)
+            return rec_errf(err, errlen, REC_EINVAL,
+                            "route %d: needs a method, a pattern starting with '/' and a handler",
+                            i);
+        if (count_captures(r->pattern) > REC_HTTP_MAX_PARAMS)
+            return rec_errf(err, errlen, REC_EINVAL, "route %s: more than %d {params}",
+                            r->pattern, REC_HTTP_MAX_PARAMS);
+    }
+    return 0;
+}
+
+/* Fills ss from a numeric IPv4/IPv6 address ("localhost" is taken as 127.0.0.1). */
+static int parse_bind(const char *bind, int port, struct sockaddr_storage *ss, bool *v6, char *err,
+                      size_t errlen)
+{
+    memset(ss, 0, sizeof *ss);
+    if (bind && strcmp(bind, "localhost") == 0)
+        bind = "127.0.0.1";
+    struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+    if (bind && inet_pton(AF_INET, bind, &a4->sin_addr) == 1) {
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)port);
+        *v6 = false;
+        return 0;
+    }
+    if (bind && inet_pton(AF_INET6, bind, &a6->sin6_addr) == 1) {
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)port);
+        *v6 = true;
+        return 0;
+    }
+    return rec_errf(err, errlen, REC_EINVAL, "bind must be a numeric IPv4 or IPv6 address, not '%s'",
+                    bind ? bind : "(null)");
+}
+
+/* See http.h. On success *out is owned by the caller (free with rec_http_stop). Not thread-safe
+ * with respect to the same out pointer; starting several servers is fine. */
+int rec_http_start(const struct rec_http_config *cfg, struct rec_http_server **out, char *err,
+                   size_t errlen)
+{
+    struct sockaddr_storage ss;
+    bool v6 = false;
+    int rc = check_config(cfg, err, errlen);
+    if (rc)
+        return rc;
+    rc = parse_bind(cfg->bind, cfg->port, &ss, &v6, err, errlen);
+    if (rc)
+        return rc;
+
+    struct rec_http_server *s = calloc(1, sizeof *s);
+    if (!s)
+        return rec_errf(err, errlen, REC_ENOMEM, "out of memory");
+    s->routes = cfg->routes;
+    s->n_routes = cfg->n_routes;
+    s->app = cfg->app;
+    s->max_body = cfg->max_body;
+    atomic_init(&s->in_flight, 0);
+
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
+        flags |= MHD_USE_EPOLL;
+    else if (MHD_is_feature_supported(MHD_FEATURE_POLL) == MHD_YES)
+        flags |= MHD_USE_POLL;
+    if (v6)
+        flags |= MHD_USE_IPv6;
+
+    s->daemon = MHD_start_daemon(
+        flags, (uint16_t)cfg->port, NULL, NULL, on_request, s,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
+        MHD_OPTION_CONNECTION_TIMEOUT, CONN_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_LIMIT, CONN_LIMIT,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads,
+        MHD_OPTION_END);
+    if (!s->daemon) {
+        free(s);
+        return rec_errf(err, errlen, REC_EIO, "cannot listen on %s port %d (see log)", cfg->bind,
+                        cfg->port);
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info && info->port ? info->port : cfg->port;
+    rec_info("http: listening on %s port %d, %d threads, max body %zu bytes", cfg->bind, s->port,
+             cfg->threads, cfg->max_body);
+    *out = s;
+    return 0;
+}
+
+/* Thread-safe. */
+int rec_http_port(const struct rec_http_server *s) { return s ? s->port : -1; }
+
+/* See http.h. Waits up to STOP_GRACE_MS for requests already started (request line received)
+ * to be answered; idle keep-alive connections are just closed. Call once, from one thread. */
+void rec_http_stop(struct rec_http_server *s)
+{
+    if (!s)
+        return;
+    MHD_socket lfd = MHD_quiesce_daemon(s->daemon);
+    for (int waited = 0; atomic_load(&s->in_flight) > 0 && waited < STOP_GRACE_MS; waited += 5) {
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (atomic_load(&s->in_flight) > 0)
+        rec_warn("http: stopping with %d requests still in flight", atomic_load(&s->in_flight));
+    MHD_stop_daemon(s->daemon);
+    if (lfd != MHD_INVALID_SOCKET)
+        close(lfd);
+    rec_info("http: stopped");
+    free(s);
+}
+
+/* See http.h. Thread-safe for the request's own thread (the handler). */
+const char *rec_http_query(const struct rec_http_request *req, const char *key)
+{
+    if (!req || !req->conn || !key)
+        return NULL;
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
+}

@@ -1,0 +1,104 @@
+#include "ingest/event.h"
+
+#include <string.h>
+
+#include "core/err.h"
+
+struct type_row {
+    const char *name;
+    double weight;
+    const char *verb;
+};
+
+static const struct type_row type_table[REC_EVENT__COUNT] = {
+#define REC_EVENT_ROW(sfx, name, w, verb) {name, w, verb},
+    REC_EVENT_TYPES(REC_EVENT_ROW)
+#undef REC_EVENT_ROW
+};
+
+int rec_event_type_parse(const char *name)
+{
+    for (int i = 0; i < REC_EVENT__COUNT; i++)
+        if (strcmp(type_table[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+const char *rec_event_type_name(int type)
+{
+    return type >= 0 && type < REC_EVENT__COUNT ? type_table[type].name : "unknown";
+}
+
+const char *rec_event_type_verb(int type)
+{
+    return type >= 0 && type < REC_EVENT__COUNT ? type_table[type].verb : "interacted with";
+}
+
+double rec_event_default_weight(int type)
+{
+    return type >= 0 && type < REC_EVENT__COUNT ? type_table[type].weight : 0.0;
+}
+
+double rec_event_weight(const double *weights, int type, double value)
+{
+    if (type < 0 || type >= REC_EVENT__COUNT)
+        return 0.0;
+    double w = weights[type];
+    if (type == REC_EVENT_DWELL) {
+        double f = value / REC_DWELL_FULL_S;
+        w *= f < 0 ? 0 : f > 1 ? 1 : f;
+    }
+    return w;
+}
+
+/* Length of the UTF-8 sequence starting at s, or 0 when it is not well formed
+ * (overlongs, surrogates and code points past U+10FFFF are rejected). */
+static int utf8_seq_len(const unsigned char *s)
+{
+    unsigned char c = s[0];
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        return (s[1] & 0xC0) == 0x80 ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if ((s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
+            return 0;
+        if (c == 0xE0 && s[1] < 0xA0)
+            return 0;
+        if (c == 0xED && s[1] >= 0xA0)
+            return 0;
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if ((s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
+            return 0;
+        if (c == 0xF0 && s[1] < 0x90)
+            return 0;
+        if (c == 0xF4 && s[1] >= 0x90)
+            return 0;
+        return 4;
+    }
+    return 0;
+}
+
+int rec_event_check_id(const char *s, const char *what, char *err, size_t errlen)
+{
+    if (!s || !*s)
+        return rec_errf(err, errlen, REC_EINVAL, "%s must be a non-empty string", what);
+    size_t n = strlen(s);
+    if (n > REC_ID_MAX)
+        return rec_errf(err, errlen, REC_EINVAL, "%s is %zu bytes, the limit is %d", what, n,
+                        REC_ID_MAX);
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        if (*p < 0x20 || *p == 0x7F)
+            return rec_errf(err, errlen, REC_EINVAL, "%s contains a control character at byte %zu",
+                            what, (size_t)(p - (const unsigned char *)s));
+        int k = utf8_seq_len(p);
+        if (k == 0)
+            return rec_errf(err, errlen, REC_EINVAL, "%s is not valid UTF-8 at byte %zu", what,
+                            (size_t)(p - (const unsigned char *)s));
+        p += k;
+    }
+    return REC_OK;
+}

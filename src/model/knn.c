@@ -1,0 +1,180 @@
+#include "model/knn.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+
+struct rec_knn_row {
+    int32_t *keys;   /* -1 empty */
+    float *vals;
+    uint32_t n_slots; /* 0 or a power of two */
+    uint32_t n_used;
+};
+
+void rec_knn_init(struct rec_knn *k, float shrink)
+{
+    memset(k, 0, sizeof *k);
+    k->shrink = shrink;
+}
+
+void rec_knn_free(struct rec_knn *k)
+{
+    for (int32_t i = 0; i < k->cap; i++) {
+        free(k->rows[i].keys);
+        free(k->rows[i].vals);
+    }
+    free(k->rows);
+    free(k->count);
+    memset(k, 0, sizeof *k);
+}
+
+static int grow(struct rec_knn *k, int32_t need)
+{
+    if (need <= k->cap) {
+        if (need > k->n_items)
+            k->n_items = need;
+        return 0;
+    }
+    int32_t cap = k->cap ? k->cap : 1024;
+    while (cap < need)
+        cap *= 2;
+    struct rec_knn_row *rows = realloc(k->rows, (size_t)cap * sizeof *rows);
+    if (!rows)
+        return REC_ENOMEM;
+    k->rows = rows;
+    float *count = realloc(k->count, (size_t)cap * sizeof *count);
+    if (!count)
+        return REC_ENOMEM;
+    k->count = count;
+    memset(k->rows + k->cap, 0, (size_t)(cap - k->cap) * sizeof *rows);
+    memset(k->count + k->cap, 0, (size_t)(cap - k->cap) * sizeof *count);
+    k->cap = cap;
+    k->n_items = need;
+    return 0;
+}
+
+static inline uint32_t hash32(int32_t x)
+{
+    uint32_t h = (uint32_t)x * 0x9E3779B1u;
+    return h ^ (h >> 16);
+}
+
+static int row_rehash(struct rec_knn_row *r, uint32_t n_slots)
+{
+    int32_t *keys = malloc((size_t)n_slots * sizeof *keys);
+    float *vals = malloc((size_t)n_slots * sizeof *vals);
+    if (!keys || !vals) {
+        free(keys);
+        free(vals);
+        return REC_ENOMEM;
+    }
+    for (uint32_t s = 0; s < n_slots; s++)
+        keys[s] = -1;
+    uint32_t mask = n_slots - 1;
+    for (uint32_t s = 0; s < r->n_slots; s++) {
+        if (r->keys[s] < 0)
+            continue;
+        uint32_t h = hash32(r->keys[s]) & mask;
+        while (keys[h] >= 0)
+            h = (h + 1) & mask;
+        keys[h] = r->keys[s];
+        vals[h] = r->vals[s];
+    }
+    free(r->keys);
+    free(r->vals);
+    r->keys = keys;
+    r->vals = vals;
+    r->n_slots = n_slots;
+    return 0;
+}
+
+/* Entries are never removed (a count may drop to 0), so plain linear probing suffices. */
+static int row_add(struct rec_knn_row *r, int32_t j, float delta)
+{
+    if ((r->n_used + 1) * 4 >= r->n_slots * 3) {
+        int rc = row_rehash(r, r->n_slots ? r->n_slots * 2 : 8);
+        if (rc)
+            return rc;
+    }
+    uint32_t mask = r->n_slots - 1, h = hash32(j) & mask;
+    while (r->keys[h] >= 0 && r->keys[h] != j)
+        h = (h + 1) & mask;
+    if (r->keys[h] < 0) {
+        r->keys[h] = j;
+        r->vals[h] = 0;
+        r->n_used++;
+    }
+    r->vals[h] += delta;
+    return 0;
+}
+
+static float row_get(const struct rec_knn_row *r, int32_t j)
+{
+    if (r->n_slots == 0)
+        return 0;
+    uint32_t mask = r->n_slots - 1, h = hash32(j) & mask;
+    while (r->keys[h] >= 0) {
+        if (r->keys[h] == j)
+            return r->vals[h];
+        h = (h + 1) & mask;
+    }
+    return 0;
+}
+
+int rec_knn_add_item(struct rec_knn *k, int32_t item, float delta)
+{
+    int rc = grow(k, item + 1);
+    if (rc)
+        return rc;
+    k->count[item] += delta;
+    return 0;
+}
+
+int rec_knn_add_pair(struct rec_knn *k, int32_t i, int32_t j, float delta)
+{
+    if (i == j || i < 0 || j < 0)
+        return REC_EINVAL;
+    int rc = grow(k, (i > j ? i : j) + 1);
+    if (rc)
+        return rc;
+    if ((rc = row_add(&k->rows[i], j, delta)))
+        return rc;
+    return row_add(&k->rows[j], i, delta);
+}
+
+static float cosine(const struct rec_knn *k, int32_t i, int32_t j, float c)
+{
+    float ni = k->count[i], nj = k->count[j];
+    if (c <= 0 || ni <= 0 || nj <= 0)
+        return 0;
+    return c / (sqrtf(ni * nj) + k->shrink);
+}
+
+float rec_knn_sim(const struct rec_knn *k, int32_t i, int32_t j)
+{
+    if (i < 0 || j < 0 || i >= k->n_items || j >= k->n_items)
+        return 0;
+    return cosine(k, i, j, row_get(&k->rows[i], j));
+}
+
+void rec_knn_each(const struct rec_knn *k, int32_t i, void (*fn)(void *ctx, int32_t j, float sim),
+                  void *ctx)
+{
+    if (i < 0 || i >= k->n_items)
+        return;
+    const struct rec_knn_row *r = &k->rows[i];
+    for (uint32_t s = 0; s < r->n_slots; s++) {
+        if (r->keys[s] < 0 || r->vals[s] <= 0)
+            continue;
+        float sim = cosine(k, i, r->keys[s], r->vals[s]);
+        if (sim > 0)
+            fn(ctx, r->keys[s], sim);
+    }
+}
+
+int32_t rec_knn_degree(const struct rec_knn *k, int32_t i)
+{
+    return i >= 0 && i < k->n_items ? (int32_t)k->rows[i].n_used : 0;
+}

@@ -1,0 +1,37 @@
+/* knn.h: item-kNN from co-occurrence, kept current event by event.
+ *
+ * For every item pair (i, j) that appear together in some user's history (within a window of
+ * consecutive distinct items) we count c_ij; n_i counts users with item i. Similarity is the
+ * shrunk cosine c_ij / (sqrt(n_i * n_j) + shrink). Not thread-safe: the owner locks.
+ * Memory is one small open-addressing map per item, proportional to distinct co-occurring pairs.
+ */
+#ifndef REC_MODEL_KNN_H
+#define REC_MODEL_KNN_H
+
+#include <stdint.h>
+
+struct rec_knn_row; /* per-item map neighbour -> count */
+
+struct rec_knn {
+    struct rec_knn_row *rows;
+    float *count;      /* n_i */
+    int32_t n_items;
+    int32_t cap;
+    float shrink;
+};
+
+void rec_knn_init(struct rec_knn *k, float shrink);
+void rec_knn_free(struct rec_knn *k);
+/* n_i += delta. 0 or REC_ENOMEM. */
+int rec_knn_add_item(struct rec_knn *k, int32_t item, float delta);
+/* c_ij += delta and c_ji += delta (i != j). 0 or REC_ENOMEM. */
+int rec_knn_add_pair(struct rec_knn *k, int32_t i, int32_t j, float delta);
+/* Similarity of i and j (0 when they never co-occurred). */
+float rec_knn_sim(const struct rec_knn *k, int32_t i, int32_t j);
+/* Calls fn(ctx, j, sim) for each neighbour j of i with c_ij > 0. */
+void rec_knn_each(const struct rec_knn *k, int32_t i, void (*fn)(void *ctx, int32_t j, float sim),
+                  void *ctx);
+/* Number of stored neighbour entries of i (for stats). */
+int32_t rec_knn_degree(const struct rec_knn *k, int32_t i);
+
+#endif

@@ -1,0 +1,23 @@
+/* linalg.h: the dense math recd needs, the only place that includes cblas.h / lapacke.h.
+ * Matrices are row-major float. Each routine has a plain-C reference twin (suffix _ref) that
+ * the tests compare against. */
+#ifndef REC_MODEL_LINALG_H
+#define REC_MODEL_LINALG_H
+
+#include <stdint.h>
+
+/* G = A' A for A (n x k): G is k x k, full (both triangles filled). */
+void rec_linalg_gram(const float *a, int64_t n, int k, float *g);
+void rec_linalg_gram_ref(const float *a, int64_t n, int k, float *g);
+/* y = A x for A (n x k). */
+void rec_linalg_gemv(const float *a, int64_t n, int k, const float *x, float *y);
+void rec_linalg_gemv_ref(const float *a, int64_t n, int k, const float *x, float *y);
+float rec_linalg_dot(const float *x, const float *y, int k);
+/* Solves S x = b for symmetric positive definite S (k x k, overwritten by its factor); b is
+ * overwritten with x. Returns 0, or REC_EINVAL when S is not positive definite. */
+int rec_linalg_solve_spd(float *s, float *b, int k);
+int rec_linalg_solve_spd_ref(float *s, float *b, int k);
+/* Keeps OpenBLAS single-threaded inside recd's own worker threads. */
+void rec_linalg_set_blas_threads(int n);
+
+#endif

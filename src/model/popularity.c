@@ -1,0 +1,83 @@
+#include "model/popularity.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+
+void rec_pop_init(struct rec_pop *p, double half_life_s)
+{
+    memset(p, 0, sizeof *p);
+    p->half_life_s = half_life_s > 0 ? half_life_s : 7 * 24 * 3600.0;
+}
+
+void rec_pop_free(struct rec_pop *p)
+{
+    free(p->sum);
+    free(p->ref_ts);
+    memset(p, 0, sizeof *p);
+}
+
+static int grow(struct rec_pop *p, int32_t need)
+{
+    if (need <= p->cap) {
+        if (need > p->n_items)
+            p->n_items = need;
+        return 0;
+    }
+    int32_t cap = p->cap ? p->cap : 1024;
+    while (cap < need)
+        cap *= 2;
+    double *sum = realloc(p->sum, (size_t)cap * sizeof *sum);
+    if (!sum)
+        return REC_ENOMEM;
+    p->sum = sum;
+    int64_t *ts = realloc(p->ref_ts, (size_t)cap * sizeof *ts);
+    if (!ts)
+        return REC_ENOMEM;
+    p->ref_ts = ts;
+    memset(p->sum + p->cap, 0, (size_t)(cap - p->cap) * sizeof *sum);
+    memset(p->ref_ts + p->cap, 0, (size_t)(cap - p->cap) * sizeof *ts);
+    p->cap = cap;
+    p->n_items = need;
+    return 0;
+}
+
+int rec_pop_add(struct rec_pop *p, int32_t item, double w, int64_t ts)
+{
+    if (item < 0)
+        return REC_EINVAL;
+    int rc = grow(p, item + 1);
+    if (rc)
+        return rc;
+    if (p->sum[item] == 0 && p->ref_ts[item] == 0) {
+        p->sum[item] = w;
+        p->ref_ts[item] = ts;
+    } else if (ts >= p->ref_ts[item]) {
+        /* move the reference forward: older mass decays */
+        p->sum[item] = p->sum[item] * exp2(-(double)(ts - p->ref_ts[item]) / p->half_life_s) + w;
+        p->ref_ts[item] = ts;
+    } else {
+        /* an event older than the reference (imports, late arrivals) adds decayed weight */
+        p->sum[item] += w * exp2(-(double)(p->ref_ts[item] - ts) / p->half_life_s);
+    }
+    return 0;
+}
+
+double rec_pop_key(const struct rec_pop *p, int32_t item)
+{
+    if (item < 0 || item >= p->n_items || p->sum[item] <= 0)
+        return -INFINITY;
+    return log2(p->sum[item]) + (double)p->ref_ts[item] / p->half_life_s;
+}
+
+double rec_pop_value(const struct rec_pop *p, int32_t item, int64_t now)
+{
+    if (item < 0 || item >= p->n_items)
+        return 0;
+    double age = (double)(now - p->ref_ts[item]);
+    if (age < 0)
+        age = 0;
+    return p->sum[item] * exp2(-age / p->half_life_s);
+}

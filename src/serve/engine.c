@@ -1,0 +1,469 @@
+/* engine.c: the engine's state: catalog, users, histories, and their incremental models. */
+#include "serve/engine_impl.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "store/store.h"
+
+int rec_engine_create(const struct rec_engine_params *p, struct rec_store *store,
+                      struct rec_engine **out)
+{
+    const char *msg = rec_als_check_params(&p->als);
+    if (msg) {
+        rec_error("engine: %s", msg);
+        return REC_EINVAL;
+    }
+    struct rec_engine *e = calloc(1, sizeof *e);
+    if (!e)
+        return REC_ENOMEM;
+    e->p = *p;
+    if (e->p.knn_window < 1)
+        e->p.knn_window = 1;
+    if (e->p.recent_items < 1)
+        e->p.recent_items = 1;
+    e->p.model_dir = NULL;  /* re-pointed below to our own copy */
+    e->store = store;
+    pthread_rwlock_init(&e->lock, NULL);
+    pthread_mutex_init(&e->train_mu, NULL);
+    pthread_mutex_init(&e->fit_mu, NULL);
+    pthread_cond_init(&e->train_cv, NULL);
+    pthread_cond_init(&e->done_cv, NULL);
+    rec_idmap_init(&e->user_ids);
+    rec_idmap_init(&e->item_ids);
+    rec_pop_init(&e->pop, p->half_life_s);
+    rec_knn_init(&e->knn, p->knn_shrink);
+    if (p->model_dir && !(e->p.model_dir = strdup(p->model_dir))) {
+        rec_engine_destroy(e);
+        return REC_ENOMEM;
+    }
+    if (p->background) {
+        int rc = rec_engine_trainer_start(e);
+        if (rc) {
+            rec_engine_destroy(e);
+            return rc;
+        }
+    }
+    *out = e;
+    return 0;
+}
+
+void rec_engine_destroy(struct rec_engine *e)
+{
+    if (!e)
+        return;
+    rec_engine_trainer_stop(e);
+    for (int32_t u = 0; u < e->user_ids.n_names; u++)
+        free(e->users[u].hist);
+    free(e->users);
+    for (int32_t i = 0; i < e->item_ids.n_names; i++)
+        free(e->items[i].title);
+    free(e->items);
+    rec_idmap_free(&e->user_ids);
+    rec_idmap_free(&e->item_ids);
+    rec_pop_free(&e->pop);
+    rec_knn_free(&e->knn);
+    rec_als_destroy(e->als);
+    free(e->ux);
+    free((char *)e->p.model_dir);
+    pthread_rwlock_destroy(&e->lock);
+    pthread_mutex_destroy(&e->train_mu);
+    pthread_mutex_destroy(&e->fit_mu);
+    pthread_cond_destroy(&e->train_cv);
+    pthread_cond_destroy(&e->done_cv);
+    free(e);
+}
+
+struct user *rec_engine_user_at(struct rec_engine *e, int32_t u)
+{
+    return u >= 0 && u < e->user_ids.n_names ? &e->users[u] : NULL;
+}
+
+/* Index of a user, created when absent. Lock held for write. -1 on allocation failure. */
+static int32_t user_put(struct rec_engine *e, const char *id)
+{
+    int created;
+    int32_t u = rec_idmap_put(&e->user_ids, id, &created);
+    if (u < 0 || !created)
+        return u;
+    if (u >= e->cap_users) {
+        int32_t cap = e->cap_users ? e->cap_users * 2 : 1024;
+        struct user *users = realloc(e->users, (size_t)cap * sizeof *users);
+        if (!users)
+            return -1;
+        memset(users + e->cap_users, 0, (size_t)(cap - e->cap_users) * sizeof *users);
+        e->users = users;
+        e->cap_users = cap;
+    }
+    memset(&e->users[u], 0, sizeof e->users[u]);
+    e->users[u].live = 1;
+    e->n_live_users++;
+    return u;
+}
+
+static int32_t item_put(struct rec_engine *e, const char *id)
+{
+    int created;
+    int32_t i = rec_idmap_put(&e->item_ids, id, &created);
+    if (i < 0 || !created)
+        return i;
+    if (i >= e->cap_items) {
+        int32_t cap = e->cap_items ? e->cap_items * 2 : 1024;
+        struct item *items = realloc(e->items, (size_t)cap * sizeof *items);
+        if (!items)
+            return -1;
+        memset(items + e->cap_items, 0, (size_t)(cap - e->cap_items) * sizeof *items);
+        e->items = items;
+        e->cap_items = cap;
+    }
+    e->items[i].title = NULL;
+    e->items[i].live = 1;
+    e->n_live_items++;
+    return i;
+}
+
+static struct hist_entry *hist_find(struct user *us, int32_t item)
+{
+    /* newest first: repeated events usually touch recent items */
+    for (int32_t k = us->n_hist - 1; k >= 0; k--)
+        if (us->hist[k].item == item)
+            return &us->hist[k];
+    return NULL;
+}
+
+static struct hist_entry *hist_append(struct user *us, int32_t item)
+{
+    if (us->n_hist == us->cap_hist) {
+        int32_t cap = us->cap_hist ? us->cap_hist * 2 : 8;
+        struct hist_entry *h = realloc(us->hist, (size_t)cap * sizeof *h);
+        if (!h)
+            return NULL;
+        us->hist = h;
+        us->cap_hist = cap;
+    }
+    struct hist_entry *h = &us->hist[us->n_hist++];
+    memset(h, 0, sizeof *h);
+    h->item = item;
+    return h;
+}
+
+/* Pairs item with the window of previous kNN entries of the user (sign +1 adds, -1 removes);
+ * `upto` is the entry's position in the history. */
+static void knn_link(struct rec_engine *e, const struct user *us, int32_t upto, float sign)
+{
+    int left = e->p.knn_window;
+    int32_t item = us->hist[upto].item;
+    for (int32_t k = upto - 1; k >= 0 && left > 0; k--) {
+        if (!us->hist[k].in_knn)
+            continue;
+        rec_knn_add_pair(&e->knn, item, us->hist[k].item, sign);
+        left--;
+    }
+    rec_knn_add_item(&e->knn, item, sign);
+}
+
+/* Applies one event; lock held for write. Returns the user's index or -1. */
+static int32_t apply_one(struct rec_engine *e, const struct rec_event *ev)
+{
+    int32_t u = user_put(e, ev->user), i = item_put(e, ev->item);
+    if (u < 0 || i < 0)
+        return -1;
+    struct user *us = &e->users[u];
+    double w = rec_event_weight(e->p.weights, ev->type, ev->value);
+    us->n_events++;
+    if (ev->seq > us->last_seq)
+        us->last_seq = ev->seq;
+    if (ev->seq > e->last_seq)
+        e->last_seq = ev->seq;
+    if (ev->ts > e->max_ts)
+        e->max_ts = ev->ts;
+    e->n_events++;
+    if (w == 0)
+        return u; /* impressions and zero-weight types leave history alone */
+
+    rec_pop_add(&e->pop, i, w, ev->ts);
+    struct hist_entry *h = hist_find(us, i);
+    if (!h && !(h = hist_append(us, i)))
+        return -1;
+    h->weight += (float)w;
+    if ((uint32_t)ev->ts >= h->ts) {
+        h->ts = (uint32_t)ev->ts;
+        h->type = (uint8_t)ev->type;
+    }
+    if (!h->in_knn && h->weight > 0) {
+        h->in_knn = 1;
+        us->n_knn++;
+        knn_link(e, us, (int32_t)(h - us->hist), 1.0f);
+    }
+    return u;
+}
+
+int rec_engine_ux_reserve(struct rec_engine *e, int32_t n_users, int k)
+{
+    if (n_users <= e->cap_ux_users)
+        return 0;
+    int32_t cap = e->cap_ux_users ? e->cap_ux_users : 1024;
+    while (cap < n_users)
+        cap *= 2;
+    float *ux = realloc(e->ux, (size_t)cap * (size_t)k * sizeof *ux);
+    if (!ux)
+        return REC_ENOMEM;
+    e->ux = ux;
+    e->cap_ux_users = cap;
+    return 0;
+}
+
+void rec_engine_fold_in(struct rec_engine *e, int32_t u)
+{
+    struct user *us = rec_engine_user_at(e, u);
+    if (!e->als || !us)
+        return;
+    int k = rec_als_factors(e->als);
+    int32_t n_model_items = rec_als_n_items(e->als);
+    if (rec_engine_ux_reserve(e, e->user_ids.n_names, k))
+        return;
+    int32_t *items = malloc((size_t)(us->n_hist + 1) * sizeof *items);
+    float *w = malloc((size_t)(us->n_hist + 1) * sizeof *w);
+    int n = 0;
+    if (items && w)
+        for (int32_t j = 0; j < us->n_hist; j++)
+            if (us->hist[j].weight > 0 && us->hist[j].item < n_model_items) {
+                items[n] = us->hist[j].item;
+                w[n++] = us->hist[j].weight;
+            }
+    us->has_x = n > 0 && rec_als_fold_in(e->als, items, w, n, e->ux + (size_t)u * k) == 0;
+    free(items);
+    free(w);
+}
+
+int rec_engine_apply_events(struct rec_engine *e, const struct rec_event *ev, int n,
+                            const uint8_t *mask)
+{
+    int32_t touched_small[64], *touched = touched_small;
+    if (n > 64 && !(touched = malloc((size_t)n * sizeof *touched)))
+        return REC_ENOMEM;
+    int n_touched = 0, rc = 0, applied = 0;
+
+    pthread_rwlock_wrlock(&e->lock);
+    for (int j = 0; j < n; j++) {
+        if (mask && !mask[j])
+            continue;
+        int32_t u = apply_one(e, &ev[j]);
+        if (u < 0) {
+            rc = REC_ENOMEM;
+            break;
+        }
+        applied++;
+        if (n_touched == 0 || touched[n_touched - 1] != u)
+            touched[n_touched++] = u;
+    }
+    /* one fold-in per user however many of their events came in this batch */
+    for (int t = 0; t < n_touched; t++) {
+        int seen = 0;
+        for (int s = 0; s < t && !seen; s++)
+            seen = touched[s] == touched[t];
+        if (!seen && e->users[touched[t]].n_hist > 0)
+            rec_engine_fold_in(e, touched[t]);
+    }
+    pthread_rwlock_unlock(&e->lock);
+
+    if (touched != touched_small)
+        free(touched);
+    rec_engine_note_events(e, applied);
+    return rc;
+}
+
+int rec_engine_put_item(struct rec_engine *e, const char *id, const char *title)
+{
+    int rc = 0;
+    pthread_rwlock_wrlock(&e->lock);
+    int32_t i = item_put(e, id);
+    if (i < 0) {
+        rc = REC_ENOMEM;
+    } else {
+        if (!e->items[i].live) {
+            e->items[i].live = 1;
+            e->n_live_items++;
+        }
+        if (title) {
+            char *t = strdup(title);
+            if (t) {
+                free(e->items[i].title);
+                e->items[i].title = t;
+            }
+        }
+    }
+    pthread_rwlock_unlock(&e->lock);
+    return rc;
+}
+
+int rec_engine_put_user(struct rec_engine *e, const char *id)
+{
+    pthread_rwlock_wrlock(&e->lock);
+    int32_t u = user_put(e, id);
+    pthread_rwlock_unlock(&e->lock);
+    return u < 0 ? REC_ENOMEM : 0;
+}
+
+int rec_engine_delete_item(struct rec_engine *e, const char *id)
+{
+    int rc = 0;
+    pthread_rwlock_wrlock(&e->lock);
+    int32_t i = rec_idmap_get(&e->item_ids, id);
+    if (i < 0 || !e->items[i].live) {
+        rc = REC_ENOTFOUND;
+    } else {
+        e->items[i].live = 0;
+        e->n_live_items--;
+    }
+    pthread_rwlock_unlock(&e->lock);
+    return rc;
+}
+
+int rec_engine_delete_user(struct rec_engine *e, const char *id)
+{
+    int rc = 0;
+    pthread_rwlock_wrlock(&e->lock);
+    int32_t u = rec_idmap_remove(&e->user_ids, id);
+    if (u < 0) {
+        rc = REC_ENOTFOUND;
+    } else {
+        struct user *us = &e->users[u];
+        /* take back this user's share of the shared statistics */
+        for (int32_t k = 0; k < us->n_hist; k++) {
+            struct hist_entry *h = &us->hist[k];
+            rec_pop_add(&e->pop, h->item, -h->weight, h->ts);
+            if (h->in_knn)
+                knn_link(e, us, k, -1.0f);
+        }
+        e->n_events -= us->n_events;
+        free(us->hist);
+        memset(us, 0, sizeof *us);
+        e->n_live_users--;
+    }
+    pthread_rwlock_unlock(&e->lock);
+    return rc;
+}
+
+int32_t rec_engine_user_index(struct rec_engine *e, const char *id)
+{
+    pthread_rwlock_rdlock(&e->lock);
+    int32_t u = rec_idmap_get(&e->user_ids, id);
+    pthread_rwlock_unlock(&e->lock);
+    return u;
+}
+
+int32_t rec_engine_item_index(struct rec_engine *e, const char *id)
+{
+    pthread_rwlock_rdlock(&e->lock);
+    int32_t i = rec_idmap_get(&e->item_ids, id);
+    pthread_rwlock_unlock(&e->lock);
+    return i;
+}
+
+int rec_engine_status(struct rec_engine *e, struct rec_engine_status *st)
+{
+    pthread_rwlock_rdlock(&e->lock);
+    st->n_items = e->n_live_items;
+    st->n_users = e->n_live_users;
+    st->n_events = e->n_events;
+    st->als = e->model;
+    pthread_rwlock_unlock(&e->lock);
+    pthread_mutex_lock(&e->train_mu);
+    st->als.training = e->training;
+    pthread_mutex_unlock(&e->train_mu);
+    return 0;
+}
+
+int rec_engine_user_info(struct rec_engine *e, const char *id, int max_recent,
+                         struct rec_user_info *info)
+{
+    int cap = (int)(sizeof info->recent / sizeof info->recent[0]);
+    if (max_recent > cap)
+        max_recent = cap;
+    memset(info, 0, sizeof *info);
+    pthread_rwlock_rdlock(&e->lock);
+    int32_t u = rec_idmap_get(&e->user_ids, id);
+    if (u < 0) {
+        pthread_rwlock_unlock(&e->lock);
+        return REC_ENOTFOUND;
+    }
+    const struct user *us = &e->users[u];
+    info->n_events = us->n_events;
+    info->n_items = us->n_hist;
+    for (int32_t k = us->n_hist - 1; k >= 0 && info->n_recent < max_recent; k--) {
+        const struct hist_entry *h = &us->hist[k];
+        const char *name = rec_idmap_name(&e->item_ids, h->item);
+        snprintf(info->recent[info->n_recent].item, sizeof info->recent[0].item, "%s",
+                 name ? name : "");
+        info->recent[info->n_recent].type = h->type;
+        info->recent[info->n_recent].weight = h->weight;
+        info->recent[info->n_recent].ts = h->ts;
+        info->n_recent++;
+    }
+    pthread_rwlock_unlock(&e->lock);
+    return 0;
+}
+
+/* ---- start-up replay from the store ---- */
+
+static int load_item_row(void *ctx, const char *id, const char *doc, int deleted)
+{
+    struct rec_engine *e = ctx;
+    int32_t i = item_put(e, id);
+    if (i < 0)
+        return REC_ENOMEM;
+    /* the title is the one field the engine keeps; a tiny scan avoids parsing whole docs */
+    const char *t = strstr(doc, "\"title\":\"");
+    if (t) {
+        t += 9;
+        size_t len = 0;
+        while (t[len] && !(t[len] == '"' && (len == 0 || t[len - 1] != '\\')))
+            len++;
+        char *title = strndup(t, len);
+        if (title) {
+            free(e->items[i].title);
+            e->items[i].title = title;
+        }
+    }
+    if (deleted && e->items[i].live) {
+        e->items[i].live = 0;
+        e->n_live_items--;
+    }
+    return 0;
+}
+
+static int load_user_row(void *ctx, const char *id, const char *doc, int deleted)
+{
+    return user_put(ctx, id) < 0 ? REC_ENOMEM : 0;
+}
+
+static int load_event(void *ctx, const struct rec_event *ev)
+{
+    return apply_one(ctx, ev) < 0 ? REC_ENOMEM : 0;
+}
+
+int rec_engine_load(struct rec_engine *e, char *err, size_t errlen)
+{
+    if (!e->store)
+        return 0;
+    pthread_rwlock_wrlock(&e->lock);
+    int rc = rec_store_scan_items(e->store, load_item_row, e);
+    if (!rc)
+        rc = rec_store_scan_users(e->store, load_user_row, e);
+    if (!rc)
+        rc = rec_store_scan_events(e->store, 0, load_event, e);
+    pthread_rwlock_unlock(&e->lock);
+    if (rc)
+        return rec_errf(err, errlen, rc, "replaying the store failed: %s", rec_strerror(rc));
+    rec_info("engine: replayed %lld events, %lld items, %lld users", (long long)e->n_events,
+             (long long)e->n_live_items, (long long)e->n_live_users);
+    if (rec_engine_load_snapshot(e) == 0)
+        rec_info("engine: serving model snapshot version %lld", (long long)e->model.version);
+    else
+        rec_engine_note_events(e, e->n_events); /* no usable snapshot: train from the events */
+    return 0;
+}

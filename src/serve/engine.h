@@ -1,0 +1,128 @@
+/* engine.h: recd's live state and the recommendation pipeline.
+ *
+ * The engine holds the catalog, users, their histories and the models built from them
+ * (decayed popularity, item-kNN, iALS with per-user fold-in) in memory. Events enter through
+ * rec_engine_apply_events after the store committed them; every read and write is thread-safe
+ * (one reader-writer lock; training runs outside it and publishes a new immutable model).
+ */
+#ifndef REC_SERVE_ENGINE_H
+#define REC_SERVE_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ingest/event.h"
+#include "model/als.h"
+
+struct rec_store;
+struct rec_engine;
+
+struct rec_engine_params {
+    double weights[REC_EVENT__COUNT];  /* interaction strength per event type */
+    double half_life_s;                /* popularity decay */
+    int knn_window;                    /* pairs per new item in a history */
+    float knn_shrink;
+    int recent_items;                  /* kNN seeds per user */
+    int exclude_seen;                  /* drop items the user already has in their history */
+    struct rec_als_params als;
+    int retrain_events;                /* background retrain after this many events; 0 = off */
+    int retrain_seconds;               /* ... or after this long with new events; 0 = off */
+    int background;                    /* run the trainer thread (serve); else train on demand */
+    const char *model_dir;             /* where snapshots go; NULL = keep models in memory only */
+};
+
+/* Which sources a list may draw from (offline evaluation compares them one by one). */
+enum rec_mode { REC_MODE_HYBRID, REC_MODE_POPULAR, REC_MODE_KNN, REC_MODE_ALS };
+enum rec_source { REC_SOURCE_ALS, REC_SOURCE_KNN, REC_SOURCE_POPULAR };
+
+/* One recommended item, self-contained (copied out of the engine under its lock). */
+struct rec_result {
+    char id[REC_ID_MAX + 1];
+    double score;
+    int source;                        /* enum rec_source */
+    char because[REC_ID_MAX + 1];      /* the history item behind it, "" for popular */
+    char reason[REC_ID_MAX + 64];      /* human-readable: "because you rated Heat (1995)" */
+};
+
+struct rec_model_status {
+    int present;                       /* a model is being served */
+    int64_t version;                   /* increases with every published model */
+    int64_t trained_events;            /* events the model was trained on */
+    int64_t trained_at;                /* Unix seconds */
+    double duration_s;                 /* training wall time */
+    int training;                      /* a training run is under way */
+    int factors;
+    int32_t n_users, n_items;
+};
+
+struct rec_engine_status {
+    int64_t n_items;                   /* live (not deleted) items */
+    int64_t n_users;
+    int64_t n_events;                  /* events applied to memory */
+    struct rec_model_status als;
+};
+
+struct rec_user_info {
+    int64_t n_events;
+    int32_t n_items;                   /* distinct items in history */
+    int n_recent;
+    struct {
+        char item[REC_ID_MAX + 1];
+        int type;                      /* last event type on the item */
+        float weight;                  /* summed strength */
+        int64_t ts;
+    } recent[64];                      /* latest first */
+};
+
+/* Creates an empty engine. store may be NULL (offline use: nothing is persisted). Starts the
+ * trainer thread when p->background. Returns 0 or a negative code. */
+int rec_engine_create(const struct rec_engine_params *p, struct rec_store *store,
+                      struct rec_engine **out);
+void rec_engine_destroy(struct rec_engine *e);
+
+/* Rebuilds memory from the store (items, users, events in order) and loads the latest model
+ * snapshot when one matches; users with events after it are folded in. 0 or a negative code. */
+int rec_engine_load(struct rec_engine *e, char *err, size_t errlen);
+
+/* Applies committed events (mask[i] == 0 skips event i; mask may be NULL) and re-solves the
+ * factors of every user they touch before returning, so the next request reflects them. */
+int rec_engine_apply_events(struct rec_engine *e, const struct rec_event *ev, int n,
+                            const uint8_t *mask);
+/* Catalog metadata the engine needs (title for reasons); creates or revives the item. */
+int rec_engine_put_item(struct rec_engine *e, const char *id, const char *title);
+/* Makes sure a user exists (attributes live in the store). */
+int rec_engine_put_user(struct rec_engine *e, const char *id);
+/* Hides an item from every list at once. REC_ENOTFOUND. */
+int rec_engine_delete_item(struct rec_engine *e, const char *id);
+/* Forgets a user, their history and their share of popularity and co-occurrence. REC_ENOTFOUND. */
+int rec_engine_delete_user(struct rec_engine *e, const char *id);
+
+/* Top-n for a user (unknown users get popular items). Writes up to n results to out and the
+ * count to *n_out; *model gets the served mode's name ("hybrid", "popular"). 0 or an error. */
+int rec_engine_recommend(struct rec_engine *e, const char *user, int n, struct rec_result *out,
+                         int *n_out, const char **model);
+/* Items most similar to item (kNN, falling back to factor similarity). REC_ENOTFOUND. */
+int rec_engine_similar(struct rec_engine *e, const char *item, int n, struct rec_result *out,
+                       int *n_out);
+/* Most popular live items now. */
+int rec_engine_popular(struct rec_engine *e, int n, struct rec_result *out, int *n_out);
+
+/* Index-level top-n for offline evaluation: items[0..*n_out) best first. Thread-safe. */
+int rec_engine_recommend_idx(struct rec_engine *e, int32_t user, int n, enum rec_mode mode,
+                             int32_t *items, int *n_out);
+/* Dense index of a user/item id, -1 when unknown. */
+int32_t rec_engine_user_index(struct rec_engine *e, const char *id);
+int32_t rec_engine_item_index(struct rec_engine *e, const char *id);
+
+/* Trains iALS on everything in memory and publishes it, in the calling thread. */
+int rec_engine_train_now(struct rec_engine *e);
+/* Asks the trainer thread for a retrain; with wait, returns once a run that started after
+ * this call finished. Without a trainer thread, trains in the caller. */
+int rec_engine_request_train(struct rec_engine *e, int wait);
+
+int rec_engine_status(struct rec_engine *e, struct rec_engine_status *st);
+/* REC_ENOTFOUND for unknown users. */
+int rec_engine_user_info(struct rec_engine *e, const char *id, int max_recent,
+                         struct rec_user_info *info);
+
+#endif

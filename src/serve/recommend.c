@@ -1,0 +1,445 @@
+/* recommend.c: candidates from each source, fusion, filters and explanations.
+ *
+ * Sources: iALS (user factors against every item), item-kNN (neighbours of the user's latest
+ * items) and decayed popularity. Each gives a ranked candidate list; the lists are fused by
+ * weighted reciprocal rank (score = sum_s w_s / (RRF_K + rank_s)), which needs no score
+ * calibration between sources. Each item's reason names the source that contributed most.
+ * Every function here runs under the engine's read lock.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "serve/engine_impl.h"
+#include "model/linalg.h"
+#include "serve/topk.h"
+
+#define RRF_K 60.0f
+#define MIN_CANDIDATES 100
+
+static const float source_weight[] = {
+    [REC_SOURCE_ALS] = 1.0f,
+    [REC_SOURCE_KNN] = 0.6f,
+    [REC_SOURCE_POPULAR] = 0.15f,
+};
+static const char *const mode_names[] = {
+    [REC_MODE_HYBRID] = "hybrid",
+    [REC_MODE_POPULAR] = "popular",
+    [REC_MODE_KNN] = "knn",
+    [REC_MODE_ALS] = "als",
+};
+
+/* Per-request scratch, sized to the catalog. */
+struct scratch {
+    int32_t n_items;
+    uint8_t *blocked;     /* 1 = may not be recommended */
+    float *acc;           /* kNN accumulated similarity, then fused score */
+    int32_t *seed;        /* kNN: history item with the largest contribution */
+    float *seed_sim;
+    float *fused;
+    int8_t *best_src;     /* source with the largest fused contribution */
+    float *best_contrib;
+    float *als_scores;
+    struct rec_topk_entry *lists[3];
+    int n_list[3];
+};
+
+static void scratch_free(struct scratch *s)
+{
+    free(s->blocked);
+    free(s->acc);
+    free(s->seed);
+    free(s->seed_sim);
+    free(s->fused);
+    free(s->best_src);
+    free(s->best_contrib);
+    free(s->als_scores);
+    for (int k = 0; k < 3; k++)
+        free(s->lists[k]);
+}
+
+static int scratch_init(struct scratch *s, int32_t n_items, int m)
+{
+    memset(s, 0, sizeof *s);
+    size_t n = (size_t)(n_items > 0 ? n_items : 1);
+    s->n_items = n_items;
+    s->blocked = calloc(n, 1);
+    s->acc = calloc(n, sizeof *s->acc);
+    s->seed = malloc(n * sizeof *s->seed);
+    s->seed_sim = calloc(n, sizeof *s->seed_sim);
+    s->fused = calloc(n, sizeof *s->fused);
+    s->best_src = malloc(n);
+    s->best_contrib = calloc(n, sizeof *s->best_contrib);
+    s->als_scores = malloc(n * sizeof *s->als_scores);
+    for (int k = 0; k < 3; k++)
+        s->lists[k] = malloc((size_t)m * sizeof *s->lists[k]);
+    if (!s->blocked || !s->acc || !s->seed || !s->seed_sim || !s->fused || !s->best_src ||
+        !s->best_contrib || !s->als_scores || !s->lists[0] || !s->lists[1] || !s->lists[2]) {
+        scratch_free(s);
+        return REC_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        s->seed[i] = -1;
+    return 0;
+}
+
+static void block_items(const struct rec_engine *e, const struct user *us, struct scratch *s)
+{
+    for (int32_t i = 0; i < s->n_items; i++)
+        s->blocked[i] = !e->items[i].live;
+    if (!us)
+        return;
+    for (int32_t k = 0; k < us->n_hist; k++) {
+        const struct hist_entry *h = &us->hist[k];
+        /* disliked items never come back; consumed ones only when configured */
+        if (h->weight <= 0 || e->p.exclude_seen)
+            s->blocked[h->item] = 1;
+    }
+}
+
+static void source_popular(const struct rec_engine *e, struct scratch *s, int m)
+{
+    struct rec_topk t;
+    rec_topk_init(&t, s->lists[REC_SOURCE_POPULAR], m);
+    for (int32_t i = 0; i < s->n_items; i++) {
+        if (s->blocked[i])
+            continue;
+        double key = rec_pop_key(&e->pop, i);
+        if (key > -INFINITY)
+            rec_topk_push(&t, (float)key, i);
+    }
+    s->n_list[REC_SOURCE_POPULAR] = rec_topk_sort(&t);
+}
+
+struct knn_visit {
+    struct scratch *s;
+    int32_t seed;
+    float weight;
+};
+
+static void knn_accumulate(void *ctx, int32_t j, float sim)
+{
+    struct knn_visit *v = ctx;
+    if (j >= v->s->n_items)
+        return;
+    float c = sim * v->weight;
+    v->s->acc[j] += c;
+    if (c > v->s->seed_sim[j]) {
+        v->s->seed_sim[j] = c;
+        v->s->seed[j] = v->seed;
+    }
+}
+
+/* Neighbours of the user's latest positive items. Visits at most recent_items rows. */
+static void source_knn(const struct rec_engine *e, const struct user *us, struct scratch *s, int m)
+{
+    s->n_list[REC_SOURCE_KNN] = 0;
+    if (!us)
+        return;
+    int seeds = 0;
+    for (int32_t k = us->n_hist - 1; k >= 0 && seeds < e->p.recent_items; k--) {
+        const struct hist_entry *h = &us->hist[k];
+        if (h->weight <= 0)
+            continue;
+        /* more recent seeds weigh a little more, so the list follows the user's latest interest */
+        struct knn_visit v = {s, h->item, 1.0f / (1.0f + 0.05f * (float)seeds)};
+        rec_knn_each(&e->knn, h->item, knn_accumulate, &v);
+        seeds++;
+    }
+    struct rec_topk t;
+    rec_topk_init(&t, s->lists[REC_SOURCE_KNN], m);
+    for (int32_t i = 0; i < s->n_items; i++)
+        if (!s->blocked[i] && s->acc[i] > 0)
+            rec_topk_push(&t, s->acc[i], i);
+    s->n_list[REC_SOURCE_KNN] = rec_topk_sort(&t);
+}
+
+static void source_als(const struct rec_engine *e, int32_t u, const struct user *us,
+                       struct scratch *s, int m)
+{
+    s->n_list[REC_SOURCE_ALS] = 0;
+    if (!e->als || !us || !us->has_x)
+        return;
+    int k = rec_als_factors(e->als);
+    int32_t n_model = rec_als_n_items(e->als);
+    if (n_model > s->n_items)
+        n_model = s->n_items;
+    rec_als_score_all(e->als, e->ux + (size_t)u * k, s->als_scores);
+    struct rec_topk t;
+    rec_topk_init(&t, s->lists[REC_SOURCE_ALS], m);
+    for (int32_t i = 0; i < n_model; i++)
+        if (!s->blocked[i])
+            rec_topk_push(&t, s->als_scores[i], i);
+    s->n_list[REC_SOURCE_ALS] = rec_topk_sort(&t);
+}
+
+/* Weighted reciprocal-rank fusion of the lists present; returns the final top-n. */
+static int fuse(struct scratch *s, int n, struct rec_topk_entry *out)
+{
+    for (int src = 0; src < 3; src++) {
+        for (int r = 0; r < s->n_list[src]; r++) {
+            int32_t i = s->lists[src][r].idx;
+            float c = source_weight[src] / (RRF_K + (float)(r + 1));
+            if (s->fused[i] == 0 || c > s->best_contrib[i]) {
+                s->best_contrib[i] = c;
+                s->best_src[i] = (int8_t)src;
+            }
+            s->fused[i] += c;
+        }
+    }
+    struct rec_topk t;
+    rec_topk_init(&t, out, n);
+    for (int src = 0; src < 3; src++)
+        for (int r = 0; r < s->n_list[src]; r++) {
+            int32_t i = s->lists[src][r].idx;
+            if (s->fused[i] > 0) {
+                rec_topk_push(&t, s->fused[i], i);
+                s->fused[i] = -s->fused[i]; /* an item on several lists is offered once */
+            }
+        }
+    return rec_topk_sort(&t);
+}
+
+/* Runs the sources mode allows and fills out[0..n) best first, with each item's source. */
+static int rank_for_user(struct rec_engine *e, int32_t u, int n, enum rec_mode mode,
+                         struct scratch *s, struct rec_topk_entry *out, int *src_of)
+{
+    const struct user *us = u >= 0 ? rec_engine_user_at(e, u) : NULL;
+    if (us && !us->live)
+        us = NULL;
+    int m = n > MIN_CANDIDATES ? n : MIN_CANDIDATES;
+    block_items(e, us, s);
+    if (mode == REC_MODE_HYBRID || mode == REC_MODE_ALS)
+        source_als(e, u, us, s, m);
+    if (mode == REC_MODE_HYBRID || mode == REC_MODE_KNN)
+        source_knn(e, us, s, m);
+    if (mode == REC_MODE_HYBRID || mode == REC_MODE_POPULAR ||
+        s->n_list[REC_SOURCE_ALS] + s->n_list[REC_SOURCE_KNN] == 0)
+        source_popular(e, s, m);
+
+    int got;
+    if (mode == REC_MODE_HYBRID) {
+        got = fuse(s, n, out);
+        for (int r = 0; r < got; r++)
+            src_of[r] = s->best_src[out[r].idx];
+    } else {
+        int src = mode == REC_MODE_ALS ? REC_SOURCE_ALS : mode == REC_MODE_KNN ? REC_SOURCE_KNN
+                                                                                : REC_SOURCE_POPULAR;
+        if (s->n_list[src] == 0)
+            src = REC_SOURCE_POPULAR; /* no signal for this user: fall back */
+        got = s->n_list[src] < n ? s->n_list[src] : n;
+        memcpy(out, s->lists[src], (size_t)got * sizeof *out);
+        for (int r = 0; r < got; r++)
+            src_of[r] = src;
+    }
+    return got;
+}
+
+static const char *item_label(const struct rec_engine *e, int32_t i)
+{
+    const char *t = e->items[i].title;
+    return t && *t ? t : rec_idmap_name(&e->item_ids, i);
+}
+
+/* The history item that best explains item i for user us: its kNN seed, else the recent item
+ * closest in factor space, else the latest item. -1 when the user has no positive history. */
+static int32_t explain(const struct rec_engine *e, const struct user *us, const struct scratch *s,
+                       int32_t i, int32_t *hist_pos)
+{
+    int32_t best = s->seed[i];
+    if (best < 0 && e->als && i < rec_als_n_items(e->als)) {
+        const float *yi = rec_als_item_vec(e->als, i);
+        int k = rec_als_factors(e->als), seen = 0;
+        float best_dot = -INFINITY;
+        for (int32_t h = us->n_hist - 1; h >= 0 && seen < e->p.recent_items; h--) {
+            const struct hist_entry *he = &us->hist[h];
+            if (he->weight <= 0 || he->item >= rec_als_n_items(e->als))
+                continue;
+            seen++;
+            const float *yj = rec_als_item_vec(e->als, he->item);
+            float d = 0;
+            for (int f = 0; f < k; f++)
+                d += yi[f] * yj[f];
+            if (d > best_dot) {
+                best_dot = d;
+                best = he->item;
+            }
+        }
+    }
+    for (int32_t h = us->n_hist - 1; h >= 0; h--) {
+        if (best < 0 && us->hist[h].weight > 0)
+            best = us->hist[h].item;
+        if (us->hist[h].item == best) {
+            *hist_pos = h;
+            return best;
+        }
+    }
+    return -1;
+}
+
+int rec_engine_recommend_idx(struct rec_engine *e, int32_t user, int n, enum rec_mode mode,
+                             int32_t *items, int *n_out)
+{
+    *n_out = 0;
+    if (n <= 0)
+        return 0;
+    struct rec_topk_entry *top = malloc((size_t)n * sizeof *top);
+    int *src = malloc((size_t)n * sizeof *src);
+    struct scratch s;
+    pthread_rwlock_rdlock(&e->lock);
+    int rc = top && src ? scratch_init(&s, e->item_ids.n_names, n > MIN_CANDIDATES ? n : MIN_CANDIDATES)
+                        : REC_ENOMEM;
+    if (!rc) {
+        int got = rank_for_user(e, user, n, mode, &s, top, src);
+        for (int r = 0; r < got; r++)
+            items[r] = top[r].idx;
+        *n_out = got;
+        scratch_free(&s);
+    }
+    pthread_rwlock_unlock(&e->lock);
+    free(top);
+    free(src);
+    return rc;
+}
+
+int rec_engine_recommend(struct rec_engine *e, const char *user, int n, struct rec_result *out,
+                         int *n_out, const char **model)
+{
+    *n_out = 0;
+    *model = mode_names[REC_MODE_POPULAR];
+    if (n <= 0)
+        return 0;
+    struct rec_topk_entry *top = malloc((size_t)n * sizeof *top);
+    int *src = malloc((size_t)n * sizeof *src);
+    struct scratch s;
+    pthread_rwlock_rdlock(&e->lock);
+    int rc = top && src ? scratch_init(&s, e->item_ids.n_names, n > MIN_CANDIDATES ? n : MIN_CANDIDATES)
+                        : REC_ENOMEM;
+    if (!rc) {
+        int32_t u = rec_idmap_get(&e->user_ids, user);
+        const struct user *us = u >= 0 ? &e->users[u] : NULL;
+        int got = rank_for_user(e, u, n, REC_MODE_HYBRID, &s, top, src);
+        int personal = 0;
+        for (int r = 0; r < got; r++) {
+            struct rec_result *res = &out[r];
+            int32_t i = top[r].idx, pos = -1;
+            snprintf(res->id, sizeof res->id, "%s", rec_idmap_name(&e->item_ids, i));
+            res->score = top[r].score;
+            res->source = src[r];
+            res->because[0] = '\0';
+            int32_t why = src[r] != REC_SOURCE_POPULAR && us ? explain(e, us, &s, i, &pos) : -1;
+            if (why >= 0) {
+                personal = 1;
+                snprintf(res->because, sizeof res->because, "%s", rec_idmap_name(&e->item_ids, why));
+                snprintf(res->reason, sizeof res->reason, "because you %s %s",
+                         rec_event_type_verb(us->hist[pos].type), item_label(e, why));
+            } else {
+                res->source = REC_SOURCE_POPULAR;
+                snprintf(res->reason, sizeof res->reason, "popular now");
+            }
+        }
+        *n_out = got;
+        *model = mode_names[personal ? REC_MODE_HYBRID : REC_MODE_POPULAR];
+        scratch_free(&s);
+    }
+    pthread_rwlock_unlock(&e->lock);
+    free(top);
+    free(src);
+    return rc;
+}
+
+int rec_engine_popular(struct rec_engine *e, int n, struct rec_result *out, int *n_out)
+{
+    *n_out = 0;
+    if (n <= 0)
+        return 0;
+    struct rec_topk_entry *top = malloc((size_t)n * sizeof *top);
+    if (!top)
+        return REC_ENOMEM;
+    pthread_rwlock_rdlock(&e->lock);
+    struct rec_topk t;
+    rec_topk_init(&t, top, n);
+    for (int32_t i = 0; i < e->item_ids.n_names; i++) {
+        double key = e->items[i].live ? rec_pop_key(&e->pop, i) : -INFINITY;
+        if (key > -INFINITY)
+            rec_topk_push(&t, (float)key, i);
+    }
+    int got = rec_topk_sort(&t);
+    for (int r = 0; r < got; r++) {
+        int32_t i = top[r].idx;
+        snprintf(out[r].id, sizeof out[r].id, "%s", rec_idmap_name(&e->item_ids, i));
+        out[r].score = rec_pop_value(&e->pop, i, e->max_ts);
+        out[r].source = REC_SOURCE_POPULAR;
+        out[r].because[0] = '\0';
+        snprintf(out[r].reason, sizeof out[r].reason, "popular now");
+    }
+    *n_out = got;
+    pthread_rwlock_unlock(&e->lock);
+    free(top);
+    return 0;
+}
+
+struct similar_visit {
+    struct rec_topk *t;
+    const struct rec_engine *e;
+    int32_t self;
+};
+
+static void similar_push(void *ctx, int32_t j, float sim)
+{
+    struct similar_visit *v = ctx;
+    if (j != v->self && j < v->e->item_ids.n_names && v->e->items[j].live)
+        rec_topk_push(v->t, sim, j);
+}
+
+int rec_engine_similar(struct rec_engine *e, const char *item, int n, struct rec_result *out,
+                       int *n_out)
+{
+    *n_out = 0;
+    struct rec_topk_entry *top = malloc((size_t)(n > 0 ? n : 1) * sizeof *top);
+    if (!top)
+        return REC_ENOMEM;
+    pthread_rwlock_rdlock(&e->lock);
+    int32_t i = rec_idmap_get(&e->item_ids, item);
+    if (i < 0 || !e->items[i].live) {
+        pthread_rwlock_unlock(&e->lock);
+        free(top);
+        return REC_ENOTFOUND;
+    }
+    struct rec_topk t;
+    rec_topk_init(&t, top, n);
+    struct similar_visit v = {&t, e, i};
+    rec_knn_each(&e->knn, i, similar_push, &v);
+    int source = REC_SOURCE_KNN;
+    if (t.n < n && e->als && i < rec_als_n_items(e->als)) {
+        /* too few co-occurrences (a new item): cosine in factor space instead */
+        t.n = 0;
+        source = REC_SOURCE_ALS;
+        int k = rec_als_factors(e->als);
+        const float *yi = rec_als_item_vec(e->als, i);
+        float ni = sqrtf(rec_linalg_dot(yi, yi, k)) + 1e-9f;
+        for (int32_t j = 0; j < rec_als_n_items(e->als); j++) {
+            if (j == i || !e->items[j].live)
+                continue;
+            const float *yj = rec_als_item_vec(e->als, j);
+            float nj = sqrtf(rec_linalg_dot(yj, yj, k)) + 1e-9f;
+            rec_topk_push(&t, rec_linalg_dot(yi, yj, k) / (ni * nj), j);
+        }
+    }
+    int got = rec_topk_sort(&t);
+    for (int r = 0; r < got; r++) {
+        int32_t j = top[r].idx;
+        snprintf(out[r].id, sizeof out[r].id, "%s", rec_idmap_name(&e->item_ids, j));
+        out[r].score = top[r].score;
+        out[r].source = source;
+        snprintf(out[r].because, sizeof out[r].because, "%s", item);
+        snprintf(out[r].reason, sizeof out[r].reason, "%s %s",
+                 source == REC_SOURCE_KNN ? "often together with" : "similar to",
+                 item_label(e, i));
+    }
+    *n_out = got;
+    pthread_rwlock_unlock(&e->lock);
+    free(top);
+    return 0;
+}

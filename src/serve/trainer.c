@@ -1,0 +1,401 @@
+/* trainer.c: iALS training off the request path, publication of the new model, snapshots.
+ *
+ * A run copies the positive interactions under the read lock, fits without any lock, then
+ * publishes under the write lock: user factors come from the fit for users with no event since
+ * the copy, and from a fold-in against the new items for the rest, so no event is forgotten.
+ * Requests keep being served from the old model until the swap, which takes milliseconds.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "serve/engine_impl.h"
+#include "store/store.h"
+
+/* Swaps in m (taking ownership); lock held for write. */
+static int publish(struct rec_engine *e, struct rec_als *m, int64_t trained_seq,
+                   int64_t trained_events, int64_t version, double duration_s, int64_t trained_at)
+{
+    int k = rec_als_factors(m);
+    if (!e->als || rec_als_factors(e->als) != k) {
+        free(e->ux);
+        e->ux = NULL;
+        e->cap_ux_users = 0;
+    }
+    if (rec_engine_ux_reserve(e, e->user_ids.n_names, k)) {
+        rec_als_destroy(m);
+        return REC_ENOMEM;
+    }
+    struct rec_als *old = e->als;
+    e->als = m;
+    int32_t n_model_users = rec_als_n_users(m);
+    int64_t folded = 0;
+    for (int32_t u = 0; u < e->user_ids.n_names; u++) {
+        struct user *us = &e->users[u];
+        us->has_x = 0;
+        if (!us->live || us->n_hist == 0)
+            continue;
+        if (u < n_model_users && us->last_seq <= trained_seq) {
+            memcpy(e->ux + (size_t)u * k, rec_als_user_vec(m, u), (size_t)k * sizeof(float));
+            us->has_x = 1;
+        } else {
+            rec_engine_fold_in(e, u);
+            folded++;
+        }
+    }
+    e->model.present = 1;
+    e->model.version = version;
+    e->model.trained_events = trained_events;
+    e->model.trained_at = trained_at;
+    e->model.duration_s = duration_s;
+    e->model.factors = k;
+    e->model.n_users = n_model_users;
+    e->model.n_items = rec_als_n_items(m);
+    e->model_trained_seq = trained_seq;
+    rec_als_destroy(old);
+    rec_debug("engine: published model v%" PRId64 ", %" PRId64 " users folded in", version, folded);
+    return 0;
+}
+
+static void free_names(char **names, int32_t n)
+{
+    if (!names)
+        return;
+    for (int32_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+static char **copy_names(const struct rec_idmap *m)
+{
+    char **names = calloc((size_t)(m->n_names > 0 ? m->n_names : 1), sizeof *names);
+    if (!names)
+        return NULL;
+    for (int32_t i = 0; i < m->n_names; i++)
+        if (m->names[i] && !(names[i] = strdup(m->names[i]))) {
+            free_names(names, m->n_names);
+            return NULL;
+        }
+    return names;
+}
+
+static void meta_set_i64(struct rec_store *s, const char *key, int64_t v)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%" PRId64, v);
+    rec_store_meta_set(s, key, buf);
+}
+
+static int64_t meta_get_i64(struct rec_store *s, const char *key)
+{
+    char *v = NULL;
+    if (rec_store_meta_get(s, key, &v))
+        return -1;
+    int64_t x = strtoll(v, NULL, 10);
+    free(v);
+    return x;
+}
+
+/* Writes the snapshot to a temporary file, syncs, renames; then records it in the store. */
+static void save_snapshot(struct rec_engine *e, const struct rec_als *m, char **user_names,
+                          char **item_names, int64_t version, int64_t trained_seq,
+                          int64_t trained_events, double duration_s, int64_t trained_at)
+{
+    if (!e->p.model_dir || !e->store)
+        return;
+    mkdir(e->p.model_dir, 0755);
+    char path[4096], tmp[4200];
+    snprintf(path, sizeof path, "%s/als-%06" PRId64 ".bin", e->p.model_dir, version);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        rec_warn("engine: cannot write snapshot %s: %s", tmp, strerror(errno));
+        return;
+    }
+    int rc = rec_als_save(m, f, (const char *const *)user_names, (const char *const *)item_names);
+    if (!rc && (fflush(f) != 0 || fsync(fileno(f)) != 0))
+        rc = REC_EIO;
+    if (fclose(f) != 0)
+        rc = REC_EIO;
+    if (rc || rename(tmp, path) != 0) {
+        rec_warn("engine: snapshot %s not saved", path);
+        unlink(tmp);
+        return;
+    }
+    rec_store_meta_set(e->store, "als.path", path);
+    meta_set_i64(e->store, "als.version", version);
+    meta_set_i64(e->store, "als.trained_seq", trained_seq);
+    meta_set_i64(e->store, "als.trained_events", trained_events);
+    meta_set_i64(e->store, "als.trained_at", trained_at);
+    char dur[32];
+    snprintf(dur, sizeof dur, "%.3f", duration_s);
+    rec_store_meta_set(e->store, "als.duration", dur);
+    /* keep the previous snapshot as a fallback, drop the one before it */
+    if (version > 2) {
+        snprintf(path, sizeof path, "%s/als-%06" PRId64 ".bin", e->p.model_dir, version - 2);
+        unlink(path);
+    }
+}
+
+int rec_engine_train_now(struct rec_engine *e)
+{
+    pthread_mutex_lock(&e->fit_mu);
+    pthread_mutex_lock(&e->train_mu);
+    e->training = 1;
+    e->runs_started++;
+    pthread_mutex_unlock(&e->train_mu);
+
+    struct rec_triplet *t = NULL;
+    char **user_names = NULL, **item_names = NULL;
+    int64_t n_t = 0, cap_t = 0, trained_seq, trained_events, version;
+    int32_t n_users, n_items;
+    int rc = 0;
+
+    pthread_rwlock_rdlock(&e->lock);
+    n_users = e->user_ids.n_names;
+    n_items = e->item_ids.n_names;
+    trained_seq = e->last_seq;
+    trained_events = e->n_events;
+    version = e->model.version + 1;
+    for (int32_t u = 0; u < n_users && !rc; u++) {
+        const struct user *us = &e->users[u];
+        for (int32_t k = 0; k < us->n_hist; k++) {
+            if (us->hist[k].weight <= 0)
+                continue;
+            if (n_t == cap_t) {
+                cap_t = cap_t ? cap_t * 2 : 4096;
+                struct rec_triplet *nt = realloc(t, (size_t)cap_t * sizeof *t);
+                if (!nt) {
+                    rc = REC_ENOMEM;
+                    break;
+                }
+                t = nt;
+            }
+            t[n_t++] = (struct rec_triplet){u, us->hist[k].item, us->hist[k].weight};
+        }
+    }
+    if (!rc && e->p.model_dir && e->store) {
+        user_names = copy_names(&e->user_ids);
+        item_names = copy_names(&e->item_ids);
+        if (!user_names || !item_names)
+            rc = REC_ENOMEM;
+    }
+    pthread_rwlock_unlock(&e->lock);
+
+    struct rec_csr ui = {0};
+    struct rec_als *m = NULL;
+    double t0 = rec_mono_s(), dur = 0;
+    if (!rc && n_t == 0)
+        rc = REC_EMODEL; /* nothing to learn from yet */
+    if (!rc)
+        rc = rec_csr_from_triplets(&ui, n_users, n_items, t, n_t);
+    free(t);
+    if (!rc)
+        rc = rec_als_fit(&ui, &e->p.als, &m);
+    rec_csr_free(&ui);
+    dur = rec_mono_s() - t0;
+
+    if (!rc) {
+        int64_t now = rec_now_s();
+        pthread_rwlock_wrlock(&e->lock);
+        rc = publish(e, m, trained_seq, trained_events, version, dur, now);
+        pthread_rwlock_unlock(&e->lock);
+        if (!rc) {
+            rec_info("engine: trained iALS v%" PRId64 " on %" PRId64 " events (%" PRId64
+                     " pairs, %d users, %d items) in %.2fs", version, trained_events, n_t,
+                     n_users, n_items, dur);
+            save_snapshot(e, m, user_names, item_names, version, trained_seq, trained_events,
+                          dur, now);
+        }
+    } else if (rc != REC_EMODEL) {
+        rec_error("engine: training failed: %s", rec_strerror(rc));
+    }
+    free_names(user_names, n_users);
+    free_names(item_names, n_items);
+
+    pthread_mutex_lock(&e->train_mu);
+    e->training = 0;
+    e->runs_done++;
+    e->last_train_mono = rec_mono_s();
+    pthread_cond_broadcast(&e->done_cv);
+    pthread_mutex_unlock(&e->train_mu);
+    pthread_mutex_unlock(&e->fit_mu);
+    return rc;
+}
+
+int rec_engine_load_snapshot(struct rec_engine *e)
+{
+    if (!e->store)
+        return REC_ENOTFOUND;
+    char *path = NULL;
+    if (rec_store_meta_get(e->store, "als.path", &path))
+        return REC_ENOTFOUND;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        rec_warn("engine: model snapshot %s is missing; will retrain", path);
+        free(path);
+        return REC_ENOTFOUND;
+    }
+    struct rec_als *m = NULL, *mapped = NULL;
+    char **user_names = NULL, **item_names = NULL;
+    int rc = rec_als_load(f, &m, &user_names, &item_names);
+    fclose(f);
+    if (rc) {
+        rec_warn("engine: model snapshot %s is damaged (%s); will retrain", path, rec_strerror(rc));
+        free(path);
+        return rc;
+    }
+    free(path);
+    int32_t mu = rec_als_n_users(m), mi = rec_als_n_items(m);
+
+    pthread_mutex_lock(&e->fit_mu);
+    pthread_rwlock_wrlock(&e->lock);
+    int32_t nu = e->user_ids.n_names, ni = e->item_ids.n_names;
+    int32_t *umap = malloc((size_t)(nu > 0 ? nu : 1) * sizeof *umap);
+    int32_t *imap = malloc((size_t)(ni > 0 ? ni : 1) * sizeof *imap);
+    if (!umap || !imap) {
+        rc = REC_ENOMEM;
+    } else {
+        /* line snapshot rows up with today's indexes by id */
+        for (int32_t u = 0; u < nu; u++)
+            umap[u] = -1;
+        for (int32_t i = 0; i < ni; i++)
+            imap[i] = -1;
+        for (int32_t r = 0; r < mu; r++) {
+            int32_t u = user_names[r] && *user_names[r] ? rec_idmap_get(&e->user_ids, user_names[r]) : -1;
+            if (u >= 0)
+                umap[u] = r;
+        }
+        for (int32_t r = 0; r < mi; r++) {
+            int32_t i = item_names[r] && *item_names[r] ? rec_idmap_get(&e->item_ids, item_names[r]) : -1;
+            if (i >= 0)
+                imap[i] = r;
+        }
+        rc = rec_als_remap(m, umap, nu, imap, ni, &mapped);
+    }
+    if (!rc) {
+        int64_t seq = meta_get_i64(e->store, "als.trained_seq");
+        int64_t events = meta_get_i64(e->store, "als.trained_events");
+        int64_t version = meta_get_i64(e->store, "als.version");
+        int64_t at = meta_get_i64(e->store, "als.trained_at");
+        char *dur = NULL;
+        double duration = 0;
+        if (rec_store_meta_get(e->store, "als.duration", &dur) == 0) {
+            duration = strtod(dur, NULL);
+            free(dur);
+        }
+        /* users without a row in the snapshot are folded in by publish (last_seq > seq) */
+        for (int32_t u = 0; u < nu; u++)
+            if (umap[u] < 0)
+                e->users[u].last_seq = e->users[u].last_seq > seq ? e->users[u].last_seq : seq + 1;
+        rc = publish(e, mapped, seq, events, version, duration, at);
+        mapped = NULL;
+    }
+    int need_train = e->last_seq > e->model_trained_seq;
+    pthread_rwlock_unlock(&e->lock);
+    pthread_mutex_unlock(&e->fit_mu);
+    free(umap);
+    free(imap);
+    rec_als_destroy(m);
+    rec_als_destroy(mapped);
+    free_names(user_names, mu);
+    free_names(item_names, mi);
+    if (!rc && need_train)
+        rec_engine_note_events(e, 1);
+    return rc;
+}
+
+/* ---- the trainer thread ---- */
+
+void rec_engine_note_events(struct rec_engine *e, int64_t n)
+{
+    if (n <= 0)
+        return;
+    pthread_mutex_lock(&e->train_mu);
+    e->events_since_train += n;
+    if (e->p.retrain_events > 0 && e->events_since_train >= e->p.retrain_events)
+        pthread_cond_signal(&e->train_cv);
+    pthread_mutex_unlock(&e->train_mu);
+}
+
+static int should_train(struct rec_engine *e, int have_model)
+{
+    if (e->requested)
+        return 1;
+    if (e->events_since_train == 0)
+        return 0;
+    if (!have_model)
+        return 1;
+    if (e->p.retrain_events > 0 && e->events_since_train >= e->p.retrain_events)
+        return 1;
+    return e->p.retrain_seconds > 0 &&
+           rec_mono_s() - e->last_train_mono >= (double)e->p.retrain_seconds;
+}
+
+static void *trainer_main(void *arg)
+{
+    struct rec_engine *e = arg;
+    pthread_mutex_lock(&e->train_mu);
+    while (!e->stop) {
+        pthread_rwlock_rdlock(&e->lock);
+        int have_model = e->model.present;
+        pthread_rwlock_unlock(&e->lock);
+        if (!should_train(e, have_model)) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 1;
+            pthread_cond_timedwait(&e->train_cv, &e->train_mu, &ts);
+            continue;
+        }
+        e->requested = 0;
+        e->events_since_train = 0;
+        pthread_mutex_unlock(&e->train_mu);
+        rec_engine_train_now(e);
+        pthread_mutex_lock(&e->train_mu);
+    }
+    pthread_mutex_unlock(&e->train_mu);
+    return NULL;
+}
+
+int rec_engine_trainer_start(struct rec_engine *e)
+{
+    e->last_train_mono = rec_mono_s();
+    if (pthread_create(&e->trainer, NULL, trainer_main, e) != 0)
+        return REC_EINTERNAL;
+    e->trainer_running = 1;
+    return 0;
+}
+
+void rec_engine_trainer_stop(struct rec_engine *e)
+{
+    if (!e->trainer_running)
+        return;
+    pthread_mutex_lock(&e->train_mu);
+    e->stop = 1;
+    pthread_cond_broadcast(&e->train_cv);
+    pthread_cond_broadcast(&e->done_cv);
+    pthread_mutex_unlock(&e->train_mu);
+    pthread_join(e->trainer, NULL);
+    e->trainer_running = 0;
+}
+
+int rec_engine_request_train(struct rec_engine *e, int wait)
+{
+    if (!e->trainer_running)
+        return rec_engine_train_now(e);
+    pthread_mutex_lock(&e->train_mu);
+    int64_t target = e->runs_started + 1;
+    e->requested = 1;
+    pthread_cond_signal(&e->train_cv);
+    while (wait && !e->stop && e->runs_done < target)
+        pthread_cond_wait(&e->done_cv, &e->train_mu);
+    pthread_mutex_unlock(&e->train_mu);
+    return 0;
+}

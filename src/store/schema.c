@@ -1,0 +1,136 @@
+/* schema.c: the database schema as an ordered list of migrations.
+ *
+ * PRAGMA user_version holds the number of migrations applied. A release that changes the schema
+ * appends one row to the table below and bumps REC_STORE_SCHEMA_VERSION; rows are never edited
+ * once released. Each migration runs in its own transaction together with the version bump, so
+ * a crash leaves the database at a whole version.
+ */
+#include <stdio.h>
+
+#include "core/err.h"
+#include "core/log.h" /* rec_info */
+#include "store/store_int.h"
+
+/* Why the schema looks like this:
+ * - items/users declare their rowid (INTEGER PRIMARY KEY) so VACUUM cannot renumber it: scans
+ *   return rows in insertion order, and an upsert (ON CONFLICT DO UPDATE) keeps the row.
+ * - events.seq is AUTOINCREMENT: after a user erasure removed the newest events, a plain rowid
+ *   would hand the same seq out again and a consumer that replayed up to that seq would miss the
+ *   new event. AUTOINCREMENT guarantees seqs only grow.
+ * - events.event_id is UNIQUE; NULLs are distinct in SQLite, so events without an id are never
+ *   deduplicated.
+ * - No foreign keys: the writer creates the users/items rows an event names in the same
+ *   transaction, and items are only soft-deleted, so checks would cost time on every insert and
+ *   catch nothing. */
+static const char migration_1[] =
+    "CREATE TABLE items ("
+    "  rowid INTEGER PRIMARY KEY,"
+    "  id TEXT NOT NULL UNIQUE,"
+    "  doc TEXT NOT NULL,"
+    "  deleted INTEGER NOT NULL DEFAULT 0,"
+    "  updated_at INTEGER NOT NULL);"
+    "CREATE TABLE users ("
+    "  rowid INTEGER PRIMARY KEY,"
+    "  id TEXT NOT NULL UNIQUE,"
+    "  doc TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE TABLE events ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  event_id TEXT UNIQUE,"
+    "  user TEXT NOT NULL,"
+    "  item TEXT NOT NULL,"
+    "  type INTEGER NOT NULL,"
+    "  value REAL NOT NULL DEFAULT 0,"
+    "  ts INTEGER NOT NULL,"
+    "  context TEXT);"
+    "CREATE INDEX events_user ON events(user);"
+    "CREATE TABLE meta ("
+    "  key TEXT PRIMARY KEY,"
+    "  value TEXT NOT NULL) WITHOUT ROWID;";
+
+/* migrations[i] brings the schema from version i to i + 1. */
+static const char *const migrations[] = {
+    migration_1,
+};
+
+_Static_assert(sizeof migrations / sizeof migrations[0] == REC_STORE_SCHEMA_VERSION,
+               "one migration per schema version");
+
+static int exec_sql(sqlite3 *db, const char *sql, char *err, size_t errlen, const char *what)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
+        return 0;
+    int rc = rec_errf(err, errlen, REC_ESTORE, "%s: %s", what, msg ? msg : sqlite3_errmsg(db));
+    sqlite3_free(msg);
+    return rc;
+}
+
+static int read_version(sqlite3 *db, int *version, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *version = sqlite3_column_int(st, 0);
+        rc = 0;
+    } else {
+        rc = rec_errf(err, errlen, REC_ESTORE, "cannot read schema version: %s",
+                      sqlite3_errmsg(db));
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Applies the migration after the current version, if any. The version is read inside the
+ * write transaction, so two processes opening the same new database cannot both apply it. */
+static int migrate_one(sqlite3 *db, int *version, int *done, char *err, size_t errlen)
+{
+    int rc = exec_sql(db, "BEGIN IMMEDIATE", err, errlen, "cannot start schema migration");
+    if (rc)
+        return rc;
+    int v = 0;
+    if ((rc = read_version(db, &v, err, errlen)))
+        goto fail;
+    *version = v;
+    if (v > REC_STORE_SCHEMA_VERSION) {
+        rc = rec_errf(err, errlen, REC_ESTORE,
+                      "database schema version %d is newer than this recd supports (%d)", v,
+                      REC_STORE_SCHEMA_VERSION);
+        goto fail;
+    }
+    if (v == REC_STORE_SCHEMA_VERSION) {
+        *done = 1;
+        return exec_sql(db, "COMMIT", err, errlen, "cannot end schema check");
+    }
+    char what[64];
+    snprintf(what, sizeof what, "schema migration %d failed", v + 1);
+    if ((rc = exec_sql(db, migrations[v], err, errlen, what)))
+        goto fail;
+    char bump[48];
+    snprintf(bump, sizeof bump, "PRAGMA user_version = %d", v + 1);
+    if ((rc = exec_sql(db, bump, err, errlen, what)))
+        goto fail;
+    if ((rc = exec_sql(db, "COMMIT", err, errlen, what)))
+        goto fail;
+    *version = v + 1;
+    rec_info("store: schema migrated to version %d", v + 1);
+    return 0;
+fail:
+    if (!sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+int rec_store_schema_migrate(sqlite3 *db, int *version, char *err, size_t errlen)
+{
+    int done = 0;
+    /* At most one pass per migration plus the final check. */
+    for (int pass = 0; pass <= REC_STORE_SCHEMA_VERSION && !done; pass++) {
+        int rc = migrate_one(db, version, &done, err, errlen);
+        if (rc)
+            return rc;
+    }
+    return done ? 0 : rec_errf(err, errlen, REC_EINTERNAL, "schema migration did not converge");
+}

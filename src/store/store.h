@@ -1,0 +1,84 @@
+/* store.h: recd's durable store, one SQLite database (WAL mode) in the data directory.
+ *
+ * Only store/ includes sqlite3.h. Writes go through one writer thread that batches whatever is
+ * queued into one transaction (group commit): a caller blocks until its own work is committed
+ * and synced, and concurrent callers share the commit. Reads use a separate connection.
+ * All functions are thread-safe unless noted.
+ *
+ * Items and users are stored as JSON documents (text) the caller builds; the store does not
+ * look inside them. Items are soft-deleted (kept with deleted=1) so their history stays valid;
+ * users are erased with all their events.
+ */
+#ifndef REC_STORE_STORE_H
+#define REC_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ingest/event.h"
+
+#define REC_STORE_SCHEMA_VERSION 1
+#define REC_STORE_DB_NAME "recd.db"
+
+struct rec_store;
+
+/* Opens (creating when needed) dir and dir/recd.db, applies pending schema migrations and starts
+ * the writer thread. On error returns a negative code and a message in err. */
+int rec_store_open(const char *dir, struct rec_store **out, char *err, size_t errlen);
+/* Drains queued writes, stops the writer and closes. NULL is a no-op. */
+void rec_store_close(struct rec_store *s);
+
+/* Appends n events durably in one group commit. Users and items named by the events that have
+ * no row yet get one (doc "{}"). An event whose id was stored before is not stored again:
+ * inserted[i] is set to 1 when events[i] was stored (and events[i].seq to its sequence number,
+ * increasing in commit order), 0 for a duplicate. Returns 0 or a negative code; on error nothing
+ * of this call is stored. */
+int rec_store_append_events(struct rec_store *s, struct rec_event *events, int n,
+                            uint8_t *inserted);
+
+/* Inserts or replaces items (id, JSON doc); replacing clears the deleted flag. One commit. */
+int rec_store_upsert_items(struct rec_store *s, const char *const *ids, const char *const *docs,
+                           int n);
+/* Marks an item deleted. REC_ENOTFOUND when there is no such item. */
+int rec_store_delete_item(struct rec_store *s, const char *id);
+/* Inserts or replaces users (id, JSON doc). One commit. */
+int rec_store_upsert_users(struct rec_store *s, const char *const *ids, const char *const *docs,
+                           int n);
+/* Erases a user row and every event of that user. REC_ENOTFOUND when there is no such user. */
+int rec_store_delete_user(struct rec_store *s, const char *id);
+
+/* Reads one item: *doc gets a malloc'd copy (caller frees), *deleted its flag. REC_ENOTFOUND. */
+int rec_store_get_item(struct rec_store *s, const char *id, char **doc, int *deleted);
+/* Reads one user: *doc gets a malloc'd copy (caller frees). REC_ENOTFOUND. */
+int rec_store_get_user(struct rec_store *s, const char *id, char **doc);
+
+/* Scans, in insertion order, calling cb for each row; a non-zero return from cb stops the scan and
+ * is returned. Pointers passed to cb are valid only during the call. Run on the read connection;
+ * meant for start-up replay and offline tools. */
+typedef int (*rec_store_row_cb)(void *ctx, const char *id, const char *doc, int deleted);
+typedef int (*rec_store_event_cb)(void *ctx, const struct rec_event *ev);
+int rec_store_scan_items(struct rec_store *s, rec_store_row_cb cb, void *ctx);
+int rec_store_scan_users(struct rec_store *s, rec_store_row_cb cb, void *ctx);
+/* Events with seq > after_seq in seq order. */
+int rec_store_scan_events(struct rec_store *s, int64_t after_seq, rec_store_event_cb cb,
+                          void *ctx);
+
+/* Stored counts. */
+int rec_store_count(struct rec_store *s, int64_t *n_items, int64_t *n_users, int64_t *n_events);
+
+/* Small key/value table (model snapshot pointers, counters). get: REC_ENOTFOUND when absent,
+ * else *value is malloc'd (caller frees). */
+int rec_store_meta_set(struct rec_store *s, const char *key, const char *value);
+int rec_store_meta_get(struct rec_store *s, const char *key, char **value);
+
+/* Schema version of the open database (REC_STORE_SCHEMA_VERSION once migrated). */
+int rec_store_schema_version(struct rec_store *s);
+
+/* Directory the store lives in (owned by the store). */
+const char *rec_store_dir(const struct rec_store *s);
+
+/* Debug counter: transactions the writer has committed since open. Comparing it with the number
+ * of write calls shows how much group commit batched. */
+int64_t rec_store_commit_count(struct rec_store *s);
+
+#endif

@@ -1,0 +1,73 @@
+/* store_int.h: what the files of src/store/ share with each other and nobody else.
+ *
+ * store.c  open/close, the read connection, point reads, scans
+ * schema.c the ordered migration table (PRAGMA user_version)
+ * writer.c the writer connection, its thread, the job queue (group commit) and the write API
+ */
+#ifndef REC_STORE_STORE_INT_H
+#define REC_STORE_STORE_INT_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+/* Milliseconds a connection waits on a lock held by another connection (another process, or
+ * a checkpoint) before failing with SQLITE_BUSY. */
+#define REC_STORE_BUSY_MS 5000
+
+/* Statements of the read connection, prepared once at open. */
+#define READ_STMTS(X)                                                 \
+    X(R_BEGIN,       "BEGIN")                                         \
+    X(R_COMMIT,      "COMMIT")                                        \
+    X(R_ITEM_GET,    "SELECT doc, deleted FROM items WHERE id = ?1")  \
+    X(R_USER_GET,    "SELECT doc FROM users WHERE id = ?1")           \
+    X(R_META_GET,    "SELECT value FROM meta WHERE key = ?1")         \
+    X(R_COUNT_ITEMS, "SELECT count(*) FROM items")                    \
+    X(R_COUNT_USERS, "SELECT count(*) FROM users")                    \
+    X(R_COUNT_EVENTS, "SELECT count(*) FROM events")
+
+enum read_stmt {
+#define READ_STMT_ENUM(name, sql) name,
+    READ_STMTS(READ_STMT_ENUM)
+#undef READ_STMT_ENUM
+    R__COUNT
+};
+
+struct rec_store_writer;
+
+struct rec_store {
+    char *dir;                     /* as given to open, owned */
+    char *db_path;                 /* dir/recd.db, owned */
+    int schema_version;            /* user_version after migrations */
+    struct rec_store_writer *writer;
+    /* Read side: one connection shared by all readers. Recursive so a scan callback may call
+     * the point reads (they run inside the scan's read transaction, on the same snapshot). */
+    pthread_mutex_t read_mu;
+    sqlite3 *rdb;
+    sqlite3_stmt *rst[R__COUNT];
+};
+
+/* Logs "store: <what>: <sqlite3_errmsg>" with rec_error() and returns REC_ESTORE
+ * (REC_ENOMEM for SQLITE_NOMEM). The caller must own db (its mutex or its thread). */
+int rec_store_db_fail(sqlite3 *db, const char *what);
+
+/* Opens path with the pragmas every recd connection uses (WAL, synchronous=FULL, busy timeout,
+ * extended result codes). flags are sqlite3_open_v2 flags. On error returns a negative code, a
+ * message in err and *out NULL. Thread-safe. */
+int rec_store_db_open(const char *path, int flags, sqlite3 **out, char *err, size_t errlen);
+
+/* schema.c: brings db to REC_STORE_SCHEMA_VERSION, one transaction per migration, and stores
+ * the resulting version in *version. Fails (REC_ESTORE, message in err) on a database written by
+ * a newer recd. Call before any other connection uses the tables. */
+int rec_store_schema_migrate(sqlite3 *db, int *version, char *err, size_t errlen);
+
+/* writer.c: takes ownership of db (even on failure), prepares the write statements and starts
+ * the writer thread. */
+int rec_store_writer_start(sqlite3 *db, struct rec_store_writer **out, char *err,
+                           size_t errlen);
+/* Refuses new jobs, runs every queued one, stops the thread, closes the connection.
+ * NULL is a no-op. */
+void rec_store_writer_stop(struct rec_store_writer *w);
+
+#endif
