@@ -47,7 +47,6 @@ static const struct opt opts[] = {
     {"half-life", OPT_DBL, OFF(half_life), "168", MODEL_CMDS, "popularity half-life, hours"},
     {"knn-window", OPT_INT, OFF(knn_window), "50", MODEL_CMDS, "item-kNN: each item co-occurs with this many previous items of the user"},
     {"knn-shrink", OPT_DBL, OFF(knn_shrink), "10", MODEL_CMDS, "item-kNN cosine shrinkage"},
-    {"knn-neighbors", OPT_INT, OFF(knn_neighbors), "50", MODEL_CMDS, "item-kNN neighbours per seed item"},
     {"recent-items", OPT_INT, OFF(recent_items), "20", MODEL_CMDS, "latest items of a user used as kNN seeds"},
     {"exclude-seen", OPT_BOOL, OFF(exclude_seen), "true", MODEL_CMDS, "leave items the user already interacted with out of recommendations"},
     {"history-max", OPT_INT, OFF(history_max), "50", REC_CMD_SERVE, "recent history entries GET /v1/users/{id} returns"},
@@ -81,8 +80,8 @@ static const struct opt *find_opt(const char *name, size_t len)
         size_t j = 0;
         /* dashes and underscores are the same, so config files may use either */
         for (; j < len && a[j]; j++) {
-            char x = name[j] == '_' ? '-' : name[j];
-            if (x != a[j])
+            char x = name[j] == '_' ? '-' : name[j], y = a[j] == '_' ? '-' : a[j];
+            if (x != y)
                 break;
         }
         if (j == len && a[j] == '\0')

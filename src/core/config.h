@@ -46,7 +46,6 @@ struct rec_config {
     double half_life;       /* popularity half-life, hours */
     int knn_window;         /* co-occurrence window: each item pairs with this many previous */
     double knn_shrink;
-    int knn_neighbors;      /* neighbours kept per seed item when recommending */
     int recent_items;       /* a user's latest items used as kNN seeds */
     int exclude_seen;       /* bool */
     int history_max;        /* items shown in GET /v1/users/{id} */

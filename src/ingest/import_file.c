@@ -211,7 +211,8 @@ static int csv_record(struct rec_import_run *run, const struct csv *c, char *lin
             return REC_OK;
         }
     } else {
-        ev.type = *rating ? REC_EVENT_RATING : REC_EVENT_VIEW;
+        /* no type: a file with a rating column holds ratings, anything else views */
+        ev.type = c->at[COL_RATING] >= 0 ? REC_EVENT_RATING : REC_EVENT_VIEW;
     }
     if (!*value)
         value = rating;

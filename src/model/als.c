@@ -58,8 +58,8 @@
 #define CHUNK_ROWS 16
 #define ID_MAX 65536u /* bytes per id string in a model file */
 #define FORMAT_VERSION 1u
-#define INIT_SCALE 0.01f
-#define NU 1.0
+#define INIT_SCALE 0.1f
+#define NU 0.5
 
 static const char MAGIC[8] = {'R', 'E', 'C', 'D', 'A', 'L', 'S', '1'};
 
@@ -78,8 +78,8 @@ struct rec_als {
 void rec_als_params_default(struct rec_als_params *p)
 {
     p->factors = 64;
-    p->reg = 0.1f;
-    p->alpha = 10.0f;
+    p->reg = 2.5f;
+    p->alpha = 1.5f;
     p->iters = 15;
     p->cg_steps = 3;
     p->threads = 0;

@@ -243,7 +243,8 @@ static const char *item_label(const struct rec_engine *e, int32_t i)
 }
 
 /* The history item that best explains item i for user us: its kNN seed, else the recent item
- * closest in factor space, else the latest item. -1 when the user has no positive history. */
+ * with the largest positive factor affinity. -1 when nothing in the history explains it (the
+ * item is then presented as popular). */
 static int32_t explain(const struct rec_engine *e, const struct user *us, const struct scratch *s,
                        int32_t i, int32_t *hist_pos)
 {
@@ -251,7 +252,7 @@ static int32_t explain(const struct rec_engine *e, const struct user *us, const 
     if (best < 0 && e->als && i < rec_als_n_items(e->als)) {
         const float *yi = rec_als_item_vec(e->als, i);
         int k = rec_als_factors(e->als), seen = 0;
-        float best_dot = -INFINITY;
+        float best_dot = 0; /* a seed pointing away from the item explains nothing */
         for (int32_t h = us->n_hist - 1; h >= 0 && seen < e->p.recent_items; h--) {
             const struct hist_entry *he = &us->hist[h];
             if (he->weight <= 0 || he->item >= rec_als_n_items(e->als))
@@ -267,9 +268,9 @@ static int32_t explain(const struct rec_engine *e, const struct user *us, const 
             }
         }
     }
+    if (best < 0)
+        return -1;
     for (int32_t h = us->n_hist - 1; h >= 0; h--) {
-        if (best < 0 && us->hist[h].weight > 0)
-            best = us->hist[h].item;
         if (us->hist[h].item == best) {
             *hist_pos = h;
             return best;

@@ -1,0 +1,42 @@
+#!/bin/sh
+# make bench: runs the benchmarks and appends their output, with the machine, commit and
+# commands, to docs/BENCHMARKS.md. Data sets from ../shared/data are used when present.
+set -eu
+BUILD=${1:-build}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SHARED=${RECD_SHARED_DATA:-$ROOT/../shared/data}
+OUT=$ROOT/docs/BENCHMARKS.md
+TMP=$(mktemp)
+trap 'rm -f "$TMP"' EXIT
+
+run() {
+    echo "\$ $*" | sed "s|$ROOT/||g; s|$SHARED|../shared/data|g" >>"$TMP"
+    "$@" 2>&1 | sed "s|$SHARED|../shared/data|g" | tee -a "$TMP"
+}
+
+{
+    echo
+    echo "## $(date -u +%Y-%m-%d) commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    echo
+    echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+    echo
+    echo '```'
+} >"$TMP"
+
+if [ -d "$SHARED/ml-100k" ]; then
+    run "$BUILD/bench/bench_als" "$SHARED/ml-100k" 64 15
+    run "$BUILD/bench/bench_als" "$SHARED/ml-100k" 128 50
+fi
+if [ -d "$SHARED/ml-1m" ]; then
+    run "$BUILD/bench/bench_als" "$SHARED/ml-1m" 64 15
+    run "$BUILD/bench/bench_als" "$SHARED/ml-1m" 128 50
+    run "$BUILD/bench/bench_recommend" "$SHARED/ml-1m" 10 3
+else
+    echo "bench: $SHARED is missing; MovieLens benchmarks skipped" | tee -a "$TMP"
+fi
+run "$BUILD/bench/bench_als" synthetic:50000:20000:2000000 64 10
+run "$BUILD/bench/bench_recommend" synthetic:20000:10000:500000 10 2
+
+echo '```' >>"$TMP"
+cat "$TMP" >>"$OUT"
+echo "bench: results appended to $OUT"
