@@ -17,7 +17,12 @@
  * documents and events use separate streams, so the catalog does not depend on n_events. Only
  * IEEE basic operations (+ - * / and exact frexp/ldexp/floor) touch the numbers that steer the
  * draws: log and exp are computed here by fixed series rather than by libm, whose last bits
- * differ between platforms, and clang is told not to fuse multiply-adds.
+ * differ between platforms, and clang is told not to fuse multiply-adds (gcc does not in its
+ * ISO C mode, which the build uses).
+ *
+ * Cost: O(n_items + n_users) memory (about 72 bytes per item and 60 per user while building,
+ * 32 + 32 after) and O(1) work per event. Thread-safety: no global state; concurrent calls are
+ * independent, each calls its sink from the calling thread only.
  */
 #include "gen/synth.h"
 

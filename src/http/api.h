@@ -30,6 +30,17 @@ int rec_api_parse_n(const struct rec_http_request *req, struct rec_http_response
 void *rec_api_parse_batch(const struct rec_api *api, const struct rec_http_request *req,
                           struct rec_http_response *res, int allow_single);
 
+/* What differs between item and user documents in a batch upsert (api_docs.c). check takes a
+ * json_t* and returns 0 or REC_EINVAL with the reason. */
+struct rec_api_doc_kind {
+    const char *name;
+    int (*check)(void *doc, char *err, size_t errlen);
+    int (*store)(struct rec_store *s, const char *const *ids, const char *const *docs, int n);
+    int (*engine_put)(struct rec_engine *e, const char *id, const char *title);
+};
+void rec_api_upsert_docs(struct rec_api *api, const struct rec_http_request *req,
+                         struct rec_http_response *res, const struct rec_api_doc_kind *kind);
+
 /* Handlers, one file per resource. */
 void rec_api_post_events(void *app, const struct rec_http_request *req, struct rec_http_response *res);
 void rec_api_post_items(void *app, const struct rec_http_request *req, struct rec_http_response *res);

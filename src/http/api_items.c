@@ -27,8 +27,9 @@ static int string_array(json_t *v, const char *field, char *err, size_t errlen)
 }
 
 /* Checks one item document; returns 0 or REC_EINVAL with the reason. */
-static int check_item(json_t *doc, char *err, size_t errlen)
+static int check_item(void *d, char *err, size_t errlen)
 {
+    json_t *doc = d;
     if (!json_is_object(doc))
         return rec_errf(err, errlen, REC_EINVAL, "item must be a JSON object");
     json_t *id = json_object_get(doc, "id");
@@ -62,62 +63,17 @@ static int check_item(json_t *doc, char *err, size_t errlen)
     return 0;
 }
 
-void rec_api_post_items(void *app, const struct rec_http_request *req, struct rec_http_response *res)
+static int put_item(struct rec_engine *e, const char *id, const char *title)
 {
-    struct rec_api *api = app;
-    json_t *batch = rec_api_parse_batch(api, req, res, 1);
-    if (!batch)
-        return;
-    size_t n = json_array_size(batch);
-    const char **ids = calloc(n ? n : 1, sizeof *ids);
-    char **docs = calloc(n ? n : 1, sizeof *docs);
-    const char **titles = calloc(n ? n : 1, sizeof *titles);
-    json_t *rejected = json_array();
-    int n_ok = 0;
-    if (!ids || !docs || !titles || !rejected) {
-        rec_http_reply_error(res, 0, REC_ENOMEM, "out of memory");
-        goto out;
-    }
-    for (size_t j = 0; j < n; j++) {
-        json_t *doc = json_array_get(batch, j);
-        char msg[256];
-        if (check_item(doc, msg, sizeof msg)) {
-            json_array_append_new(rejected, json_pack("{s:I,s:s}", "index", (json_int_t)j, "reason", msg));
-            continue;
-        }
-        ids[n_ok] = json_string_value(json_object_get(doc, "id"));
-        json_t *t = json_object_get(doc, "title");
-        titles[n_ok] = json_is_string(t) ? json_string_value(t) : NULL;
-        if (!(docs[n_ok] = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS))) {
-            rec_http_reply_error(res, 0, REC_ENOMEM, "out of memory");
-            goto out;
-        }
-        n_ok++;
-    }
-    if (n_ok == 0) {
-        rec_http_reply_json(res, 400, json_pack("{s:{s:s,s:s},s:i,s:O}", "error", "code",
-                                                "invalid_argument", "message", "no valid item in the batch",
-                                                "upserted", 0, "rejected", rejected));
-        goto out;
-    }
-    int rc = rec_store_upsert_items(api->store, ids, (const char *const *)docs, n_ok);
-    if (rc) {
-        rec_http_reply_error(res, 0, rc, "items could not be stored");
-        goto out;
-    }
-    for (int j = 0; j < n_ok; j++)
-        rec_engine_put_item(api->engine, ids[j], titles[j]);
-    rec_http_reply_json(res, 200, json_pack("{s:i,s:O}", "upserted", n_ok, "rejected", rejected));
-out:
-    for (int j = 0; docs && j < n_ok; j++)
-        free(docs[j]);
-    free(docs);
-    free(ids);
-    free(titles);
-    json_decref(rejected);
-    json_decref(batch);
+    return rec_engine_put_item(e, id, title);
 }
 
+static const struct rec_api_doc_kind item_kind = {"item", check_item, rec_store_upsert_items, put_item};
+
+void rec_api_post_items(void *app, const struct rec_http_request *req, struct rec_http_response *res)
+{
+    rec_api_upsert_docs(app, req, res, &item_kind);
+}
 void rec_api_get_item(void *app, const struct rec_http_request *req, struct rec_http_response *res)
 {
     struct rec_api *api = app;

@@ -8,8 +8,9 @@
 #include "serve/engine.h"
 #include "store/store.h"
 
-static int check_user(json_t *doc, char *err, size_t errlen)
+static int check_user(void *d, char *err, size_t errlen)
 {
+    json_t *doc = d;
     if (!json_is_object(doc))
         return rec_errf(err, errlen, REC_EINVAL, "user must be a JSON object");
     json_t *id = json_object_get(doc, "id");
@@ -30,58 +31,17 @@ static int check_user(json_t *doc, char *err, size_t errlen)
     return 0;
 }
 
-void rec_api_post_users(void *app, const struct rec_http_request *req, struct rec_http_response *res)
+static int put_user(struct rec_engine *e, const char *id, const char *title)
 {
-    struct rec_api *api = app;
-    json_t *batch = rec_api_parse_batch(api, req, res, 1);
-    if (!batch)
-        return;
-    size_t n = json_array_size(batch);
-    const char **ids = calloc(n ? n : 1, sizeof *ids);
-    char **docs = calloc(n ? n : 1, sizeof *docs);
-    json_t *rejected = json_array();
-    int n_ok = 0;
-    if (!ids || !docs || !rejected) {
-        rec_http_reply_error(res, 0, REC_ENOMEM, "out of memory");
-        goto out;
-    }
-    for (size_t j = 0; j < n; j++) {
-        json_t *doc = json_array_get(batch, j);
-        char msg[256];
-        if (check_user(doc, msg, sizeof msg)) {
-            json_array_append_new(rejected, json_pack("{s:I,s:s}", "index", (json_int_t)j, "reason", msg));
-            continue;
-        }
-        ids[n_ok] = json_string_value(json_object_get(doc, "id"));
-        if (!(docs[n_ok] = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS))) {
-            rec_http_reply_error(res, 0, REC_ENOMEM, "out of memory");
-            goto out;
-        }
-        n_ok++;
-    }
-    if (n_ok == 0) {
-        rec_http_reply_json(res, 400, json_pack("{s:{s:s,s:s},s:i,s:O}", "error", "code",
-                                                "invalid_argument", "message", "no valid user in the batch",
-                                                "upserted", 0, "rejected", rejected));
-        goto out;
-    }
-    int rc = rec_store_upsert_users(api->store, ids, (const char *const *)docs, n_ok);
-    if (rc) {
-        rec_http_reply_error(res, 0, rc, "users could not be stored");
-        goto out;
-    }
-    for (int j = 0; j < n_ok; j++)
-        rec_engine_put_user(api->engine, ids[j]);
-    rec_http_reply_json(res, 200, json_pack("{s:i,s:O}", "upserted", n_ok, "rejected", rejected));
-out:
-    for (int j = 0; docs && j < n_ok; j++)
-        free(docs[j]);
-    free(docs);
-    free(ids);
-    json_decref(rejected);
-    json_decref(batch);
+    return rec_engine_put_user(e, id);
 }
 
+static const struct rec_api_doc_kind user_kind = {"user", check_user, rec_store_upsert_users, put_user};
+
+void rec_api_post_users(void *app, const struct rec_http_request *req, struct rec_http_response *res)
+{
+    rec_api_upsert_docs(app, req, res, &user_kind);
+}
 void rec_api_get_user(void *app, const struct rec_http_request *req, struct rec_http_response *res)
 {
     struct rec_api *api = app;

@@ -4,6 +4,10 @@
  * Every data line is validated on its own; a bad line is counted and explained in the stats and
  * the import goes on. Only an unreadable source, an unusable CSV header or a sink's refusal stop
  * an import.
+ *
+ * Thread-safety: rec_import_path keeps no global state, so imports may run in parallel as long
+ * as their sinks allow it; the sink is called from the importing thread only. Numbers are parsed
+ * with strtod, so LC_NUMERIC must stay "C" (recd never changes it).
  */
 #include <math.h>
 #include <stdlib.h>

@@ -5,6 +5,8 @@
  * in place (its '\n' overwritten by '\0'); a line that straddles a refill is assembled in a
  * separate line buffer that never grows past LINE_MAX bytes, so a file without newlines costs
  * at most CHUNK + LINE_MAX of memory.
+ *
+ * Thread-safety: a reader belongs to one thread at a time; distinct readers share nothing.
  */
 #include "ingest/reader.h"
 
@@ -157,7 +159,10 @@ static int refill(struct rec_reader *r)
             r->failed = 1;
             return REC_EIO;
         }
-        r->zlast = zrc;
+        /* a call that neither took nor gave bytes (flushing after a frame that ended exactly
+         * at a full output) says nothing about where the stream stands: keep the old hint */
+        if (out.pos > 0 || r->in.pos != before)
+            r->zlast = zrc;
         r->zfull = out.pos == out.size;
         if (out.pos > 0) {
             r->chunk_len = out.pos;

@@ -279,28 +279,51 @@ static int32_t explain(const struct rec_engine *e, const struct user *us, const 
     return -1;
 }
 
+/* One ranking request: its buffers and the read lock, taken by ranking_begin and given back by
+ * ranking_end whatever happened in between. */
+struct ranking {
+    struct rec_topk_entry *top;
+    int *src;
+    struct scratch s;
+    int ready;
+};
+
+static int ranking_begin(struct rec_engine *e, int n, struct ranking *rk)
+{
+    rk->top = malloc((size_t)n * sizeof *rk->top);
+    rk->src = malloc((size_t)n * sizeof *rk->src);
+    pthread_rwlock_rdlock(&e->lock);
+    int rc = rk->top && rk->src
+                 ? scratch_init(&rk->s, e->item_ids.n_names, n > MIN_CANDIDATES ? n : MIN_CANDIDATES)
+                 : REC_ENOMEM;
+    rk->ready = rc == 0;
+    return rc;
+}
+
+static void ranking_end(struct rec_engine *e, struct ranking *rk)
+{
+    if (rk->ready)
+        scratch_free(&rk->s);
+    pthread_rwlock_unlock(&e->lock);
+    free(rk->top);
+    free(rk->src);
+}
+
 int rec_engine_recommend_idx(struct rec_engine *e, int32_t user, int n, enum rec_mode mode,
                              int32_t *items, int *n_out)
 {
     *n_out = 0;
     if (n <= 0)
         return 0;
-    struct rec_topk_entry *top = malloc((size_t)n * sizeof *top);
-    int *src = malloc((size_t)n * sizeof *src);
-    struct scratch s;
-    pthread_rwlock_rdlock(&e->lock);
-    int rc = top && src ? scratch_init(&s, e->item_ids.n_names, n > MIN_CANDIDATES ? n : MIN_CANDIDATES)
-                        : REC_ENOMEM;
+    struct ranking rk;
+    int rc = ranking_begin(e, n, &rk);
     if (!rc) {
-        int got = rank_for_user(e, user, n, mode, &s, top, src);
+        int got = rank_for_user(e, user, n, mode, &rk.s, rk.top, rk.src);
         for (int r = 0; r < got; r++)
-            items[r] = top[r].idx;
+            items[r] = rk.top[r].idx;
         *n_out = got;
-        scratch_free(&s);
     }
-    pthread_rwlock_unlock(&e->lock);
-    free(top);
-    free(src);
+    ranking_end(e, &rk);
     return rc;
 }
 
@@ -311,25 +334,21 @@ int rec_engine_recommend(struct rec_engine *e, const char *user, int n, struct r
     *model = mode_names[REC_MODE_POPULAR];
     if (n <= 0)
         return 0;
-    struct rec_topk_entry *top = malloc((size_t)n * sizeof *top);
-    int *src = malloc((size_t)n * sizeof *src);
-    struct scratch s;
-    pthread_rwlock_rdlock(&e->lock);
-    int rc = top && src ? scratch_init(&s, e->item_ids.n_names, n > MIN_CANDIDATES ? n : MIN_CANDIDATES)
-                        : REC_ENOMEM;
+    struct ranking rk;
+    int rc = ranking_begin(e, n, &rk);
     if (!rc) {
         int32_t u = rec_idmap_get(&e->user_ids, user);
         const struct user *us = u >= 0 ? &e->users[u] : NULL;
-        int got = rank_for_user(e, u, n, REC_MODE_HYBRID, &s, top, src);
+        int got = rank_for_user(e, u, n, REC_MODE_HYBRID, &rk.s, rk.top, rk.src);
         int personal = 0;
         for (int r = 0; r < got; r++) {
             struct rec_result *res = &out[r];
-            int32_t i = top[r].idx, pos = -1;
+            int32_t i = rk.top[r].idx, pos = -1;
             snprintf(res->id, sizeof res->id, "%s", rec_idmap_name(&e->item_ids, i));
-            res->score = top[r].score;
-            res->source = src[r];
+            res->score = rk.top[r].score;
+            res->source = rk.src[r];
             res->because[0] = '\0';
-            int32_t why = src[r] != REC_SOURCE_POPULAR && us ? explain(e, us, &s, i, &pos) : -1;
+            int32_t why = rk.src[r] != REC_SOURCE_POPULAR && us ? explain(e, us, &rk.s, i, &pos) : -1;
             if (why >= 0) {
                 personal = 1;
                 snprintf(res->because, sizeof res->because, "%s", rec_idmap_name(&e->item_ids, why));
@@ -342,11 +361,8 @@ int rec_engine_recommend(struct rec_engine *e, const char *user, int n, struct r
         }
         *n_out = got;
         *model = mode_names[personal ? REC_MODE_HYBRID : REC_MODE_POPULAR];
-        scratch_free(&s);
     }
-    pthread_rwlock_unlock(&e->lock);
-    free(top);
-    free(src);
+    ranking_end(e, &rk);
     return rc;
 }
 

@@ -272,6 +272,53 @@ static void test_reader_plain_and_zstd(void **state)
     assert_non_null(strstr(found, "only.txt.zst"));
     assert_int_equal(rec_reader_find(dir, "nothing.txt", found, sizeof found), REC_ENOTFOUND);
 
+    /* regression: a stream whose output ends exactly at a full read buffer (8 MiB of
+     * 64-byte lines, compressing to a few hundred bytes) was reported as truncated */
+    size_t rn = 8u << 20;
+    char *rep = malloc(rn);
+    assert_non_null(rep);
+    for (size_t i = 0; i < rn; i++)
+        rep[i] = i % 64 == 63 ? '\n' : 'a';
+    write_zst(dir, "rep.txt.zst", rep, rn);
+    free(rep);
+    path_in(p, sizeof p, dir, "rep.txt.zst");
+    struct rec_reader *rr;
+    char rerr[256];
+    assert_int_equal(rec_reader_open(p, &rr, rerr, sizeof rerr), 0);
+    const char *rl;
+    size_t rlen;
+    int nrep = 0, rrc;
+    while ((rrc = rec_reader_line(rr, &rl, &rlen, NULL)) == 1) {
+        assert_int_equal(rlen, 63);
+        nrep++;
+    }
+    assert_int_equal(rrc, 0);
+    assert_int_equal(nrep, (int)(rn / 64));
+    rec_reader_close(rr);
+
+    /* concatenated frames (zstd -T, cat a.zst b.zst) read as one stream */
+    {
+        char *z2 = malloc(4096);
+        assert_non_null(z2);
+        size_t a = ZSTD_compress(z2, 2048, "one\ntw", 6, 1);
+        assert_false(ZSTD_isError(a));
+        size_t b = ZSTD_compress(z2 + a, 2048, "o\nthree\n", 8, 1);
+        assert_false(ZSTD_isError(b));
+        path_in(p, sizeof p, dir, "frames.zst");
+        write_bytes(p, z2, a + b);
+        free(z2);
+        const char *want[] = {"one", "two", "three"};
+        int k = 0;
+        assert_int_equal(rec_reader_open(p, &rr, rerr, sizeof rerr), 0);
+        while ((rrc = rec_reader_line(rr, &rl, &rlen, NULL)) == 1) {
+            assert_true(k < 3);
+            assert_string_equal(rl, want[k++]);
+        }
+        assert_int_equal(rrc, 0);
+        assert_int_equal(k, 3);
+        rec_reader_close(rr);
+    }
+
     /* a truncated zstd stream is an error, not a silent short read */
     size_t cap = ZSTD_compressBound(len);
     char *z = malloc(cap);
