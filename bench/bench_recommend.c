@@ -58,6 +58,8 @@ int main(int argc, char **argv)
     p.knn_shrink = 10;
     p.recent_items = 20;
     p.exclude_seen = 1;
+    p.blend_knn = 0.1f;
+    p.blend_popular = 0.01f;
     rec_als_params_default(&p.als);
     struct loader l;
     memset(&l, 0, sizeof l);

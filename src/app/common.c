@@ -54,6 +54,8 @@ void rec_app_engine_params(const struct rec_config *c, struct rec_engine_params 
     p->knn_shrink = (float)c->knn_shrink;
     p->recent_items = c->recent_items;
     p->exclude_seen = c->exclude_seen;
+    p->blend_knn = (float)c->blend_knn;
+    p->blend_popular = (float)c->blend_popular;
     rec_als_params_default(&p->als);
     if (c->factors > 0)
         p->als.factors = c->factors;

@@ -49,6 +49,8 @@ static const struct opt opts[] = {
     {"knn-shrink", OPT_DBL, OFF(knn_shrink), "10", MODEL_CMDS, "item-kNN cosine shrinkage"},
     {"recent-items", OPT_INT, OFF(recent_items), "20", MODEL_CMDS, "latest items of a user used as kNN seeds"},
     {"exclude-seen", OPT_BOOL, OFF(exclude_seen), "true", MODEL_CMDS, "leave items the user already interacted with out of recommendations"},
+    {"blend-knn", OPT_DBL, OFF(blend_knn), "0.1", MODEL_CMDS, "weight of the kNN list when fusing (iALS weighs 1)"},
+    {"blend-popular", OPT_DBL, OFF(blend_popular), "0.01", MODEL_CMDS, "weight of the popularity list when fusing (iALS weighs 1)"},
     {"history-max", OPT_INT, OFF(history_max), "50", REC_CMD_SERVE, "recent history entries GET /v1/users/{id} returns"},
 #define WEIGHT_OPT(sfx, wire, w, verb) \
     {"weight-" wire, OPT_DBL, OFF(weights) + REC_EVENT_##sfx * sizeof(double), #w, MODEL_CMDS, "weight of a " wire " event"},

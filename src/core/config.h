@@ -48,6 +48,8 @@ struct rec_config {
     double knn_shrink;
     int recent_items;       /* a user's latest items used as kNN seeds */
     int exclude_seen;       /* bool */
+    double blend_knn;       /* fusion weight of the kNN list (iALS = 1) */
+    double blend_popular;
     int history_max;        /* items shown in GET /v1/users/{id} */
     double weights[16];     /* per event type (REC_EVENT__COUNT used) */
     /* import */

@@ -9,6 +9,8 @@
  *   on_request #n upload data: append to the body, capped at max_body.
  *   on_request    upload done: run the handler, queue its reply.
  *   on_completed  free the context.
+ * Handlers get that raw path (still percent-encoded, without the query) as req->path, and the
+ * decoded {name} segments as req->params.
  * MHD 0.9.75 cannot queue a reply while it is handing us upload data, so a chunked body that goes
  * over max_body is dropped (not buffered) and the 413 goes out when the upload ends; a client that
  * keeps sending more than DISCARD_SLACK past the limit is disconnected instead.
@@ -179,6 +181,17 @@ static double ms_since(const struct timespec *t0)
     return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
+/* Copies the raw path (client bytes) for logging: truncated, control characters replaced. */
+static void log_safe(char *dst, size_t cap, const char *src)
+{
+    size_t i = 0;
+    for (; src[i] && i < cap - 1; i++) {
+        unsigned char ch = (unsigned char)src[i];
+        dst[i] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
+    }
+    dst[i] = '\0';
+}
+
 /* Queues body (malloc'd, stolen; NULL sends "{}") with status and Content-Type: application/json,
  * plus Allow when allow is non-NULL. Logs the request at debug level. */
 static enum MHD_Result send_reply(struct MHD_Connection *conn, struct req_ctx *c, int status,
@@ -207,14 +220,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct req_ctx *c
     MHD_destroy_response(r);
     c->replied = true;
 
-    /* The raw path is client bytes: keep control characters out of the log. */
     char path[LOG_PATH_MAX];
-    size_t i = 0;
-    for (; c->path[i] && i < sizeof path - 1; i++) {
-        unsigned char ch = (unsigned char)c->path[i];
-        path[i] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
-    }
-    path[i] = '\0';
+    log_safe(path, sizeof path, c->path);
     rec_debug("http: %s %s %d %zuB in %zuB %.3fms%s", c->method ? c->method : "-", path, status,
               len, c->body_len, ms_since(&c->t0), ok == MHD_YES ? "" : " (queue failed)");
     return ok;
@@ -244,10 +251,10 @@ static const char *target_path(const char *uri)
 {
     if (uri[0] == '/')
         return uri;
-    const char *p = strstr(uri, "://");
-    if (!p || p != uri + strcspn(uri, "/?"))
+    size_t scheme = strcspn(uri, ":/?");
+    if (scheme == 0 || strncmp(uri + scheme, "://", 3) != 0)
         return uri;   /* "*" or garbage: matches nothing, 404 */
-    p += 3;
+    const char *p = uri + scheme + 3;
     p += strcspn(p, "/?");
     return *p == '/' ? p : "/";
 }
@@ -277,9 +284,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     struct req_ctx *c = *con_cls;
     if (!c)
         return;
-    if (!c->replied)
-        rec_debug("http: %s %s aborted (reason %d)", c->method ? c->method : "-", c->path,
-                  (int)toe);
+    if (!c->replied) {
+        char path[LOG_PATH_MAX];
+        log_safe(path, sizeof path, c->path);
+        rec_debug("http: %s %s aborted (reason %d)", c->method ? c->method : "-", path, (int)toe);
+    }
     free(c->body);
     free(c);
     *con_cls = NULL;
@@ -526,23 +535,26 @@ int rec_http_start(const struct rec_http_config *cfg, struct rec_http_server **o
     s->max_body = cfg->max_body;
     atomic_init(&s->in_flight, 0);
 
+    /* poll, not epoll: with epoll, libmicrohttpd 0.9.75 often missed a client's close that
+     * arrived together with a partial request line (78 of 200 connections in a standalone
+     * repro), leaving them until the connection timeout; poll showed none. */
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
-    if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
-        flags |= MHD_USE_EPOLL;
-    else if (MHD_is_feature_supported(MHD_FEATURE_POLL) == MHD_YES)
+    if (MHD_is_feature_supported(MHD_FEATURE_POLL) == MHD_YES)
         flags |= MHD_USE_POLL;
     if (v6)
         flags |= MHD_USE_IPv6;
 
+    /* The logger must come first or MHD prints its own messages about earlier options. A pool
+     * of 1 is no pool: MHD warns about the option, so it is left out. */
     s->daemon = MHD_start_daemon(
         flags, (uint16_t)cfg->port, NULL, NULL, on_request, s,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
         MHD_OPTION_CONNECTION_TIMEOUT, CONN_TIMEOUT_S,
         MHD_OPTION_CONNECTION_LIMIT, CONN_LIMIT,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads,
+        MHD_OPTION_THREAD_POOL_SIZE, cfg->threads > 1 ? (unsigned int)cfg->threads : 0u,
         MHD_OPTION_END);
     if (!s->daemon) {
         free(s);

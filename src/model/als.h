@@ -15,8 +15,8 @@
 
 struct rec_als_params {
     int factors;       /* k, 1..1024; default 64 */
-    float reg;         /* L2 regularization lambda; default 0.1 (scaled: see als.c) */
-    float alpha;       /* confidence scale; default 10 */
+    float reg;         /* L2 regularization; default 2.5, scaled by (1+n)^0.5 per row (see als.c) */
+    float alpha;       /* confidence scale; default 1.5 */
     int iters;         /* alternating sweeps; default 15 */
     int cg_steps;      /* CG steps per row per sweep; default 3 */
     int threads;       /* worker threads; 0 = number of CPUs */

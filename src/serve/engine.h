@@ -24,6 +24,7 @@ struct rec_engine_params {
     float knn_shrink;
     int recent_items;                  /* kNN seeds per user */
     int exclude_seen;                  /* drop items the user already has in their history */
+    float blend_knn, blend_popular;    /* fusion weights of kNN and popularity, iALS being 1 */
     struct rec_als_params als;
     int retrain_events;                /* background retrain after this many events; 0 = off */
     int retrain_seconds;               /* ... or after this long with new events; 0 = off */

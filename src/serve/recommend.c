@@ -18,11 +18,6 @@
 #define RRF_K 60.0f
 #define MIN_CANDIDATES 100
 
-static const float source_weight[] = {
-    [REC_SOURCE_ALS] = 1.0f,
-    [REC_SOURCE_KNN] = 0.6f,
-    [REC_SOURCE_POPULAR] = 0.15f,
-};
 static const char *const mode_names[] = {
     [REC_MODE_HYBRID] = "hybrid",
     [REC_MODE_POPULAR] = "popular",
@@ -175,8 +170,13 @@ static void source_als(const struct rec_engine *e, int32_t u, const struct user 
 }
 
 /* Weighted reciprocal-rank fusion of the lists present; returns the final top-n. */
-static int fuse(struct scratch *s, int n, struct rec_topk_entry *out)
+static int fuse(const struct rec_engine *e, struct scratch *s, int n, struct rec_topk_entry *out)
 {
+    const float source_weight[] = {
+        [REC_SOURCE_ALS] = 1.0f,
+        [REC_SOURCE_KNN] = e->p.blend_knn,
+        [REC_SOURCE_POPULAR] = e->p.blend_popular,
+    };
     for (int src = 0; src < 3; src++) {
         for (int r = 0; r < s->n_list[src]; r++) {
             int32_t i = s->lists[src][r].idx;
@@ -220,7 +220,7 @@ static int rank_for_user(struct rec_engine *e, int32_t u, int n, enum rec_mode m
 
     int got;
     if (mode == REC_MODE_HYBRID) {
-        got = fuse(s, n, out);
+        got = fuse(e, s, n, out);
         for (int r = 0; r < got; r++)
             src_of[r] = s->best_src[out[r].idx];
     } else {

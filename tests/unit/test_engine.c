@@ -26,6 +26,8 @@ static struct rec_engine *make_engine(void)
     p.knn_shrink = 1.0f;
     p.recent_items = 20;
     p.exclude_seen = 1;
+    p.blend_knn = 0.1f;
+    p.blend_popular = 0.01f;
     rec_als_params_default(&p.als);
     p.als.factors = 8;
     p.als.iters = 10;

@@ -354,6 +354,17 @@ static void test_params_and_query(void **state)
     json_decref(j);
     reply_free(&r);
 
+    /* Absolute-form request target (as sent to proxies). */
+    const char *abs = "GET http://localhost:1/echo/abs?q=1 HTTP/1.1\r\nHost: localhost\r\n"
+                      "Connection: close\r\n\r\n";
+    assert_int_equal(http_raw(port, abs, strlen(abs), &r), 0);
+    assert_int_equal(r.status, 200);
+    j = body_json(&r);
+    assert_string_equal(json_str(j, "id"), "abs");
+    assert_string_equal(json_str(j, "path"), "/echo/abs");
+    json_decref(j);
+    reply_free(&r);
+
     /* Two captures, in order. */
     assert_int_equal(http_req(port, "DELETE", "/x/one/y/t%77o", NULL, 0, NULL, &r), 0);
     assert_int_equal(r.status, 200);
@@ -549,8 +560,7 @@ static void test_routing_errors(void **state)
     assert_int_equal(http_req(port, "POST", "/echo/abc", "x", 1, NULL, &r), 0);
     assert_error(&r, 405, "method_not_allowed");
     assert_non_null(header(&r, "Allow", allow, sizeof allow));
-    assert_non_null(strstr(allow, "GET"));
-    assert_null(strstr(allow, "POST"));
+    assert_string_equal(allow, "GET, HEAD");
     reply_free(&r);
 
     assert_int_equal(http_req(port, "GET", "/x/1/y/2", NULL, 0, NULL, &r), 0);
@@ -592,7 +602,6 @@ static void test_garbage(void **state)
         "GET /echo/x HTTP/9.9\r\nHost: a\r\n\r\n",
         "POST /body HTTP/1.1\r\nHost: a\r\nContent-Length: nope\r\n\r\n",
         "POST /body HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-        "GET /echo/part",   /* then hang up mid-line */
     };
     for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++) {
         int fd = connect_to(port);
@@ -605,7 +614,13 @@ static void test_garbage(void **state)
         reply_free(&r);
         close(fd);
     }
+    /* Hang up mid request line. No reply to wait for: with epoll, MHD 0.9.75 may not notice
+     * a FIN that arrives with a partial line until the connection timeout. */
     int fd = connect_to(port);
+    assert_true(fd >= 0);
+    send_all(fd, "GET /echo/part", 14);
+    close(fd);
+    fd = connect_to(port);
     assert_true(fd >= 0);
     send_all(fd, tls_hello, sizeof tls_hello - 1);
     shutdown(fd, SHUT_WR);
