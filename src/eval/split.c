@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/rand.h"
 
 struct key {
     int64_t ts;
@@ -49,19 +50,6 @@ static int cmp_time(const void *pa, const void *pb)
     return (a->idx > b->idx) - (a->idx < b->idx);
 }
 
-/* splitmix64 (Steele, Lea, Flood 2014): the output finaliser, and a stream over a 64-bit state. */
-static uint64_t mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
-static uint64_t next64(uint64_t *state)
-{
-    *state += 0x9E3779B97F4A7C15ULL;
-    return mix64(*state);
-}
 
 /* Uniform in [0, bound), bound >= 1, without modulo bias: rejects the lowest 2^64 mod bound
  * values, which are fewer than bound, so the expected number of draws is below 2. */
@@ -69,7 +57,7 @@ static uint64_t below(uint64_t *state, uint64_t bound)
 {
     uint64_t threshold = (0 - bound) % bound;
     for (;;) {
-        uint64_t r = next64(state);
+        uint64_t r = rec_splitmix64(state);
         if (r >= threshold)
             return r % bound;
     }
@@ -132,7 +120,7 @@ int rec_split_random(const struct rec_interaction *x, int64_t n, double ratio, u
         for (b = a + 1; b < n && k[b].user == k[a].user; b++)
             ;
         int64_t n_u = b - a;
-        uint64_t state = mix64(seed ^ mix64((uint64_t)(uint32_t)k[a].user ^ 0x5EEDULL));
+        uint64_t state = rec_mix64(seed ^ rec_mix64((uint64_t)(uint32_t)k[a].user ^ 0x5EEDULL));
         for (int64_t i = n_u - 1; i > 0; i--) {
             int64_t j = (int64_t)below(&state, (uint64_t)i + 1);
             struct key t = k[a + i];

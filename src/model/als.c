@@ -58,6 +58,7 @@
 
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/rand.h"
 #include "core/log.h"
 #include "model/linalg.h"
 
@@ -174,21 +175,14 @@ const float *rec_als_item_vec(const struct rec_als *m, int32_t item)
 
 /* ---- deterministic init -------------------------------------------------------------------- */
 
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
 
 /* Fills n floats with N(0, scale^2) by Box-Muller; uses both outputs of each pair. */
 static void fill_normal(float *v, size_t n, float scale, uint64_t *state)
 {
     const double two_pi = 6.283185307179586;
     for (size_t i = 0; i < n; i += 2) {
-        double u1 = (double)((splitmix64(state) >> 11) + 1) * 0x1.0p-53; /* (0, 1] */
-        double u2 = (double)(splitmix64(state) >> 11) * 0x1.0p-53;       /* [0, 1) */
+        double u1 = (double)((rec_splitmix64(state) >> 11) + 1) * 0x1.0p-53; /* (0, 1] */
+        double u2 = (double)(rec_splitmix64(state) >> 11) * 0x1.0p-53;       /* [0, 1) */
         double r = sqrt(-2.0 * log(u1)) * scale;
         v[i] = (float)(r * cos(two_pi * u2));
         if (i + 1 < n)
