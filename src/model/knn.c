@@ -27,6 +27,7 @@ void rec_knn_free(struct rec_knn *k)
     }
     free(k->rows);
     free(k->count);
+    free(k->norm);
     memset(k, 0, sizeof *k);
 }
 
@@ -48,8 +49,13 @@ static int grow(struct rec_knn *k, int32_t need)
     if (!count)
         return REC_ENOMEM;
     k->count = count;
+    float *norm = realloc(k->norm, (size_t)cap * sizeof *norm);
+    if (!norm)
+        return REC_ENOMEM;
+    k->norm = norm;
     memset(k->rows + k->cap, 0, (size_t)(cap - k->cap) * sizeof *rows);
     memset(k->count + k->cap, 0, (size_t)(cap - k->cap) * sizeof *count);
+    memset(k->norm + k->cap, 0, (size_t)(cap - k->cap) * sizeof *norm);
     k->cap = cap;
     k->n_items = need;
     return 0;
@@ -129,6 +135,7 @@ int rec_knn_add_item(struct rec_knn *k, int32_t item, float delta)
     if (rc)
         return rc;
     k->count[item] += delta;
+    k->norm[item] = k->count[item] > 0 ? sqrtf(k->count[item]) : 0;
     return 0;
 }
 
@@ -144,12 +151,12 @@ int rec_knn_add_pair(struct rec_knn *k, int32_t i, int32_t j, float delta)
     return row_add(&k->rows[j], i, delta);
 }
 
-static float cosine(const struct rec_knn *k, int32_t i, int32_t j, float c)
+static inline float cosine(const struct rec_knn *k, int32_t i, int32_t j, float c)
 {
-    float ni = k->count[i], nj = k->count[j];
-    if (c <= 0 || ni <= 0 || nj <= 0)
+    float d = k->norm[i] * k->norm[j];
+    if (c <= 0 || d <= 0)
         return 0;
-    return c / (sqrtf(ni * nj) + k->shrink);
+    return c / (d + k->shrink);
 }
 
 float rec_knn_sim(const struct rec_knn *k, int32_t i, int32_t j)
@@ -165,12 +172,16 @@ void rec_knn_each(const struct rec_knn *k, int32_t i, void (*fn)(void *ctx, int3
     if (i < 0 || i >= k->n_items)
         return;
     const struct rec_knn_row *r = &k->rows[i];
+    float ni = k->norm[i];
+    if (ni <= 0)
+        return;
     for (uint32_t s = 0; s < r->n_slots; s++) {
-        if (r->keys[s] < 0 || r->vals[s] <= 0)
+        int32_t j = r->keys[s];
+        if (j < 0 || r->vals[s] <= 0)
             continue;
-        float sim = cosine(k, i, r->keys[s], r->vals[s]);
-        if (sim > 0)
-            fn(ctx, r->keys[s], sim);
+        float d = ni * k->norm[j];
+        if (d > 0)
+            fn(ctx, j, r->vals[s] / (d + k->shrink));
     }
 }
 

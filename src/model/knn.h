@@ -15,6 +15,7 @@ struct rec_knn_row; /* per-item map neighbour -> count */
 struct rec_knn {
     struct rec_knn_row *rows;
     float *count;      /* n_i */
+    float *norm;       /* sqrt(max(n_i, 0)), kept with count so similarity needs no sqrt */
     int32_t n_items;
     int32_t cap;
     float shrink;

@@ -7,6 +7,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "model/linalg.h"
 #include "store/store.h"
 
 int rec_engine_create(const struct rec_engine_params *p, struct rec_store *store,
@@ -20,6 +21,9 @@ int rec_engine_create(const struct rec_engine_params *p, struct rec_store *store
     struct rec_engine *e = calloc(1, sizeof *e);
     if (!e)
         return REC_ENOMEM;
+    /* requests run on many threads already; a threaded BLAS call per request would only spin
+     * (training uses its own worker threads) */
+    rec_linalg_set_blas_threads(1);
     e->p = *p;
     if (e->p.knn_window < 1)
         e->p.knn_window = 1;
