@@ -6,11 +6,14 @@
 
 #include "core/err.h"
 
+/* Neighbours in dense arrays (iteration touches only live entries, in order) plus an
+ * open-addressing index from neighbour id to position. Entries are never removed: a count may
+ * drop to 0 and is skipped. */
 struct rec_knn_row {
-    int32_t *keys;   /* -1 empty */
-    float *vals;
-    uint32_t n_slots; /* 0 or a power of two */
-    uint32_t n_used;
+    int32_t *nbr;     /* neighbour ids */
+    float *cnt;       /* co-occurrence counts, alongside nbr */
+    int32_t *slots;   /* position in nbr, -1 empty; n_slots is 0 or a power of two */
+    uint32_t n, cap, n_slots;
 };
 
 void rec_knn_init(struct rec_knn *k, float shrink)
@@ -22,8 +25,9 @@ void rec_knn_init(struct rec_knn *k, float shrink)
 void rec_knn_free(struct rec_knn *k)
 {
     for (int32_t i = 0; i < k->cap; i++) {
-        free(k->rows[i].keys);
-        free(k->rows[i].vals);
+        free(k->rows[i].nbr);
+        free(k->rows[i].cnt);
+        free(k->rows[i].slots);
     }
     free(k->rows);
     free(k->count);
@@ -69,50 +73,52 @@ static inline uint32_t hash32(int32_t x)
 
 static int row_rehash(struct rec_knn_row *r, uint32_t n_slots)
 {
-    int32_t *keys = malloc((size_t)n_slots * sizeof *keys);
-    float *vals = malloc((size_t)n_slots * sizeof *vals);
-    if (!keys || !vals) {
-        free(keys);
-        free(vals);
+    int32_t *slots = malloc((size_t)n_slots * sizeof *slots);
+    if (!slots)
         return REC_ENOMEM;
-    }
     for (uint32_t s = 0; s < n_slots; s++)
-        keys[s] = -1;
+        slots[s] = -1;
     uint32_t mask = n_slots - 1;
-    for (uint32_t s = 0; s < r->n_slots; s++) {
-        if (r->keys[s] < 0)
-            continue;
-        uint32_t h = hash32(r->keys[s]) & mask;
-        while (keys[h] >= 0)
+    for (uint32_t p = 0; p < r->n; p++) {
+        uint32_t h = hash32(r->nbr[p]) & mask;
+        while (slots[h] >= 0)
             h = (h + 1) & mask;
-        keys[h] = r->keys[s];
-        vals[h] = r->vals[s];
+        slots[h] = (int32_t)p;
     }
-    free(r->keys);
-    free(r->vals);
-    r->keys = keys;
-    r->vals = vals;
+    free(r->slots);
+    r->slots = slots;
     r->n_slots = n_slots;
     return 0;
 }
 
-/* Entries are never removed (a count may drop to 0), so plain linear probing suffices. */
 static int row_add(struct rec_knn_row *r, int32_t j, float delta)
 {
-    if ((r->n_used + 1) * 4 >= r->n_slots * 3) {
-        int rc = row_rehash(r, r->n_slots ? r->n_slots * 2 : 8);
+    if ((r->n + 1) * 2 > r->n_slots) {
+        int rc = row_rehash(r, r->n_slots ? r->n_slots * 2 : 16);
         if (rc)
             return rc;
     }
     uint32_t mask = r->n_slots - 1, h = hash32(j) & mask;
-    while (r->keys[h] >= 0 && r->keys[h] != j)
+    while (r->slots[h] >= 0 && r->nbr[r->slots[h]] != j)
         h = (h + 1) & mask;
-    if (r->keys[h] < 0) {
-        r->keys[h] = j;
-        r->vals[h] = 0;
-        r->n_used++;
+    if (r->slots[h] < 0) {
+        if (r->n == r->cap) {
+            uint32_t cap = r->cap ? r->cap * 2 : 8;
+            int32_t *nbr = realloc(r->nbr, (size_t)cap * sizeof *nbr);
+            if (!nbr)
+                return REC_ENOMEM;
+            r->nbr = nbr;
+            float *cnt = realloc(r->cnt, (size_t)cap * sizeof *cnt);
+            if (!cnt)
+                return REC_ENOMEM;
+            r->cnt = cnt;
+            r->cap = cap;
+        }
+        r->nbr[r->n] = j;
+        r->cnt[r->n] = 0;
+        r->slots[h] = (int32_t)r->n++;
     }
-    r->vals[h] += delta;
+    r->cnt[r->slots[h]] += delta;
     return 0;
 }
 
@@ -121,9 +127,9 @@ static float row_get(const struct rec_knn_row *r, int32_t j)
     if (r->n_slots == 0)
         return 0;
     uint32_t mask = r->n_slots - 1, h = hash32(j) & mask;
-    while (r->keys[h] >= 0) {
-        if (r->keys[h] == j)
-            return r->vals[h];
+    while (r->slots[h] >= 0) {
+        if (r->nbr[r->slots[h]] == j)
+            return r->cnt[r->slots[h]];
         h = (h + 1) & mask;
     }
     return 0;
@@ -166,26 +172,35 @@ float rec_knn_sim(const struct rec_knn *k, int32_t i, int32_t j)
     return cosine(k, i, j, row_get(&k->rows[i], j));
 }
 
+void rec_knn_row_view(const struct rec_knn *k, int32_t i, const int32_t **nbr, const float **cnt,
+                      int32_t *n)
+{
+    if (i < 0 || i >= k->n_items) {
+        *nbr = NULL;
+        *cnt = NULL;
+        *n = 0;
+        return;
+    }
+    *nbr = k->rows[i].nbr;
+    *cnt = k->rows[i].cnt;
+    *n = (int32_t)k->rows[i].n;
+}
+
 void rec_knn_each(const struct rec_knn *k, int32_t i, void (*fn)(void *ctx, int32_t j, float sim),
                   void *ctx)
 {
-    if (i < 0 || i >= k->n_items)
-        return;
-    const struct rec_knn_row *r = &k->rows[i];
-    float ni = k->norm[i];
-    if (ni <= 0)
-        return;
-    for (uint32_t s = 0; s < r->n_slots; s++) {
-        int32_t j = r->keys[s];
-        if (j < 0 || r->vals[s] <= 0)
-            continue;
-        float d = ni * k->norm[j];
-        if (d > 0)
-            fn(ctx, j, r->vals[s] / (d + k->shrink));
+    const int32_t *nbr;
+    const float *cnt;
+    int32_t n;
+    rec_knn_row_view(k, i, &nbr, &cnt, &n);
+    for (int32_t p = 0; p < n; p++) {
+        float sim = cosine(k, i, nbr[p], cnt[p]);
+        if (sim > 0)
+            fn(ctx, nbr[p], sim);
     }
 }
 
 int32_t rec_knn_degree(const struct rec_knn *k, int32_t i)
 {
-    return i >= 0 && i < k->n_items ? (int32_t)k->rows[i].n_used : 0;
+    return i >= 0 && i < k->n_items ? (int32_t)k->rows[i].n : 0;
 }

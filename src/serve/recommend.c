@@ -107,40 +107,40 @@ static void source_popular(const struct rec_engine *e, struct scratch *s, int m)
     s->n_list[REC_SOURCE_POPULAR] = rec_topk_sort(&t);
 }
 
-struct knn_visit {
-    struct scratch *s;
-    int32_t seed;
-    float weight;
-};
-
-static void knn_accumulate(void *ctx, int32_t j, float sim)
-{
-    struct knn_visit *v = ctx;
-    if (j >= v->s->n_items)
-        return;
-    float c = sim * v->weight;
-    v->s->acc[j] += c;
-    if (c > v->s->seed_sim[j]) {
-        v->s->seed_sim[j] = c;
-        v->s->seed[j] = v->seed;
-    }
-}
-
 /* Neighbours of the user's latest positive items. Visits at most recent_items rows. */
 static void source_knn(const struct rec_engine *e, const struct user *us, struct scratch *s, int m)
 {
     s->n_list[REC_SOURCE_KNN] = 0;
     if (!us)
         return;
+    const struct rec_knn *knn = &e->knn;
     int seeds = 0;
     for (int32_t k = us->n_hist - 1; k >= 0 && seeds < e->p.recent_items; k--) {
         const struct hist_entry *h = &us->hist[k];
         if (h->weight <= 0)
             continue;
         /* more recent seeds weigh a little more, so the list follows the user's latest interest */
-        struct knn_visit v = {s, h->item, 1.0f / (1.0f + 0.05f * (float)seeds)};
-        rec_knn_each(&e->knn, h->item, knn_accumulate, &v);
-        seeds++;
+        float w = 1.0f / (1.0f + 0.05f * (float)seeds++);
+        float ni = h->item < knn->n_items ? knn->norm[h->item] : 0;
+        if (ni <= 0)
+            continue;
+        const int32_t *nbr;
+        const float *cnt;
+        int32_t n;
+        rec_knn_row_view(knn, h->item, &nbr, &cnt, &n);
+        /* the hot loop of a request: one pass over the seed's neighbours, no calls */
+        for (int32_t p = 0; p < n; p++) {
+            int32_t j = nbr[p];
+            float d = ni * knn->norm[j];
+            if (cnt[p] <= 0 || d <= 0 || j >= s->n_items)
+                continue;
+            float c = w * cnt[p] / (d + knn->shrink);
+            s->acc[j] += c;
+            if (c > s->seed_sim[j]) {
+                s->seed_sim[j] = c;
+                s->seed[j] = h->item;
+            }
+        }
     }
     struct rec_topk t;
     rec_topk_init(&t, s->lists[REC_SOURCE_KNN], m);
