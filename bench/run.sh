@@ -24,10 +24,13 @@ run() {
 } >"$TMP"
 
 if [ -d "$SHARED/ml-100k" ]; then
+    # popularity without decay (--half-life 1e9): the stronger baseline on these static data sets
+    run "$BUILD/recd" eval "$SHARED/ml-100k" --ratio 0.75 --seed 42 --k 10 --half-life 1e9 --log-level warn
     run "$BUILD/bench/bench_als" "$SHARED/ml-100k" 64 15
     run "$BUILD/bench/bench_als" "$SHARED/ml-100k" 128 50
 fi
 if [ -d "$SHARED/ml-1m" ]; then
+    run "$BUILD/recd" eval "$SHARED/ml-1m" --ratio 0.75 --seed 42 --k 10 --half-life 1e9 --log-level warn
     run "$BUILD/bench/bench_als" "$SHARED/ml-1m" 64 15
     run "$BUILD/bench/bench_als" "$SHARED/ml-1m" 128 50
     run "$BUILD/bench/bench_recommend" "$SHARED/ml-1m" 10 3
