@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "gen/synth.h"
 #include "ingest/import.h"
+#include "app/app.h"
 #include "serve/engine.h"
 
 struct loader {
@@ -50,17 +51,8 @@ int main(int argc, char **argv)
     int rounds = argc > 3 ? (int)strtol(argv[3], NULL, 10) : 3;
     rec_log_set_level(REC_LOG_WARN);
     struct rec_engine_params p;
-    memset(&p, 0, sizeof p);
-    for (int t = 0; t < REC_EVENT__COUNT; t++)
-        p.weights[t] = rec_event_default_weight(t);
-    p.half_life_s = 168 * 3600.0;
-    p.knn_window = 50;
-    p.knn_shrink = 10;
-    p.recent_items = 20;
-    p.exclude_seen = 1;
-    p.blend_knn = 0.1f;
-    p.blend_popular = 0.01f;
-    rec_als_params_default(&p.als);
+    if (rec_app_default_engine_params(&p)) /* the server's defaults, RECD_* variables included */
+        return 2;
     struct loader l;
     memset(&l, 0, sizeof l);
     rec_idmap_init(&l.users);

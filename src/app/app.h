@@ -26,6 +26,9 @@ int rec_app_config(struct rec_config *c, unsigned cmd, const char *name, const c
 /* Engine parameters from the config; model_dir is written into buf (data/models). */
 void rec_app_engine_params(const struct rec_config *c, struct rec_engine_params *p, int background,
                            char *buf, size_t buflen);
+/* Engine parameters as `recd serve` would use them with no flags (built-in defaults and any
+ * RECD_* environment variables), no background trainer, no snapshots. 0 or REC_EINVAL. */
+int rec_app_default_engine_params(struct rec_engine_params *p);
 /* Opens the store in c->data and an engine replayed from it. 0 or an error (printed). */
 int rec_app_open(const struct rec_config *c, int background, struct rec_store **store,
                  struct rec_engine **engine);

@@ -79,6 +79,19 @@ void rec_app_engine_params(const struct rec_config *c, struct rec_engine_params 
     }
 }
 
+int rec_app_default_engine_params(struct rec_engine_params *p)
+{
+    struct rec_config c;
+    const char *pos[1];
+    int np, help;
+    char err[256];
+    int rc = rec_config_load(&c, REC_CMD_SERVE, 0, NULL, pos, 0, &np, &help, err, sizeof err);
+    if (!rc)
+        rec_app_engine_params(&c, p, 0, NULL, 0);
+    rec_config_free(&c);
+    return rc;
+}
+
 int rec_app_open(const struct rec_config *c, int background, struct rec_store **store,
                  struct rec_engine **engine)
 {

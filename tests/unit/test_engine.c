@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "app/app.h"
 #include "serve/engine.h"
 
 #define N_USERS 60
@@ -18,17 +19,8 @@
 static struct rec_engine *make_engine(void)
 {
     struct rec_engine_params p;
-    memset(&p, 0, sizeof p);
-    for (int t = 0; t < REC_EVENT__COUNT; t++)
-        p.weights[t] = rec_event_default_weight(t);
-    p.half_life_s = 7 * 86400.0;
-    p.knn_window = 50;
-    p.knn_shrink = 1.0f;
-    p.recent_items = 20;
-    p.exclude_seen = 1;
-    p.blend_knn = 0.1f;
-    p.blend_popular = 0.01f;
-    rec_als_params_default(&p.als);
+    assert_int_equal(rec_app_default_engine_params(&p), 0);
+    p.knn_shrink = 1.0f; /* a tiny catalog: little shrinkage */
     p.als.factors = 8;
     p.als.iters = 10;
     p.als.threads = 1;
