@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "core/err.h"
+#include "ingest/event.h"
 
 static const struct rec_http_route routes[] = {
     {"POST", "/v1/events", rec_api_post_events},
@@ -27,6 +28,18 @@ const struct rec_http_route *rec_api_routes(int *n)
 {
     *n = (int)(sizeof routes / sizeof routes[0]);
     return routes;
+}
+
+const char *rec_api_path_id(const struct rec_http_request *req, struct rec_http_response *res,
+                            const char *what)
+{
+    char msg[256];
+    const char *id = req->n_params > 0 ? req->params[0] : "";
+    if (rec_event_check_id(id, what, msg, sizeof msg)) {
+        rec_http_reply_error(res, 0, REC_EINVAL, "in the path: %s", msg);
+        return NULL;
+    }
+    return id;
 }
 
 int rec_api_parse_n(const struct rec_http_request *req, struct rec_http_response *res, int def,

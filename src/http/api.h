@@ -25,6 +25,10 @@ const struct rec_http_route *rec_api_routes(int *n);
  * already written to res. Shared by the list handlers. */
 int rec_api_parse_n(const struct rec_http_request *req, struct rec_http_response *res, int def,
                     int max, int *n);
+/* The {id} path parameter, checked like any id (1..256 bytes of UTF-8, no control characters).
+ * Returns it, or NULL with a 400 reply written to res. what names it in the message. */
+const char *rec_api_path_id(const struct rec_http_request *req, struct rec_http_response *res,
+                            const char *what);
 /* Parses req's body as JSON (an array, or one object taken as a one-element array when
  * allow_single). On error writes a 400/413 reply and returns NULL. Caller json_decref()s. */
 void *rec_api_parse_batch(const struct rec_api *api, const struct rec_http_request *req,

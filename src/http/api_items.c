@@ -77,12 +77,15 @@ void rec_api_post_items(void *app, const struct rec_http_request *req, struct re
 void rec_api_get_item(void *app, const struct rec_http_request *req, struct rec_http_response *res)
 {
     struct rec_api *api = app;
+    const char *id = rec_api_path_id(req, res, "item id");
+    if (!id)
+        return;
     char *doc = NULL;
     int deleted = 0;
-    int rc = rec_store_get_item(api->store, req->params[0], &doc, &deleted);
+    int rc = rec_store_get_item(api->store, id, &doc, &deleted);
     if (rc == REC_ENOTFOUND || (!rc && deleted)) {
         free(doc);
-        rec_http_reply_error(res, 0, REC_ENOTFOUND, "no item with id \"%.256s\"", req->params[0]);
+        rec_http_reply_error(res, 0, REC_ENOTFOUND, "no item with id \"%.256s\"", id);
         return;
     }
     if (rc) {
@@ -95,27 +98,30 @@ void rec_api_get_item(void *app, const struct rec_http_request *req, struct rec_
         json_decref(obj);
         obj = json_object();
     }
-    json_object_set_new(obj, "id", json_string(req->params[0]));
+    json_object_set_new(obj, "id", json_string(id));
     rec_http_reply_json(res, 200, obj);
 }
 
 void rec_api_delete_item(void *app, const struct rec_http_request *req, struct rec_http_response *res)
 {
     struct rec_api *api = app;
+    const char *id = rec_api_path_id(req, res, "item id");
+    if (!id)
+        return;
     char *doc = NULL;
     int deleted = 0;
-    int rc = rec_store_get_item(api->store, req->params[0], &doc, &deleted);
+    int rc = rec_store_get_item(api->store, id, &doc, &deleted);
     free(doc);
     if (!rc && deleted)
         rc = REC_ENOTFOUND; /* deleting twice finds nothing the second time */
     if (!rc)
-        rc = rec_store_delete_item(api->store, req->params[0]);
+        rc = rec_store_delete_item(api->store, id);
     if (rc) {
         rec_http_reply_error(res, 0, rc, rc == REC_ENOTFOUND ? "no item with id \"%.256s\""
                                                              : "item \"%.256s\" could not be deleted",
-                             req->params[0]);
+                             id);
         return;
     }
-    rec_engine_delete_item(api->engine, req->params[0]);
-    rec_http_reply_json(res, 200, json_pack("{s:s}", "deleted", req->params[0]));
+    rec_engine_delete_item(api->engine, id);
+    rec_http_reply_json(res, 200, json_pack("{s:s}", "deleted", id));
 }

@@ -44,14 +44,17 @@ void rec_api_recommend(void *app, const struct rec_http_request *req, struct rec
     struct rec_api *api = app;
     int n, got = 0;
     const char *model;
+    const char *id = rec_api_path_id(req, res, "user id");
+    if (!id)
+        return;
     struct rec_result *r = begin_list(api, req, res, &n);
     if (!r)
         return;
-    int rc = rec_engine_recommend(api->engine, req->params[0], n, r, &got, &model);
+    int rc = rec_engine_recommend(api->engine, id, n, r, &got, &model);
     if (rc)
         rec_http_reply_error(res, 0, rc, "recommendation failed");
     else
-        rec_http_reply_json(res, 200, json_pack("{s:s,s:o,s:s}", "user", req->params[0], "items",
+        rec_http_reply_json(res, 200, json_pack("{s:s,s:o,s:s}", "user", id, "items",
                                                 items_json(r, got), "model", model));
     free(r);
 }
@@ -60,16 +63,19 @@ void rec_api_similar(void *app, const struct rec_http_request *req, struct rec_h
 {
     struct rec_api *api = app;
     int n, got = 0;
+    const char *id = rec_api_path_id(req, res, "item id");
+    if (!id)
+        return;
     struct rec_result *r = begin_list(api, req, res, &n);
     if (!r)
         return;
-    int rc = rec_engine_similar(api->engine, req->params[0], n, r, &got);
+    int rc = rec_engine_similar(api->engine, id, n, r, &got);
     if (rc == REC_ENOTFOUND)
-        rec_http_reply_error(res, 0, rc, "no item with id \"%.256s\"", req->params[0]);
+        rec_http_reply_error(res, 0, rc, "no item with id \"%.256s\"", id);
     else if (rc)
         rec_http_reply_error(res, 0, rc, "similar items failed");
     else
-        rec_http_reply_json(res, 200, json_pack("{s:s,s:o}", "item", req->params[0], "items",
+        rec_http_reply_json(res, 200, json_pack("{s:s,s:o}", "item", id, "items",
                                                 items_json(r, got)));
     free(r);
 }

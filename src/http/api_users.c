@@ -45,7 +45,9 @@ void rec_api_post_users(void *app, const struct rec_http_request *req, struct re
 void rec_api_get_user(void *app, const struct rec_http_request *req, struct rec_http_response *res)
 {
     struct rec_api *api = app;
-    const char *id = req->params[0];
+    const char *id = rec_api_path_id(req, res, "user id");
+    if (!id)
+        return;
     struct rec_user_info *info = malloc(sizeof *info);
     if (!info) {
         rec_http_reply_error(res, 0, REC_ENOMEM, "out of memory");
@@ -84,7 +86,9 @@ void rec_api_get_user(void *app, const struct rec_http_request *req, struct rec_
 void rec_api_delete_user(void *app, const struct rec_http_request *req, struct rec_http_response *res)
 {
     struct rec_api *api = app;
-    const char *id = req->params[0];
+    const char *id = rec_api_path_id(req, res, "user id");
+    if (!id)
+        return;
     int rc = rec_store_delete_user(api->store, id);
     int rc_mem = rec_engine_delete_user(api->engine, id);
     if (rc == REC_ENOTFOUND && rc_mem == REC_ENOTFOUND) {

@@ -188,6 +188,13 @@ class ApiTest(unittest.TestCase):
         self.assertError(self.s.get("/v1/nothing-here"), 404)
         self.assertError(self.s.request("PUT", "/v1/events", body=[]), 405)
         self.assertError(self.s.get("/v1/recommend/%ZZ"), 400)
+        # ids in the path are checked like ids in bodies
+        self.assertError(self.s.get("/v1/recommend/%FF"), 400, "UTF-8")
+        self.assertError(self.s.get("/v1/items/%01x"), 400, "control character")
+        self.assertError(self.s.get("/v1/items/%FF/similar"), 400, "UTF-8")
+        self.assertError(self.s.delete("/v1/users/%FF"), 400, "UTF-8")
+        self.assertError(self.s.get("/v1/recommend/" + "x" * 300), 400, "limit is 256")
+        self.assertEqual(self.s.get("/v1/recommend/caf%C3%A9")[0], 200)
 
     def test_garbage_connection_does_not_hurt(self):
         with socket.create_connection(("127.0.0.1", self.s.port), timeout=5) as c:
