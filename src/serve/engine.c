@@ -1,6 +1,7 @@
 /* engine.c: the engine's state: catalog, users, histories, and their incremental models. */
 #include "serve/engine_impl.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -420,19 +421,17 @@ static int load_item_row(void *ctx, const char *id, const char *doc, int deleted
     int32_t i = item_put(e, id);
     if (i < 0)
         return REC_ENOMEM;
-    /* the title is the one field the engine keeps; a tiny scan avoids parsing whole docs */
-    const char *t = strstr(doc, "\"title\":\"");
-    if (t) {
-        t += 9;
-        size_t len = 0;
-        while (t[len] && !(t[len] == '"' && (len == 0 || t[len - 1] != '\\')))
-            len++;
-        char *title = strndup(t, len);
-        if (title) {
+    /* the title is the one field of the document the engine keeps (for reasons) */
+    json_t *obj = json_loads(doc, 0, NULL);
+    const char *title = json_string_value(json_object_get(obj, "title"));
+    if (title) {
+        char *t = strdup(title);
+        if (t) {
             free(e->items[i].title);
-            e->items[i].title = title;
+            e->items[i].title = t;
         }
     }
+    json_decref(obj);
     if (deleted && e->items[i].live) {
         e->items[i].live = 0;
         e->n_live_items--;

@@ -24,6 +24,7 @@ class DurabilityTest(unittest.TestCase):
 
     def test_kill9_loses_nothing_acknowledged(self):
         self.s.post("/v1/items", [{"id": "it-%d" % i, "title": "Item %d" % i} for i in range(97)])
+        self.s.post("/v1/items", [{"id": "it-6", "title": 'Say "six" \\ caf\u00e9'}])
         self.s.post("/v1/users", [{"id": "w0", "attributes": {"country": "FR"}}])
         # a first model, so that restart has a snapshot to restore
         self.s.post("/v1/events", self.events_for(99, 0))
@@ -71,6 +72,9 @@ class DurabilityTest(unittest.TestCase):
         self.assertEqual(u["attributes"], {"country": "FR"})
         st, item = self.s.get("/v1/items/it-5")
         self.assertEqual(item["title"], "Item 5")
+        # titles come back exactly (quotes, backslashes, UTF-8) in the reasons after a restart
+        st, sim = self.s.get("/v1/items/it-6/similar?n=1")
+        self.assertEqual(sim["items"][0]["reason"], 'often together with Say "six" \\ caf\u00e9')
 
         # the client retries everything: ids make it exactly-once
         for t in range(N_THREADS):
