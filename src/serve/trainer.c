@@ -19,6 +19,14 @@
 #include "serve/engine_impl.h"
 #include "store/store.h"
 
+static int all_zero(const float *v, int k)
+{
+    for (int f = 0; f < k; f++)
+        if (v[f] != 0)
+            return 0;
+    return 1;
+}
+
 /* Swaps in m (taking ownership); lock held for write. */
 static int publish(struct rec_engine *e, struct rec_als *m, int64_t trained_seq,
                    int64_t trained_events, int64_t version, double duration_s, int64_t trained_at)
@@ -42,10 +50,12 @@ static int publish(struct rec_engine *e, struct rec_als *m, int64_t trained_seq,
         us->has_x = 0;
         if (!us->live || us->n_hist == 0)
             continue;
-        if (u < n_model_users && us->last_seq <= trained_seq) {
-            memcpy(e->ux + (size_t)u * k, rec_als_user_vec(m, u), (size_t)k * sizeof(float));
+        const float *row = u < n_model_users ? rec_als_user_vec(m, u) : NULL;
+        if (row && us->last_seq <= trained_seq && !all_zero(row, k)) {
+            memcpy(e->ux + (size_t)u * k, row, (size_t)k * sizeof(float));
             us->has_x = 1;
         } else {
+            /* new since the copy, or unknown to the model (a zero row after a remap) */
             rec_engine_fold_in(e, u);
             folded++;
         }
@@ -291,10 +301,6 @@ int rec_engine_load_snapshot(struct rec_engine *e)
             duration = strtod(dur, NULL);
             free(dur);
         }
-        /* users without a row in the snapshot are folded in by publish (last_seq > seq) */
-        for (int32_t u = 0; u < nu; u++)
-            if (umap[u] < 0)
-                e->users[u].last_seq = e->users[u].last_seq > seq ? e->users[u].last_seq : seq + 1;
         rc = publish(e, mapped, seq, events, version, duration, at);
         mapped = NULL;
     }
