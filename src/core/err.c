@@ -1,4 +1,5 @@
 #include "core/err.h"
+#include "core/utf8.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -49,6 +50,7 @@ int rec_errf(char *buf, size_t len, int rc, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(buf, len, fmt, ap);
         va_end(ap);
+        rec_utf8_sanitize(buf); /* a %.64s or the buffer's end may cut a character */
     }
     return rc;
 }

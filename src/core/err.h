@@ -38,7 +38,8 @@ const char *rec_err_code(int rc);
 /* HTTP status for rc (500 for unknown codes). */
 int rec_err_http_status(int rc);
 
-/* Formats a detailed message into buf (truncating; always NUL-terminated when len > 0) and
+/* Formats a detailed message into buf (truncating; always NUL-terminated and valid UTF-8 when
+ * len > 0: bytes of a character cut by a precision or the end become '?') and
  * returns rc, so a caller can write `return rec_errf(buf, len, REC_EINVAL, "n must be ...")`. */
 int rec_errf(char *buf, size_t len, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

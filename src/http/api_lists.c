@@ -20,6 +20,10 @@ static json_t *items_json(const struct rec_result *r, int n)
     for (int k = 0; k < n; k++) {
         json_t *o = json_pack("{s:s,s:f,s:s,s:s}", "id", r[k].id, "score", r[k].score, "reason",
                               r[k].reason, "source", source_names[r[k].source]);
+        if (!o) { /* never drop an item silently: the whole answer fails instead */
+            json_decref(arr);
+            return NULL;
+        }
         if (r[k].because[0])
             json_object_set_new(o, "because", json_string(r[k].because));
         json_array_append_new(arr, o);

@@ -2,6 +2,7 @@
 #include "http/http.h"
 
 #include "core/err.h"
+#include "core/utf8.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -14,54 +15,6 @@
 
 /* Used when even building the error object fails (out of memory). */
 static const char oom_body[] = "{\"error\":{\"code\":\"out_of_memory\",\"message\":\"out of memory\"}}";
-
-/* Length of the valid UTF-8 sequence at s (n bytes available), or 0 if it is invalid
- * (bad lead byte, bad continuation, overlong form, surrogate, above U+10FFFF, truncated). */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    unsigned lo = 0x80, hi = 0xBF;   /* allowed range of the second byte */
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        len = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        if (c == 0xE0)
-            lo = 0xA0;               /* overlong */
-        if (c == 0xED)
-            hi = 0x9F;               /* surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        if (c == 0xF0)
-            lo = 0x90;               /* overlong */
-        if (c == 0xF4)
-            hi = 0x8F;               /* above U+10FFFF */
-    } else
-        return 0;
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-    return len;
-}
-
-/* Replaces every byte that is not part of valid UTF-8 with '?', in place: jansson refuses
- * invalid UTF-8, and messages may quote client input or be cut mid-character by vsnprintf. */
-static void utf8_sanitize(char *s)
-{
-    size_t n = strlen(s);
-    for (size_t i = 0; i < n;) {
-        size_t len = utf8_seq_len((const unsigned char *)s + i, n - i);
-        if (len == 0) {
-            s[i++] = '?';
-            continue;
-        }
-        i += len;
-    }
-}
 
 static void set_body(struct rec_http_response *res, int status, char *body)
 {
@@ -101,7 +54,7 @@ void rec_http_reply_error(struct rec_http_response *res, int status, int rc, con
     } else {
         snprintf(msg, sizeof msg, "%s", rec_strerror(rc));
     }
-    utf8_sanitize(msg);
+    rec_utf8_sanitize(msg);
 
     int st = status > 0 ? status : rec_err_http_status(rc);
     json_t *obj = json_pack("{s:{s:s,s:s}}", "error", "code", rec_err_code(rc), "message", msg);

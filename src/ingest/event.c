@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/utf8.h"
 
 struct type_row {
     const char *name;
@@ -51,36 +52,6 @@ double rec_event_weight(const double *weights, int type, double value)
     return w;
 }
 
-/* Length of the UTF-8 sequence starting at s, or 0 when it is not well formed
- * (overlongs, surrogates and code points past U+10FFFF are rejected). */
-static int utf8_seq_len(const unsigned char *s)
-{
-    unsigned char c = s[0];
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        return (s[1] & 0xC0) == 0x80 ? 2 : 0;
-    if (c >= 0xE0 && c <= 0xEF) {
-        if ((s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
-            return 0;
-        if (c == 0xE0 && s[1] < 0xA0)
-            return 0;
-        if (c == 0xED && s[1] >= 0xA0)
-            return 0;
-        return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        if ((s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
-            return 0;
-        if (c == 0xF0 && s[1] < 0x90)
-            return 0;
-        if (c == 0xF4 && s[1] >= 0x90)
-            return 0;
-        return 4;
-    }
-    return 0;
-}
-
 int rec_event_check_id(const char *s, const char *what, char *err, size_t errlen)
 {
     if (!s || !*s)
@@ -94,7 +65,7 @@ int rec_event_check_id(const char *s, const char *what, char *err, size_t errlen
         if (*p < 0x20 || *p == 0x7F)
             return rec_errf(err, errlen, REC_EINVAL, "%s contains a control character at byte %zu",
                             what, (size_t)(p - (const unsigned char *)s));
-        int k = utf8_seq_len(p);
+        size_t k = rec_utf8_seq_len(p, n - (size_t)(p - (const unsigned char *)s));
         if (k == 0)
             return rec_errf(err, errlen, REC_EINVAL, "%s is not valid UTF-8 at byte %zu", what,
                             (size_t)(p - (const unsigned char *)s));

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/utf8.h"
 #include "serve/engine_impl.h"
 #include "model/linalg.h"
 #include "serve/topk.h"
@@ -354,6 +355,7 @@ int rec_engine_recommend(struct rec_engine *e, const char *user, int n, struct r
                 snprintf(res->because, sizeof res->because, "%s", rec_idmap_name(&e->item_ids, why));
                 snprintf(res->reason, sizeof res->reason, "because you %s %s",
                          rec_event_type_verb(us->hist[pos].type), item_label(e, why));
+                rec_utf8_sanitize(res->reason); /* a long title may be cut mid-character */
             } else {
                 res->source = REC_SOURCE_POPULAR;
                 snprintf(res->reason, sizeof res->reason, "popular now");
@@ -454,6 +456,7 @@ int rec_engine_similar(struct rec_engine *e, const char *item, int n, struct rec
         snprintf(out[r].reason, sizeof out[r].reason, "%s %s",
                  source == REC_SOURCE_KNN ? "often together with" : "similar to",
                  item_label(e, i));
+        rec_utf8_sanitize(out[r].reason);
     }
     *n_out = got;
     pthread_rwlock_unlock(&e->lock);

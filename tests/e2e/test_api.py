@@ -165,6 +165,23 @@ class ApiTest(unittest.TestCase):
         self.assertEqual(st, 400)
         self.assertEqual(len(r["rejected"]), 1)
 
+    def test_long_utf8_text_is_cut_cleanly(self):
+        # a title longer than the reason buffer, made of two-byte characters
+        self.s.post("/v1/items", [{"id": "long-title", "title": "\u00e9" * 200}])
+        self.s.post("/v1/events", [{"user": "lt-%d" % k, "item": it, "type": "like"}
+                                   for k in range(3) for it in ("long-title", "space-6")])
+        st, r = self.s.post("/v1/events", [{"user": "lt-new", "item": "long-title", "type": "like"}])
+        st, r = self.s.get("/v1/items/long-title/similar?n=3")
+        self.assertEqual(st, 200)
+        self.assertIn("space-6", [x["id"] for x in r["items"]])
+        self.assertTrue(r["items"][0]["reason"].startswith("often together with \u00e9\u00e9"))
+        # an unknown field with a long non-ASCII name still gets its rejection listed
+        st, r = self.s.post("/v1/events", [{"user": "u", "item": "i", "type": "view", "x" + "\u00e9" * 100: 1},
+                                           {"user": "u", "item": "i", "type": "view"}])
+        self.assertEqual((st, r["accepted"]), (200, 1))
+        self.assertEqual(len(r["rejected"]), 1)
+        self.assertIn("unknown field", r["rejected"][0]["reason"])
+
     def test_malformed_bodies(self):
         self.assertError(self.s.post("/v1/events", raw=b"[{\"user\": "), 400, "malformed JSON")
         self.assertError(self.s.post("/v1/events", raw=b""), 400)

@@ -12,6 +12,7 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "core/idmap.h"
+#include "core/utf8.h"
 #include "ingest/event.h"
 
 static void test_err_table(void **state)
@@ -24,6 +25,23 @@ static void test_err_table(void **state)
     char buf[32];
     assert_int_equal(rec_errf(buf, sizeof buf, REC_EINVAL, "n must be %d..%d", 1, 1000), REC_EINVAL);
     assert_string_equal(buf, "n must be 1..1000");
+}
+
+static void test_messages_stay_valid_utf8(void **state)
+{
+    char buf[8];
+    /* 7 bytes fit as they are */
+    rec_errf(buf, sizeof buf, REC_EINVAL, "%s", "xcaf\xc3\xa9s");
+    assert_string_equal(buf, "xcaf\xc3\xa9s");
+    /* the buffer's end cuts the two-byte e-acute: its lead byte becomes '?' */
+    rec_errf(buf, sizeof buf, REC_EINVAL, "%s", "xyzcaf\xc3\xa9");
+    assert_string_equal(buf, "xyzcaf?");
+    /* a precision cuts it in the middle of the message */
+    rec_errf(buf, sizeof buf, REC_EINVAL, "%.3s!", "ab\xc3\xa9");
+    assert_string_equal(buf, "ab?!");
+    char s[] = "ok \xed\xa0\x80 \xf0\x9f\x98\x80";  /* a surrogate, then a valid emoji */
+    rec_utf8_sanitize(s);
+    assert_string_equal(s, "ok ??? \xf0\x9f\x98\x80");
 }
 
 static void test_idmap_put_get_remove(void **state)
@@ -139,6 +157,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_err_table),
+        cmocka_unit_test(test_messages_stay_valid_utf8),
         cmocka_unit_test(test_idmap_put_get_remove),
         cmocka_unit_test(test_config_precedence),
         cmocka_unit_test(test_event_types_and_ids),
