@@ -44,6 +44,18 @@ static int grow(struct rec_pop *p, int32_t need)
     return 0;
 }
 
+double rec_pop_decay_add(double sum, int64_t *ref, double w, int64_t ts, double half_life_s)
+{
+    if (ts >= *ref) {
+        /* move the reference forward: older mass decays (to exactly 0 from an empty start) */
+        sum = sum == 0 ? w : sum * exp2(-(double)(ts - *ref) / half_life_s) + w;
+        *ref = ts;
+        return sum;
+    }
+    /* an event older than the reference (imports, late arrivals) adds decayed weight */
+    return sum + w * exp2(-(double)(*ref - ts) / half_life_s);
+}
+
 int rec_pop_add(struct rec_pop *p, int32_t item, double w, int64_t ts)
 {
     if (item < 0)
@@ -51,17 +63,10 @@ int rec_pop_add(struct rec_pop *p, int32_t item, double w, int64_t ts)
     int rc = grow(p, item + 1);
     if (rc)
         return rc;
-    if (p->sum[item] == 0 && p->ref_ts[item] == 0) {
-        p->sum[item] = w;
-        p->ref_ts[item] = ts;
-    } else if (ts >= p->ref_ts[item]) {
-        /* move the reference forward: older mass decays */
-        p->sum[item] = p->sum[item] * exp2(-(double)(ts - p->ref_ts[item]) / p->half_life_s) + w;
-        p->ref_ts[item] = ts;
-    } else {
-        /* an event older than the reference (imports, late arrivals) adds decayed weight */
-        p->sum[item] += w * exp2(-(double)(p->ref_ts[item] - ts) / p->half_life_s);
-    }
+    p->sum[item] = rec_pop_decay_add(p->sum[item], &p->ref_ts[item], w, ts, p->half_life_s);
+    /* taking back a share that was all there was leaves rounding dust, not popularity */
+    if (fabs(p->sum[item]) < 1e-6 * fabs(w))
+        p->sum[item] = 0;
     return 0;
 }
 

@@ -19,6 +19,10 @@ struct rec_pop {
 
 void rec_pop_init(struct rec_pop *p, double half_life_s);
 void rec_pop_free(struct rec_pop *p);
+/* The decay step shared by item totals and per-user contributions (so a user's share can be
+ * subtracted exactly): adds w at time ts to sum, held at reference time *ref, moving *ref forward
+ * when ts is later. Returns the new sum. */
+double rec_pop_decay_add(double sum, int64_t *ref, double w, int64_t ts, double half_life_s);
 /* Adds weight w at time ts to item (growing the table). 0 or REC_ENOMEM. */
 int rec_pop_add(struct rec_pop *p, int32_t item, double w, int64_t ts);
 /* Ranking key (higher is more popular); -INFINITY for items with no positive mass. */

@@ -152,20 +152,20 @@ static struct hist_entry *hist_append(struct user *us, int32_t item)
     struct hist_entry *h = &us->hist[us->n_hist++];
     memset(h, 0, sizeof *h);
     h->item = item;
+    h->knn_rank = -1;
     return h;
 }
 
-/* Pairs item with the window of previous kNN entries of the user (sign +1 adds, -1 removes);
- * `upto` is the entry's position in the history. */
-static void knn_link(struct rec_engine *e, const struct user *us, int32_t upto, float sign)
+/* Adds (sign +1) or takes back (sign -1) the co-occurrences entry idx brought when it entered:
+ * pairs with the knn_window entries that entered just before it, whatever their position, so a
+ * deletion subtracts exactly what was added. */
+static void knn_link(struct rec_engine *e, const struct user *us, int32_t idx, float sign)
 {
-    int left = e->p.knn_window;
-    int32_t item = us->hist[upto].item;
-    for (int32_t k = upto - 1; k >= 0 && left > 0; k--) {
-        if (!us->hist[k].in_knn)
-            continue;
-        rec_knn_add_pair(&e->knn, item, us->hist[k].item, sign);
-        left--;
+    int32_t item = us->hist[idx].item, rank = us->hist[idx].knn_rank;
+    for (int32_t k = 0; k < us->n_hist; k++) {
+        int32_t r = us->hist[k].knn_rank;
+        if (r >= 0 && r < rank && r >= rank - e->p.knn_window)
+            rec_knn_add_pair(&e->knn, item, us->hist[k].item, sign);
     }
     rec_knn_add_item(&e->knn, item, sign);
 }
@@ -194,13 +194,14 @@ static int32_t apply_one(struct rec_engine *e, const struct rec_event *ev)
     if (!h && !(h = hist_append(us, i)))
         return -1;
     h->weight += (float)w;
-    if ((uint32_t)ev->ts >= h->ts) {
-        h->ts = (uint32_t)ev->ts;
+    if ((uint32_t)ev->ts >= h->ts)
         h->type = (uint8_t)ev->type;
-    }
-    if (!h->in_knn && h->weight > 0) {
-        h->in_knn = 1;
-        us->n_knn++;
+    /* the same decay as the item's total, so deleting the user takes back exactly this share */
+    int64_t ref = h->ts;
+    h->pop_mass = (float)rec_pop_decay_add(h->pop_mass, &ref, w, ev->ts, e->pop.half_life_s);
+    h->ts = (uint32_t)ref;
+    if (h->knn_rank < 0 && h->weight > 0) {
+        h->knn_rank = us->n_knn++;
         knn_link(e, us, (int32_t)(h - us->hist), 1.0f);
     }
     return u;
@@ -340,8 +341,8 @@ int rec_engine_delete_user(struct rec_engine *e, const char *id)
         /* take back this user's share of the shared statistics */
         for (int32_t k = 0; k < us->n_hist; k++) {
             struct hist_entry *h = &us->hist[k];
-            rec_pop_add(&e->pop, h->item, -h->weight, h->ts);
-            if (h->in_knn)
+            rec_pop_add(&e->pop, h->item, -h->pop_mass, h->ts);
+            if (h->knn_rank >= 0)
                 knn_link(e, us, k, -1.0f);
         }
         e->n_events -= us->n_events;

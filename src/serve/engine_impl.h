@@ -11,20 +11,20 @@
 #include "model/popularity.h"
 #include "serve/engine.h"
 
-/* One distinct item in a user's history, in first-seen order. 16 bytes. */
+/* One distinct item in a user's history, in first-seen order. 24 bytes. */
 struct hist_entry {
     int32_t item;
     float weight;       /* summed interaction strength */
+    float pop_mass;     /* this user's decayed share of the item's popularity, held at ts */
     uint32_t ts;        /* latest event, Unix seconds */
+    int32_t knn_rank;   /* order in which the entry entered co-occurrence; -1: not counted */
     uint8_t type;       /* latest event type */
-    uint8_t in_knn;     /* counted in co-occurrence (entered with positive weight) */
-    uint16_t pad;
 };
 
 struct user {
     struct hist_entry *hist;
     int32_t n_hist, cap_hist;
-    int32_t n_knn;          /* entries with in_knn */
+    int32_t n_knn;          /* entries with knn_rank >= 0 */
     int64_t n_events;
     int64_t last_seq;       /* latest applied event */
     uint8_t live;           /* 0 once deleted */

@@ -169,6 +169,45 @@ static void test_similar_and_user_delete(void **state)
     rec_engine_destroy(e);
 }
 
+/* Regression: deleting a user must take back exactly what that user added to the shared
+ * co-occurrence counts and popularity, even when an item entered their history late (after a
+ * dislike) or their events lie far apart in time. */
+static void test_user_delete_takes_back_exactly_its_share(void **state)
+{
+    struct rec_engine *e = make_engine();
+    add(e, "kA", "kX", REC_EVENT_DISLIKE, 1000);
+    add(e, "kA", "kY", REC_EVENT_LIKE, 1001);
+    add(e, "kA", "kX", REC_EVENT_LIKE, 1002);
+    add(e, "kA", "kX", REC_EVENT_LIKE, 1003);
+    add(e, "kB", "kX", REC_EVENT_LIKE, 1004);
+    add(e, "kB", "kY", REC_EVENT_LIKE, 1005);
+    struct rec_result r[4];
+    int got;
+    assert_int_equal(rec_engine_similar(e, "kX", 1, r, &got), 0);
+    assert_int_equal(got, 1);
+    assert_string_equal(r[0].id, "kY");
+    assert_int_equal(rec_engine_delete_user(e, "kA"), 0);
+    assert_int_equal(rec_engine_similar(e, "kX", 1, r, &got), 0);
+    assert_int_equal(got, 1); /* kB still saw both */
+    assert_string_equal(r[0].id, "kY");
+
+    /* popularity: pP's old purchase has decayed; taking it back must not sink pQ's like */
+    add(e, "pP", "pW", REC_EVENT_PURCHASE, 1000);
+    add(e, "pP", "pW", REC_EVENT_VIEW, 13000000);
+    add(e, "pQ", "pW", REC_EVENT_LIKE, 13000000);
+    assert_int_equal(rec_engine_delete_user(e, "pP"), 0);
+    static struct rec_result pop[16];
+    assert_int_equal(rec_engine_popular(e, 16, pop, &got), 0);
+    int found = 0;
+    for (int j = 0; j < got; j++)
+        if (!strcmp(pop[j].id, "pW")) {
+            found = 1;
+            assert_true(pop[j].score > 3.99 && pop[j].score < 4.01); /* pQ's like, weight 4 */
+        }
+    assert_true(found);
+    rec_engine_destroy(e);
+}
+
 static void test_modes_for_eval(void **state)
 {
     struct rec_engine *e = two_tastes();
@@ -189,6 +228,7 @@ int main(void)
         cmocka_unit_test(test_new_user_gets_popular_then_personal),
         cmocka_unit_test(test_deleted_and_disliked_items_disappear),
         cmocka_unit_test(test_similar_and_user_delete),
+        cmocka_unit_test(test_user_delete_takes_back_exactly_its_share),
         cmocka_unit_test(test_modes_for_eval),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
