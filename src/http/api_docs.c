@@ -49,13 +49,15 @@ void rec_api_upsert_docs(struct rec_api *api, const struct rec_http_request *req
                                                 "rejected", rejected));
         goto out;
     }
+    rec_engine_ingest_begin(api->engine, 0);
     int rc = kind->store(api->store, ids, (const char *const *)docs, n_ok);
+    for (int j = 0; !rc && j < n_ok; j++)
+        kind->engine_put(api->engine, ids[j], titles[j]);
+    rec_engine_ingest_end(api->engine);
     if (rc) {
         rec_http_reply_error(res, 0, rc, "%ss could not be stored", kind->name);
         goto out;
     }
-    for (int j = 0; j < n_ok; j++)
-        kind->engine_put(api->engine, ids[j], titles[j]);
     rec_http_reply_json(res, 200, json_pack("{s:i,s:O}", "upserted", n_ok, "rejected", rejected));
 out:
     for (int j = 0; docs && j < n_ok; j++)

@@ -45,12 +45,15 @@ void rec_api_post_events(void *app, const struct rec_http_request *req, struct r
         rec_http_reply_json(res, 400, body);
         goto out;
     }
+    rec_engine_ingest_begin(api->engine, 0);
     int rc = rec_store_append_events(api->store, ev, n_ok, inserted);
     if (rc) {
+        rec_engine_ingest_end(api->engine);
         rec_http_reply_error(res, 0, rc, "events could not be stored; nothing was accepted");
         goto out;
     }
     rc = rec_engine_apply_events(api->engine, ev, n_ok, inserted);
+    rec_engine_ingest_end(api->engine);
     int accepted = 0, duplicates = 0;
     for (int j = 0; j < n_ok; j++)
         inserted[j] ? accepted++ : duplicates++;

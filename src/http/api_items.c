@@ -110,18 +110,21 @@ void rec_api_delete_item(void *app, const struct rec_http_request *req, struct r
         return;
     char *doc = NULL;
     int deleted = 0;
+    rec_engine_ingest_begin(api->engine, 1);
     int rc = rec_store_get_item(api->store, id, &doc, &deleted);
     free(doc);
     if (!rc && deleted)
         rc = REC_ENOTFOUND; /* deleting twice finds nothing the second time */
     if (!rc)
         rc = rec_store_delete_item(api->store, id);
+    if (!rc)
+        rec_engine_delete_item(api->engine, id);
+    rec_engine_ingest_end(api->engine);
     if (rc) {
         rec_http_reply_error(res, 0, rc, rc == REC_ENOTFOUND ? "no item with id \"%.256s\""
                                                              : "item \"%.256s\" could not be deleted",
                              id);
         return;
     }
-    rec_engine_delete_item(api->engine, id);
     rec_http_reply_json(res, 200, json_pack("{s:s}", "deleted", id));
 }

@@ -89,8 +89,11 @@ void rec_api_delete_user(void *app, const struct rec_http_request *req, struct r
     const char *id = rec_api_path_id(req, res, "user id");
     if (!id)
         return;
+    rec_engine_ingest_begin(api->engine, 1);
     int rc = rec_store_delete_user(api->store, id);
-    int rc_mem = rec_engine_delete_user(api->engine, id);
+    /* memory follows the store: a failed store delete leaves the user in both */
+    int rc_mem = rc == 0 || rc == REC_ENOTFOUND ? rec_engine_delete_user(api->engine, id) : rc;
+    rec_engine_ingest_end(api->engine);
     if (rc == REC_ENOTFOUND && rc_mem == REC_ENOTFOUND) {
         rec_http_reply_error(res, 0, REC_ENOTFOUND, "no user with id \"%.256s\"", id);
         return;

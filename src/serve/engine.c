@@ -1,4 +1,5 @@
 /* engine.c: the engine's state: catalog, users, histories, and their incremental models. */
+#define _GNU_SOURCE /* pthread_rwlockattr_setkind_np: writers must not starve behind event posts */
 #include "serve/engine_impl.h"
 
 #include <jansson.h>
@@ -32,6 +33,11 @@ int rec_engine_create(const struct rec_engine_params *p, struct rec_store *store
         e->p.recent_items = 1;
     e->p.model_dir = NULL;  /* re-pointed below to our own copy */
     e->store = store;
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&e->ingest, &attr);
+    pthread_rwlockattr_destroy(&attr);
     pthread_rwlock_init(&e->lock, NULL);
     pthread_mutex_init(&e->train_mu, NULL);
     pthread_mutex_init(&e->fit_mu, NULL);
@@ -74,6 +80,7 @@ void rec_engine_destroy(struct rec_engine *e)
     rec_als_destroy(e->als);
     free(e->ux);
     free((char *)e->p.model_dir);
+    pthread_rwlock_destroy(&e->ingest);
     pthread_rwlock_destroy(&e->lock);
     pthread_mutex_destroy(&e->train_mu);
     pthread_mutex_destroy(&e->fit_mu);
@@ -81,6 +88,16 @@ void rec_engine_destroy(struct rec_engine *e)
     pthread_cond_destroy(&e->done_cv);
     free(e);
 }
+
+void rec_engine_ingest_begin(struct rec_engine *e, int exclusive)
+{
+    if (exclusive)
+        pthread_rwlock_wrlock(&e->ingest);
+    else
+        pthread_rwlock_rdlock(&e->ingest);
+}
+
+void rec_engine_ingest_end(struct rec_engine *e) { pthread_rwlock_unlock(&e->ingest); }
 
 struct user *rec_engine_user_at(struct rec_engine *e, int32_t u)
 {

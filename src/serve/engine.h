@@ -85,6 +85,14 @@ void rec_engine_destroy(struct rec_engine *e);
  * snapshot when one matches; users with events after it are folded in. 0 or a negative code. */
 int rec_engine_load(struct rec_engine *e, char *err, size_t errlen);
 
+/* Ingestion against deletions and training: a writer that commits to the store and then applies
+ * to the engine holds this shared from before the commit until after the apply; deletions and the
+ * trainer's copy of the data hold it exclusively. So neither ever sees a commit whose effect is
+ * not yet in memory (no lost delete, and the copied seq is a true watermark). Writer-preferring;
+ * never take it twice in one thread. */
+void rec_engine_ingest_begin(struct rec_engine *e, int exclusive);
+void rec_engine_ingest_end(struct rec_engine *e);
+
 /* Applies committed events (mask[i] == 0 skips event i; mask may be NULL) and re-solves the
  * factors of every user they touch before returning, so the next request reflects them. */
 int rec_engine_apply_events(struct rec_engine *e, const struct rec_event *ev, int n,

@@ -40,6 +40,7 @@ struct rec_engine {
     struct rec_engine_params p;
     struct rec_store *store;            /* not owned; may be NULL */
 
+    pthread_rwlock_t ingest;            /* see rec_engine_ingest_begin; taken before lock */
     pthread_rwlock_t lock;              /* guards everything below down to the trainer part */
     struct rec_idmap user_ids, item_ids;
     struct user *users;

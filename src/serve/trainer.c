@@ -168,6 +168,8 @@ int rec_engine_train_now(struct rec_engine *e)
     int32_t n_users, n_items;
     int rc = 0;
 
+    /* exclusive ingest: every committed event is applied, so last_seq is a true watermark */
+    rec_engine_ingest_begin(e, 1);
     pthread_rwlock_rdlock(&e->lock);
     n_users = e->user_ids.n_names;
     n_items = e->item_ids.n_names;
@@ -198,6 +200,7 @@ int rec_engine_train_now(struct rec_engine *e)
             rc = REC_ENOMEM;
     }
     pthread_rwlock_unlock(&e->lock);
+    rec_engine_ingest_end(e);
 
     struct rec_csr ui = {0};
     struct rec_als *m = NULL;

@@ -98,5 +98,55 @@ class DurabilityTest(unittest.TestCase):
         self.assertEqual(len(rec_after["items"]), len(rec_before["items"]))
 
 
+class DeleteRaceTest(unittest.TestCase):
+    """Deletions racing event posts for the same user: memory and store must agree afterwards
+    (a restart rebuilds memory from the store, so the two answers must be the same)."""
+
+    def test_delete_while_posting(self):
+        s = Server("--retrain-events", "0", "--threads", "8").start()
+        try:
+            users = ["racer%d" % k for k in range(4)]
+            stop = time.time() + 2.0
+
+            def poster(t):
+                n = 0
+                while time.time() < stop:
+                    u = users[n % len(users)]
+                    s.post("/v1/events", [{"user": u, "item": "it%d" % (n % 5), "type": "click",
+                                           "id": "p%d-%d" % (t, n)}])
+                    n += 1
+
+            def deleter():
+                n = 0
+                while time.time() < stop:
+                    s.delete("/v1/users/" + users[n % len(users)])
+                    n += 1
+
+            threads = [threading.Thread(target=poster, args=(t,)) for t in range(3)]
+            threads.append(threading.Thread(target=deleter))
+            for th in threads:
+                th.start()
+            for th in threads:
+                th.join()
+
+            def snapshot():
+                out = {}
+                for u in users:
+                    st, body = s.get("/v1/users/" + u)
+                    out[u] = body["events"] if st == 200 else None
+                st, status = s.get("/v1/status")
+                out["events"] = status["events"]
+                out["events_in_memory"] = status["events_in_memory"]
+                return out
+
+            live = snapshot()
+            self.assertEqual(live["events"], live["events_in_memory"], live)
+            s.stop()
+            s.start()
+            self.assertEqual(snapshot(), live)
+        finally:
+            s.cleanup()
+
+
 if __name__ == "__main__":
     main()
