@@ -36,6 +36,7 @@ int rec_cmd_serve(int argc, char **argv)
         .max_n = c.max_n,
         .history_max = c.history_max,
         .started_mono = rec_mono_s(),
+        .max_train_waiters = c.threads > 3 ? c.threads / 2 : 1,
     };
     struct rec_http_config hc = {
         .bind = c.bind,
@@ -60,6 +61,7 @@ int rec_cmd_serve(int argc, char **argv)
     int sig = 0;
     sigwait(&sigs, &sig);
     rec_info("signal %d: shutting down", sig);
+    rec_engine_shutdown(engine); /* releases requests waiting for a training run */
     rec_http_stop(http);
     rec_app_close(store, engine);
     rec_config_free(&c);

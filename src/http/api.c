@@ -62,11 +62,52 @@ int rec_api_parse_n(const struct rec_http_request *req, struct rec_http_response
     return 0;
 }
 
+/* Elements of a top-level JSON array (separators at depth 1, plus one), counted without parsing
+ * and stopping past limit; 0 when the text is not an array (the parser then says what is wrong). Linear, no allocation: a huge
+ * batch is refused before jansson builds a tree many times the body's size. */
+static long count_top_level(const char *s, size_t n, long limit)
+{
+    size_t i = 0;
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+        i++;
+    if (i == n || s[i] != '[')
+        return 0;
+    long count = 0;
+    int depth = 0, in_string = 0;
+    for (; i < n && count <= limit; i++) {
+        char c = s[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = 0;
+            continue;
+        }
+        if (c == '"') {
+            in_string = 1;
+        } else if (c == '[' || c == '{') {
+            depth++;
+        } else if (c == ']' || c == '}') {
+            if (--depth == 0)
+                break;
+        } else if (c == ',' && depth == 1) {
+            count++;
+        }
+    }
+    return count + 1;
+}
+
 void *rec_api_parse_batch(const struct rec_api *api, const struct rec_http_request *req,
                           struct rec_http_response *res, int allow_single)
 {
     if (req->body_len == 0) {
         rec_http_reply_error(res, 0, REC_EINVAL, "request body is empty; expected a JSON array");
+        return NULL;
+    }
+    long counted = count_top_level(req->body, req->body_len, api->max_batch);
+    if (counted > api->max_batch) {
+        rec_http_reply_error(res, 0, REC_ETOOBIG, "batch has more than %d records, the limit",
+                             api->max_batch);
         return NULL;
     }
     json_error_t jerr;

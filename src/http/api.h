@@ -16,6 +16,8 @@ struct rec_api {
     int max_n;                   /* largest n of a list */
     int history_max;             /* history entries in GET /v1/users/{id} */
     double started_mono;
+    int max_train_waiters;       /* POST /v1/train?wait=1 requests that may block a worker at once */
+    _Atomic int train_waiters;
 };
 
 /* The route table (static storage); *n gets its length. */

@@ -1,5 +1,6 @@
 /* api_status.c: GET /v1/status, POST /v1/train, GET /health. */
 #include <jansson.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "core/clock.h"
@@ -41,7 +42,21 @@ void rec_api_train(void *app, const struct rec_http_request *req, struct rec_htt
     struct rec_api *api = app;
     const char *w = rec_http_query(req, "wait");
     int wait = w && (strcmp(w, "1") == 0 || strcmp(w, "true") == 0);
-    rec_engine_request_train(api->engine, wait);
+    /* a waiting request holds an HTTP worker for the whole run: only a few may */
+    if (wait && atomic_fetch_add(&api->train_waiters, 1) >= api->max_train_waiters) {
+        atomic_fetch_sub(&api->train_waiters, 1);
+        rec_http_reply_error(res, 0, REC_EBUSY, "%d requests already wait for training; "
+                             "retry later, or start it without wait and poll GET /v1/status",
+                             api->max_train_waiters);
+        return;
+    }
+    int rc = rec_engine_request_train(api->engine, wait);
+    if (wait)
+        atomic_fetch_sub(&api->train_waiters, 1);
+    if (rc) {
+        rec_http_reply_error(res, 0, rc, "the server is shutting down; training did not finish");
+        return;
+    }
     struct rec_engine_status st;
     rec_engine_status(api->engine, &st);
     rec_http_reply_json(res, wait ? 200 : 202,

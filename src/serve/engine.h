@@ -126,8 +126,12 @@ int32_t rec_engine_item_index(struct rec_engine *e, const char *id);
 /* Trains iALS on everything in memory and publishes it, in the calling thread. */
 int rec_engine_train_now(struct rec_engine *e);
 /* Asks the trainer thread for a retrain; with wait, returns once a run that started after
- * this call finished. Without a trainer thread, trains in the caller. */
+ * this call finished (0), or REC_EBUSY when the engine is shutting down first. Without a
+ * trainer thread, trains in the caller. */
 int rec_engine_request_train(struct rec_engine *e, int wait);
+/* Starts shutting down: no new training run starts, and waiters of rec_engine_request_train
+ * return at once. Call before stopping the HTTP server; rec_engine_destroy finishes the job. */
+void rec_engine_shutdown(struct rec_engine *e);
 
 int rec_engine_status(struct rec_engine *e, struct rec_engine_status *st);
 /* REC_ENOTFOUND for unknown users. */

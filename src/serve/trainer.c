@@ -147,7 +147,7 @@ static void save_snapshot(struct rec_engine *e, const struct rec_als *m, char **
     char dur[32];
     snprintf(dur, sizeof dur, "%.3f", duration_s);
     rec_store_meta_set(e->store, "als.duration", dur);
-    /* keep the previous snapshot as a fallback, drop the one before it */
+    /* keep the previous snapshot (for a manual rollback), drop the one before it */
     if (version > 2) {
         snprintf(path, sizeof path, "%s/als-%06" PRId64 ".bin", e->p.model_dir, version - 2);
         unlink(path);
@@ -250,6 +250,13 @@ int rec_engine_load_snapshot(struct rec_engine *e)
     char *path = NULL;
     if (rec_store_meta_get(e->store, "als.path", &path))
         return REC_ENOTFOUND;
+    /* whatever happens below, later runs number on from the last saved version, so a retrain
+     * after a damaged snapshot neither reuses nor orphans file names */
+    int64_t last_version = meta_get_i64(e->store, "als.version");
+    pthread_rwlock_wrlock(&e->lock);
+    if (last_version > e->model.version)
+        e->model.version = last_version;
+    pthread_rwlock_unlock(&e->lock);
     FILE *f = fopen(path, "rb");
     if (!f) {
         rec_warn("engine: model snapshot %s is missing; will retrain", path);
@@ -386,11 +393,7 @@ void rec_engine_trainer_stop(struct rec_engine *e)
 {
     if (!e->trainer_running)
         return;
-    pthread_mutex_lock(&e->train_mu);
-    e->stop = 1;
-    pthread_cond_broadcast(&e->train_cv);
-    pthread_cond_broadcast(&e->done_cv);
-    pthread_mutex_unlock(&e->train_mu);
+    rec_engine_shutdown(e);
     pthread_join(e->trainer, NULL);
     e->trainer_running = 0;
 }
@@ -405,6 +408,16 @@ int rec_engine_request_train(struct rec_engine *e, int wait)
     pthread_cond_signal(&e->train_cv);
     while (wait && !e->stop && e->runs_done < target)
         pthread_cond_wait(&e->done_cv, &e->train_mu);
+    int rc = wait && e->runs_done < target ? REC_EBUSY : 0;
     pthread_mutex_unlock(&e->train_mu);
-    return 0;
+    return rc;
+}
+
+void rec_engine_shutdown(struct rec_engine *e)
+{
+    pthread_mutex_lock(&e->train_mu);
+    e->stop = 1;
+    pthread_cond_broadcast(&e->train_cv);
+    pthread_cond_broadcast(&e->done_cv);
+    pthread_mutex_unlock(&e->train_mu);
 }

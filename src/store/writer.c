@@ -266,8 +266,10 @@ static int run_in_savepoint(struct rec_store_writer *w, struct job *j, int *abor
         rc = j->run(w, j);
         if (rc == 0)
             rc = step(w, W_RELEASE);
-        else if (!sqlite3_get_autocommit(w->db) &&
-                 (step(w, W_ROLLBACK_TO) || step(w, W_RELEASE)))
+        /* a failed job, or a failed RELEASE, must leave nothing behind: its caller is told
+         * nothing was stored, so its rows may not ride along with the others' commit */
+        if (rc != 0 && !sqlite3_get_autocommit(w->db) &&
+            (step(w, W_ROLLBACK_TO) || step(w, W_RELEASE)))
             *aborted = 1;
     }
     if (sqlite3_get_autocommit(w->db))

@@ -1,5 +1,6 @@
 """Nothing acknowledged is lost: events acknowledged with 2xx survive kill -9, restart restores
 catalog, users, histories and the trained model, and retried events are counted once."""
+import os
 import threading
 import time
 import unittest
@@ -96,6 +97,41 @@ class DurabilityTest(unittest.TestCase):
         self.assertEqual(status2["events_in_memory"], status["events_in_memory"])
         _, rec_after = self.s.get("/v1/recommend/w1?n=5")
         self.assertEqual(len(rec_after["items"]), len(rec_before["items"]))
+
+
+class DamagedSnapshotTest(unittest.TestCase):
+    """A truncated model snapshot is detected, never served, and rebuilt from the events."""
+
+    def test_truncated_snapshot_is_rebuilt(self):
+        s = Server("--retrain-events", "0", "--factors", "8").start()
+        try:
+            s.post("/v1/events", [{"user": "d%d" % (k % 7), "item": "x%d" % (k % 11), "type": "like"}
+                                  for k in range(60)])
+            st, r = s.post("/v1/train?wait=1")
+            self.assertEqual(st, 200)
+            version = r["version"]
+            s.stop()
+            models = os.path.join(s.data, "models")
+            snap = sorted(os.listdir(models))[-1]
+            path = os.path.join(models, snap)
+            size = os.path.getsize(path)
+            with open(path, "r+b") as f:
+                f.truncate(size // 2)
+            s.start()
+            st, rec = s.get("/v1/recommend/d1?n=3")
+            self.assertEqual(st, 200)  # served (popular or retrained), never an error
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                _, status = s.get("/v1/status")
+                als = [m for m in status["models"] if m["name"] == "als"][0]
+                if als["ready"]:
+                    break
+                time.sleep(0.1)
+            self.assertTrue(als["ready"], "no model rebuilt after a damaged snapshot")
+            self.assertEqual(als["version"], version + 1)
+            self.assertIn("damaged", s.tail())
+        finally:
+            s.cleanup()
 
 
 class DeleteRaceTest(unittest.TestCase):
