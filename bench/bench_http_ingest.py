@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""bench_http_ingest: durable event ingestion over HTTP against a real `recd serve` (127.0.0.1,
+a free port, a temporary data directory), closed loop, keep-alive connections.
+
+  bench_http_ingest.py RECD_BIN [seconds-per-case]
+
+Each case runs for the given time (default 3 s) and prints events/s and requests/s; every
+counted event was acknowledged with 200 (committed with group commit and applied to the live
+models, fold-in included). The Python clients share the machine's 2 cores with the server, so
+these are lower bounds for the server."""
+import http.client
+import json
+import os
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e"))
+os.environ["RECD_BIN"] = os.path.abspath(sys.argv[1])
+from harness import Server  # noqa: E402
+
+SECONDS = float(sys.argv[2]) if len(sys.argv) > 2 else 3.0
+
+
+def client(port, t, batch, stop, out):
+    c = http.client.HTTPConnection("127.0.0.1", port)
+    acked = reqs = n = 0
+    while time.time() < stop:
+        body = json.dumps([{"user": "u%d" % ((t * 7919 + n * batch + k) % 20000),
+                            "item": "i%d" % ((n * 31 + k) % 5000), "type": "click"}
+                           for k in range(batch)])
+        n += 1
+        c.request("POST", "/v1/events", body, {"Content-Type": "application/json"})
+        r = c.getresponse()
+        data = r.read()
+        if r.status == 200:
+            acked += json.loads(data)["accepted"]
+            reqs += 1
+    out[t] = (acked, reqs)
+
+
+def main():
+    s = Server("--retrain-events", "0", "--threads", "8").start()
+    try:
+        # a trained model first, so every event also pays for its user's fold-in
+        s.post("/v1/events", [{"user": "u%d" % k, "item": "i%d" % (k % 5000), "type": "view"}
+                              for k in range(5000)])
+        s.post("/v1/train?wait=1")
+        for clients, batch in ((1, 1), (8, 1), (8, 100)):
+            out = {}
+            stop = time.time() + SECONDS
+            threads = [threading.Thread(target=client, args=(s.port, t, batch, stop, out))
+                       for t in range(clients)]
+            t0 = time.time()
+            for th in threads:
+                th.start()
+            for th in threads:
+                th.join()
+            dt = time.time() - t0
+            events = sum(a for a, _ in out.values())
+            reqs = sum(r for _, r in out.values())
+            print("http ingest: %d clients, %3d events/request: %8.0f events/s, %6.0f requests/s "
+                  "(%d events acknowledged in %.1f s)" % (clients, batch, events / dt, reqs / dt,
+                                                          events, dt))
+    finally:
+        s.cleanup()
+
+
+if __name__ == "__main__":
+    main()
