@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/utf8.h"
 
 int rec_import_open(struct rec_import_run *run, const char *path)
 {
@@ -184,37 +185,12 @@ int rec_import_parse_f64(const char *s, double *out)
 
 int rec_import_utf8_valid(const char *str, size_t n)
 {
-    const unsigned char *s = (const unsigned char *)str, *e = s + n;
-    while (s < e) {
-        unsigned c = *s;
-        size_t k;
-        unsigned lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
-        if (c < 0x80) {
-            s++;
-            continue;
-        } else if (c >= 0xC2 && c <= 0xDF) {
-            k = 2;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            k = 3;
-            if (c == 0xE0)
-                lo = 0xA0; /* overlong */
-            if (c == 0xED)
-                hi = 0x9F; /* surrogates */
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            k = 4;
-            if (c == 0xF0)
-                lo = 0x90;
-            if (c == 0xF4)
-                hi = 0x8F; /* past U+10FFFF */
-        } else {
+    const unsigned char *s = (const unsigned char *)str;
+    for (size_t i = 0; i < n;) {
+        size_t k = rec_utf8_seq_len(s + i, n - i);
+        if (k == 0)
             return 0;
-        }
-        if ((size_t)(e - s) < k || s[1] < lo || s[1] > hi)
-            return 0;
-        for (size_t i = 2; i < k; i++)
-            if ((s[i] & 0xC0) != 0x80)
-                return 0;
-        s += k;
+        i += k;
     }
     return 1;
 }
