@@ -56,20 +56,7 @@ int main(int argc, char **argv)
     struct rec_import_sink sink = {&d, on_doc, on_doc, on_event, NULL};
     char err[256] = "";
     int rc;
-    if (!strncmp(argv[1], "synthetic:", 10)) {
-        struct rec_synth_params p;
-        rec_synth_params_default(&p);
-        if (sscanf(argv[1] + 10, "%lld:%lld:%lld", (long long *)&p.n_users, (long long *)&p.n_items,
-                   (long long *)&p.n_events) != 3) {
-            fprintf(stderr, "bench_als: synthetic:USERS:ITEMS:EVENTS\n");
-            return 2;
-        }
-        rc = rec_synth_generate(&p, &sink);
-    } else {
-        struct rec_import_stats st;
-        memset(&st, 0, sizeof st);
-        rc = rec_import_path(argv[1], REC_IMPORT_AUTO, &sink, &st, err, sizeof err);
-    }
+    rc = rec_synth_load_source(argv[1], &sink, err, sizeof err);
     if (rc) {
         fprintf(stderr, "bench_als: cannot load %s: %s\n", argv[1], err);
         return 1;

@@ -62,17 +62,7 @@ int main(int argc, char **argv)
     char err[256] = "";
     double t0 = rec_mono_s();
     int rc;
-    if (!strncmp(argv[1], "synthetic:", 10)) {
-        struct rec_synth_params sp;
-        rec_synth_params_default(&sp);
-        sscanf(argv[1] + 10, "%lld:%lld:%lld", (long long *)&sp.n_users, (long long *)&sp.n_items,
-               (long long *)&sp.n_events);
-        rc = rec_synth_generate(&sp, &sink);
-    } else {
-        struct rec_import_stats st;
-        memset(&st, 0, sizeof st);
-        rc = rec_import_path(argv[1], REC_IMPORT_AUTO, &sink, &st, err, sizeof err);
-    }
+    rc = rec_synth_load_source(argv[1], &sink, err, sizeof err);
     if (rc) {
         fprintf(stderr, "bench_recommend: cannot load %s: %s\n", argv[1], err);
         return 1;

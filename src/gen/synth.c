@@ -643,3 +643,27 @@ int rec_synth_generate(const struct rec_synth_params *p, const struct rec_import
     world_free(&w);
     return rc;
 }
+
+int rec_synth_load_source(const char *source, const struct rec_import_sink *sink, char *err,
+                          size_t errlen)
+{
+    if (strncmp(source, "synthetic:", 10) != 0) {
+        struct rec_import_stats st;
+        memset(&st, 0, sizeof st);
+        return rec_import_path(source, REC_IMPORT_AUTO, sink, &st, err, errlen);
+    }
+    struct rec_synth_params p;
+    rec_synth_params_default(&p);
+    long long u, i, e;
+    char extra;
+    if (sscanf(source + 10, "%lld:%lld:%lld%c", &u, &i, &e, &extra) != 3)
+        return rec_errf(err, errlen, REC_EINVAL, "expected synthetic:USERS:ITEMS:EVENTS, got '%s'",
+                        source);
+    p.n_users = u;
+    p.n_items = i;
+    p.n_events = e;
+    const char *msg = rec_synth_check_params(&p);
+    if (msg)
+        return rec_errf(err, errlen, REC_EINVAL, "%s", msg);
+    return rec_synth_generate(&p, sink);
+}

@@ -9,6 +9,7 @@
 #ifndef REC_GEN_SYNTH_H
 #define REC_GEN_SYNTH_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ingest/import.h"
@@ -32,5 +33,11 @@ const char *rec_synth_check_params(const struct rec_synth_params *p);
 /* Emits all items, then users, then events in time order, to sink. Returns 0 or the sink's
  * negative code. Item ids "i<N>", user ids "u<N>". Memory is O(users + items), not O(events). */
 int rec_synth_generate(const struct rec_synth_params *p, const struct rec_import_sink *sink);
+
+/* Loads a data source named on a command line into sink: "synthetic:USERS:ITEMS:EVENTS" runs
+ * the generator (other parameters at their defaults), anything else is a path for
+ * rec_import_path (format detected). Returns 0 or a negative code with a message in err. */
+int rec_synth_load_source(const char *source, const struct rec_import_sink *sink, char *err,
+                          size_t errlen);
 
 #endif
