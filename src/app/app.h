@@ -15,6 +15,7 @@ int rec_cmd_import(int argc, char **argv);
 int rec_cmd_train(int argc, char **argv);
 int rec_cmd_recommend(int argc, char **argv);
 int rec_cmd_eval(int argc, char **argv);
+int rec_cmd_tune(int argc, char **argv);
 int rec_cmd_gen(int argc, char **argv);
 int rec_cmd_version(int argc, char **argv);
 
@@ -26,6 +27,10 @@ int rec_app_config(struct rec_config *c, unsigned cmd, const char *name, const c
 /* Engine parameters from the config; model_dir is written into buf (data/models). */
 void rec_app_engine_params(const struct rec_config *c, struct rec_engine_params *p, int background,
                            char *buf, size_t buflen);
+/* The blend settings (sources, blend-weights, params-<type>) into p; 0 or REC_EINVAL with a
+ * message (err may be NULL). rec_app_engine_params calls it too, ignoring errors. */
+int rec_app_sources(const struct rec_config *c, struct rec_engine_params *p, char *err,
+                    size_t errlen);
 /* Engine parameters as `recd serve` would use them with no flags (built-in defaults and any
  * RECD_* environment variables), no background trainer, no snapshots. 0 or REC_EINVAL. */
 int rec_app_default_engine_params(struct rec_engine_params *p);

@@ -1,359 +1,411 @@
-/* cmd_eval.c: `recd eval PATH`: offline evaluation on one split, every model on the same split.
+/* cmd_eval.c: `recd eval [PATH]`: offline evaluation of several models on identical splits.
  *
- * Events are read (MovieLens, CSV, JSON lines, or a data directory's store), reduced to distinct
- * (user, item) pairs with positive weight, split per user at random (--ratio, --seed), and the
- * training events are replayed into a fresh in-memory engine in time order. The engine is
- * trained once; each mode then recommends --k unseen items for every test user, scored by
- * Precision, Recall, NDCG, MAP, HR and MRR at K (docs/EVALUATION.md).
+ * Data: a MovieLens directory, CSV or JSON-lines file, the data directory's store, or two split
+ * files (--train-file/--test-file, evalkit's format). Protocols: per-user random split, global
+ * temporal split, leave-last-N-out, k-fold cross validation (mean and std over folds). Each model
+ * is a registry type (fitted on the training part and scored directly), "blend" (the listed
+ * types with weights learned on a validation carve of the training part) or "served" (the
+ * server's own pipeline, replayed event by event). Metrics at every K of --k: the table goes to
+ * stdout, JSON to --out, an HTML report to --html (docs/EVALUATION.md has the definitions).
  */
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "app/app.h"
+#include "app/eval_data.h"
+#include "app/eval_models.h"
+#include "app/eval_served.h"
 #include "core/clock.h"
 #include "core/err.h"
-#include "core/idmap.h"
-#include "eval/metrics.h"
+#include "core/progress.h"
+#include "eval/report_html.h"
 #include "eval/split.h"
-#include "ingest/import.h"
-#include "store/store.h"
 
-struct raw_event {
-    int32_t user, item;
-    int64_t ts;
-    int type;
-    double value;
-    char *id;
+#define MAX_MODELS 12
+#define MAX_ROUNDS REC_SPLIT_MAX_FOLDS
+
+enum protocol { P_RANDOM, P_TEMPORAL, P_LEAVE_LAST, P_KFOLD, P_FILES };
+static const char *const protocol_names[] = {"random", "temporal", "leave-last", "kfold", "files"};
+
+struct run {
+    struct rec_config *c;
+    struct rec_eval_data d;
+    struct rec_csr cats;
+    enum protocol protocol;
+    int n_rounds;
+    uint8_t *fold;            /* kfold: fold of each pair */
+    int ks[REC_EVAL_MAX_K], n_k;
+    struct rec_eval_model models[MAX_MODELS];
+    int n_models;
+    /* per model and round */
+    struct rec_eval_result res[MAX_MODELS][16];
+    double train_s[MAX_MODELS][16];
+    char params[MAX_MODELS][256];
 };
 
-struct dataset {
-    struct rec_idmap users, items;
-    struct raw_event *ev;
-    int64_t n_ev, cap_ev;
-    const double *weights;
-};
-
-static int collect_event(void *ctx, const struct rec_event *ev)
+static int parse_ks(const char *s, int *ks, int *n)
 {
-    struct dataset *d = ctx;
-    if (d->n_ev == d->cap_ev) {
-        int64_t cap = d->cap_ev ? d->cap_ev * 2 : 65536;
-        struct raw_event *p = realloc(d->ev, (size_t)cap * sizeof *p);
-        if (!p)
-            return REC_ENOMEM;
-        d->ev = p;
-        d->cap_ev = cap;
-    }
-    int32_t u = rec_idmap_put(&d->users, ev->user, NULL), i = rec_idmap_put(&d->items, ev->item, NULL);
-    if (u < 0 || i < 0)
-        return REC_ENOMEM;
-    d->ev[d->n_ev++] = (struct raw_event){u, i, ev->ts, ev->type, ev->value, ev->id ? strdup(ev->id) : NULL};
-    return 0;
-}
-
-static int ignore_doc(void *ctx, const char *id, const char *doc) { return 0; }
-
-static int cmp_pair(const void *a, const void *b)
-{
-    const struct rec_interaction *x = a, *y = b;
-    if (x->user != y->user)
-        return x->user < y->user ? -1 : 1;
-    if (x->item != y->item)
-        return x->item < y->item ? -1 : 1;
-    return 0;
-}
-
-static int cmp_ts(const void *a, const void *b)
-{
-    const struct raw_event *x = *(struct raw_event *const *)a, *y = *(struct raw_event *const *)b;
-    if (x->ts != y->ts)
-        return x->ts < y->ts ? -1 : 1;
-    return x < y ? -1 : x > y;
-}
-
-/* Index of pair (u, i) in the sorted pairs, or -1. */
-static int64_t find_pair(const struct rec_interaction *p, int64_t n, int32_t u, int32_t i)
-{
-    struct rec_interaction key = {u, i, 0, 0};
-    const struct rec_interaction *hit = bsearch(&key, p, (size_t)n, sizeof *p, cmp_pair);
-    return hit ? hit - p : -1;
-}
-
-static int cmp_i32(const void *a, const void *b)
-{
-    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-    return (x > y) - (x < y);
-}
-
-static const char *const mode_names[] = {"hybrid", "popular", "knn", "als"};
-
-static int parse_modes(const char *s, int *modes, int *n_modes)
-{
-    *n_modes = 0;
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", s);
+    *n = 0;
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", s ? s : "");
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        int m = -1;
-        for (int k = 0; k < 4; k++)
-            if (!strcmp(tok, mode_names[k]) || (k == REC_MODE_POPULAR && !strcmp(tok, "popularity")))
-                m = k;
-        if (m < 0 || *n_modes == 4)
+        char *end;
+        long k = strtol(tok, &end, 10);
+        if (*end || k < 1 || k > 1000 || *n == REC_EVAL_MAX_K)
             return -1;
-        modes[(*n_modes)++] = m;
+        ks[(*n)++] = (int)k;
     }
-    return *n_modes ? 0 : -1;
+    return *n ? 0 : -1;
 }
 
-static void dataset_free(struct dataset *d)
+static int parse_protocol(const struct rec_config *c, enum protocol *p)
 {
-    for (int64_t j = 0; j < d->n_ev; j++)
-        free(d->ev[j].id);
-    free(d->ev);
-    rec_idmap_free(&d->users);
-    rec_idmap_free(&d->items);
+    if (c->train_file || c->test_file) {
+        *p = P_FILES;
+        return 0;
+    }
+    for (int j = 0; j < P_FILES; j++)
+        if (!strcmp(c->protocol, protocol_names[j])) {
+            *p = (enum protocol)j;
+            return 0;
+        }
+    return -1;
 }
 
-/* Events from a file or directory (path non-NULL) or from the data directory's store. */
-static int load_dataset(const char *path, const char *data_dir, struct dataset *d, char *err,
-                        size_t errlen)
+/* The test mask of round r. */
+static int round_mask(struct run *R, int r, uint8_t *is_test)
 {
-    memset(d, 0, sizeof *d);
-    rec_idmap_init(&d->users);
-    rec_idmap_init(&d->items);
-    if (path) {
-        struct rec_import_sink sink = {d, ignore_doc, ignore_doc, collect_event, NULL};
-        struct rec_import_stats st;
-        memset(&st, 0, sizeof st);
-        return rec_import_path(path, REC_IMPORT_AUTO, &sink, &st, err, errlen);
+    const struct rec_eval_data *d = &R->d;
+    switch (R->protocol) {
+    case P_RANDOM:
+        return rec_split_random(d->pairs, d->n_pairs, R->c->ratio, (uint64_t)R->c->seed, is_test);
+    case P_TEMPORAL:
+        return rec_split_temporal(d->pairs, d->n_pairs, R->c->ratio, is_test);
+    case P_LEAVE_LAST:
+        return rec_split_last_n(d->pairs, d->n_pairs, R->c->leave, is_test);
+    case P_KFOLD:
+        if (r == 0 && (R->fold = malloc((size_t)(d->n_pairs ? d->n_pairs : 1))) == NULL)
+            return REC_ENOMEM;
+        if (r == 0) {
+            int rc = rec_split_kfold(d->pairs, d->n_pairs, R->n_rounds, (uint64_t)R->c->seed, R->fold);
+            if (rc)
+                return rc;
+        }
+        rec_split_fold_mask(R->fold, d->n_pairs, r, is_test);
+        return 0;
+    case P_FILES:
+        memcpy(is_test, d->pair_from_test, (size_t)d->n_pairs);
+        return 0;
     }
-    struct rec_store *store;
-    int rc = rec_store_open(data_dir, &store, err, errlen);
-    if (!rc) {
-        rc = rec_store_scan_events(store, 0, collect_event, d);
-        rec_store_close(store);
+    return REC_EINTERNAL;
+}
+
+/* Lists as "user item rank" lines (evalkit score's input). */
+static int write_recs(const struct run *R, const char *name, const struct rec_eval_split *s,
+                      const struct rec_eval_result *res)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s.%s", R->c->write_recs, name);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return REC_EIO;
+    for (int32_t u = 0; u < s->n_users; u++) {
+        if (s->test_start[u + 1] == s->test_start[u])
+            continue;
+        for (int r = 0; r < res->max_k && res->lists[(size_t)u * res->max_k + r] >= 0; r++)
+            fprintf(f, "%s\t%s\t%d\n", rec_idmap_name(&R->d.users, u),
+                    rec_idmap_name(&R->d.items, res->lists[(size_t)u * res->max_k + r]), r + 1);
     }
+    return fclose(f) == 0 ? 0 : REC_EIO;
+}
+
+/* Fits and scores model m on split s (round r). */
+static int run_model(struct run *R, int mi, int r, const struct rec_eval_split *s,
+                     const uint8_t *is_test, char *err, size_t errlen)
+{
+    struct rec_eval_model *m = &R->models[mi];
+    struct rec_eval_result *res = &R->res[mi][r];
+    int threads = R->c->train_threads;
+    int mid_k = R->ks[R->n_k / 2];
+    double t0 = rec_mono_s();
+    int rc;
+    if (m->kind == REC_EVAL_TYPE) {
+        struct rec_train_input in;
+        rec_eval_train_input(s, threads, &in);
+        struct rec_model *model = NULL;
+        if ((rc = m->type->fit(&in, m->params, &model, err, errlen)))
+            return rc;
+        R->train_s[mi][r] = rec_mono_s() - t0;
+        rec_model_params_format(m->type, m->params, R->params[mi], sizeof R->params[mi]);
+        struct rec_eval_model_ctx ctx = {m->type, model};
+        rc = rec_eval_run(s, rec_eval_score_model, &ctx, R->ks, R->n_k, 0, res);
+        m->type->destroy(model);
+    } else if (m->kind == REC_EVAL_BLEND) {
+        struct rec_blend b;
+        double vn = 0;
+        if ((rc = rec_eval_blend_fit(&b, R->models, R->n_models, s, (uint64_t)R->c->seed, mid_k,
+                                     threads, &vn, err, errlen)))
+            return rc;
+        R->train_s[mi][r] = rec_mono_s() - t0;
+        size_t off = 0;
+        for (int j = 0; j < b.n && off < sizeof R->params[mi]; j++)
+            off += (size_t)snprintf(R->params[mi] + off, sizeof R->params[mi] - off, "%s%s=%.2f",
+                                    j ? "," : "", b.type[j]->name, b.weight[j]);
+        rc = rec_eval_run(s, rec_eval_score_blend, &b, R->ks, R->n_k, 0, res);
+        rec_blend_clear(&b);
+    } else {
+        struct rec_engine_params p;
+        rec_app_engine_params(R->c, &p, 0, NULL, 0);
+        struct rec_eval_served sv;
+        int max_k = 1;
+        for (int q = 0; q < R->n_k; q++)
+            max_k = R->ks[q] > max_k ? R->ks[q] : max_k;
+        double ts = 0;
+        rc = rec_eval_served_fit(&p, &R->d, is_test, max_k, &sv, &ts);
+        R->train_s[mi][r] = ts;
+        snprintf(R->params[mi], sizeof R->params[mi], "the server's pipeline (config)");
+        if (!rc)
+            rc = rec_eval_run(s, rec_eval_score_served, &sv, R->ks, R->n_k, 0, res);
+        rec_eval_served_free(&sv);
+    }
+    if (!rc && r == 0 && R->c->write_recs)
+        rc = write_recs(R, m->name, s, res);
     return rc;
 }
 
-/* Distinct (user, item) pairs with positive summed weight, sorted; *pairs is malloc'd. */
-static int build_pairs(const struct dataset *d, const double *weights, struct rec_interaction **pairs,
-                       int64_t *n_pairs)
+/* ---- aggregation and output ---------------------------------------------------------------- */
+
+static json_t *metrics_json(const struct rec_metrics *m, double auc)
 {
-    struct rec_interaction *p = malloc((size_t)(d->n_ev ? d->n_ev : 1) * sizeof *p);
-    if (!p)
-        return REC_ENOMEM;
-    for (int64_t j = 0; j < d->n_ev; j++)
-        p[j] = (struct rec_interaction){d->ev[j].user, d->ev[j].item,
-                                        (float)rec_event_weight(weights, d->ev[j].type, d->ev[j].value),
-                                        d->ev[j].ts};
-    qsort(p, (size_t)d->n_ev, sizeof *p, cmp_pair);
-    int64_t w = 0;
-    for (int64_t j = 0; j < d->n_ev; j++) {
-        if (w > 0 && p[w - 1].user == p[j].user && p[w - 1].item == p[j].item) {
-            p[w - 1].value += p[j].value;
-            if (p[j].ts > p[w - 1].ts)
-                p[w - 1].ts = p[j].ts;
-        } else {
-            p[w++] = p[j];
+    json_t *o = json_pack("{s:f,s:f,s:f,s:f,s:f,s:f,s:I}", "precision", m->precision, "recall",
+                          m->recall, "ndcg", m->ndcg, "map", m->map, "hr", m->hr, "mrr", m->mrr,
+                          "users", (json_int_t)m->n_users);
+    if (!isnan(auc))
+        json_object_set_new(o, "auc", json_real(auc));
+    return o;
+}
+
+/* mean (std when several rounds) of field f of every round of model mi at K index q */
+#define FIELD_STATS(R, mi, q, f, mean, sd)                                                        \
+    do {                                                                                          \
+        double s1 = 0, s2 = 0;                                                                    \
+        for (int r_ = 0; r_ < (R)->n_rounds; r_++) {                                              \
+            double v_ = (R)->res[mi][r_].at[q].f;                                                 \
+            s1 += v_;                                                                             \
+            s2 += v_ * v_;                                                                        \
+        }                                                                                         \
+        mean = s1 / (R)->n_rounds;                                                                \
+        sd = (R)->n_rounds > 1 ? sqrt(fmax(0, (s2 - s1 * s1 / (R)->n_rounds) / ((R)->n_rounds - 1))) : 0; \
+    } while (0)
+
+static json_t *model_json(const struct run *R, int mi)
+{
+    const struct rec_eval_model *m = &R->models[mi];
+    double train = 0, auc = 0;
+    for (int r = 0; r < R->n_rounds; r++) {
+        train += R->train_s[mi][r];
+        auc += R->res[mi][r].auc;
+    }
+    train /= R->n_rounds;
+    auc = m->kind == REC_EVAL_SERVED ? NAN : auc / R->n_rounds;
+    json_t *metrics = json_object(), *std = json_object();
+    for (int q = 0; q < R->n_k; q++) {
+        struct rec_metrics mean = {0}, sd = {0};
+        FIELD_STATS(R, mi, q, precision, mean.precision, sd.precision);
+        FIELD_STATS(R, mi, q, recall, mean.recall, sd.recall);
+        FIELD_STATS(R, mi, q, ndcg, mean.ndcg, sd.ndcg);
+        FIELD_STATS(R, mi, q, map, mean.map, sd.map);
+        FIELD_STATS(R, mi, q, hr, mean.hr, sd.hr);
+        FIELD_STATS(R, mi, q, mrr, mean.mrr, sd.mrr);
+        mean.n_users = R->res[mi][0].at[q].n_users;
+        char key[16];
+        snprintf(key, sizeof key, "%d", R->ks[q]);
+        json_object_set_new(metrics, key, metrics_json(&mean, auc));
+        if (R->n_rounds > 1)
+            json_object_set_new(std, key, metrics_json(&sd, NAN));
+    }
+    const struct rec_beyond_result *b = &R->res[mi][0].beyond;
+    json_t *o = json_pack("{s:s,s:s,s:f,s:o,s:{s:f,s:f,s:f,s:f,s:f,s:f}}", "name", m->name,
+                          "params", R->params[mi], "train_seconds", train, "metrics", metrics,
+                          "beyond", "coverage", b->coverage, "diversity", b->diversity, "novelty",
+                          b->novelty, "arp", b->arp, "head_share", b->head_share, "gini", b->gini);
+    if (R->n_rounds > 1) {
+        json_object_set_new(o, "std", std);
+        json_t *folds = json_array();
+        for (int r = 0; r < R->n_rounds; r++) {
+            json_t *f = json_object();
+            for (int q = 0; q < R->n_k; q++) {
+                char key[16];
+                snprintf(key, sizeof key, "%d", R->ks[q]);
+                json_object_set_new(f, key, metrics_json(&R->res[mi][r].at[q], R->res[mi][r].auc));
+            }
+            json_array_append_new(folds, f);
+        }
+        json_object_set_new(o, "folds", folds);
+    } else {
+        json_decref(std);
+    }
+    return o;
+}
+
+static void print_table(const struct run *R, json_t *models)
+{
+    for (int q = 0; q < R->n_k; q++) {
+        char key[16];
+        snprintf(key, sizeof key, "%d", R->ks[q]);
+        printf("\n%-8s %7s %7s %7s %7s %7s %7s %7s %6s %6s %6s %8s   @%d\n", "model", "P", "R",
+               R->n_rounds > 1 ? "NDCG+-sd" : "NDCG", "MAP", "HR", "MRR", "AUC", "cover", "divers",
+               "novel", "train_s", R->ks[q]);
+        for (int mi = 0; mi < R->n_models; mi++) {
+            json_t *m = json_array_get(models, (size_t)mi);
+            json_t *at = json_object_get(json_object_get(m, "metrics"), key);
+            json_t *sd = json_object_get(json_object_get(m, "std"), key);
+            json_t *auc = json_object_get(at, "auc");
+            json_t *b = json_object_get(m, "beyond");
+            char ndcg[32];
+            if (sd)
+                snprintf(ndcg, sizeof ndcg, "%.4f+-%.4f", json_real_value(json_object_get(at, "ndcg")),
+                         json_real_value(json_object_get(sd, "ndcg")));
+            else
+                snprintf(ndcg, sizeof ndcg, "%.4f", json_real_value(json_object_get(at, "ndcg")));
+            char aucs[16] = "      -";
+            if (auc)
+                snprintf(aucs, sizeof aucs, "%7.4f", json_real_value(auc));
+            printf("%-8s %7.4f %7.4f %7s %7.4f %7.4f %7.4f %7s %6.3f %6.3f %6.2f %8.2f\n",
+                   R->models[mi].name, json_real_value(json_object_get(at, "precision")),
+                   json_real_value(json_object_get(at, "recall")), ndcg,
+                   json_real_value(json_object_get(at, "map")), json_real_value(json_object_get(at, "hr")),
+                   json_real_value(json_object_get(at, "mrr")), aucs,
+                   json_real_value(json_object_get(b, "coverage")),
+                   json_real_value(json_object_get(b, "diversity")),
+                   json_real_value(json_object_get(b, "novelty")),
+                   json_real_value(json_object_get(m, "train_seconds")));
         }
     }
-    int64_t n = 0;
-    for (int64_t j = 0; j < w; j++)
-        if (p[j].value > 0)
-            p[n++] = p[j];
-    *pairs = p;
-    *n_pairs = n;
+    for (int mi = 0; mi < R->n_models; mi++)
+        printf("%s: %s\n", R->models[mi].name, R->params[mi]);
+}
+
+static int write_outputs(const struct run *R, json_t *report)
+{
+    if (strcmp(R->c->out, "-") && json_dump_file(report, R->c->out, JSON_INDENT(2)) != 0) {
+        fprintf(stderr, "recd eval: cannot write %s\n", R->c->out);
+        return REC_EIO;
+    }
+    if (R->c->html) {
+        FILE *f = fopen(R->c->html, "w");
+        int rc = f ? rec_report_html_write(report, f) : REC_EIO;
+        if (f && fclose(f) != 0 && !rc)
+            rc = REC_EIO;
+        if (rc) {
+            fprintf(stderr, "recd eval: cannot write %s: %s\n", R->c->html, rec_strerror(rc));
+            return rc;
+        }
+    }
     return 0;
 }
 
-/* Replays every event whose pair is not held out, in time order, then trains iALS. */
-static int replay_and_train(struct rec_engine *e, const struct dataset *d,
-                            const struct rec_interaction *pairs, int64_t n_pairs,
-                            const uint8_t *is_test, double *train_s)
+static int run_all(struct run *R, const char *path, char *err, size_t errlen)
 {
-    const struct raw_event **order = malloc((size_t)(d->n_ev ? d->n_ev : 1) * sizeof *order);
-    if (!order)
-        return REC_ENOMEM;
-    int64_t n = 0;
-    for (int64_t j = 0; j < d->n_ev; j++) {
-        int64_t k = find_pair(pairs, n_pairs, d->ev[j].user, d->ev[j].item);
-        if (k < 0 || !is_test[k])
-            order[n++] = &d->ev[j]; /* negative-only pairs stay in training too */
-    }
-    qsort(order, (size_t)n, sizeof *order, cmp_ts);
-    int rc = 0;
-    for (int64_t j = 0; j < n && !rc; j++) {
-        const struct raw_event *r = order[j];
-        struct rec_event ev = {NULL, rec_idmap_name(&d->users, r->user), rec_idmap_name(&d->items, r->item),
-                               r->type, r->value, r->ts, NULL, j + 1};
-        rc = rec_engine_apply_events(e, &ev, 1, NULL);
-    }
-    free(order);
+    int rc = rec_eval_data_load(&R->d, path, R->c->data, R->c->train_file, R->c->test_file,
+                                R->c->weights, err, errlen);
+    if (!rc)
+        rc = rec_eval_item_categories(&R->d, &R->cats);
     if (rc)
         return rc;
-    double t0 = rec_mono_s();
-    rc = rec_engine_train_now(e);
-    *train_s = rec_mono_s() - t0;
-    return rc == REC_EMODEL ? 0 : rc;
-}
-
-/* Held-out items of each user: items[start[u] .. start[u+1]) sorted; plus the map from engine
- * item indexes back to the dataset's. */
-struct test_sets {
-    int64_t *start;
-    int32_t *items;
-    int32_t *to_dataset;
-};
-
-static void test_sets_free(struct test_sets *t)
-{
-    free(t->start);
-    free(t->items);
-    free(t->to_dataset);
-}
-
-static int build_test_sets(struct rec_engine *e, const struct dataset *d,
-                           const struct rec_interaction *pairs, int64_t n_pairs,
-                           const uint8_t *is_test, struct test_sets *t)
-{
-    int32_t n_users = d->users.n_names, n_items = d->items.n_names;
-    t->start = calloc((size_t)n_users + 1, sizeof *t->start);
-    t->items = malloc((size_t)(n_pairs ? n_pairs : 1) * sizeof *t->items);
-    t->to_dataset = malloc((size_t)(n_items + 1) * sizeof *t->to_dataset);
-    int64_t *fill = calloc((size_t)n_users + 1, sizeof *fill);
-    if (!t->start || !t->items || !t->to_dataset || !fill) {
-        free(fill);
+    uint8_t *is_test = calloc((size_t)(R->d.n_pairs ? R->d.n_pairs : 1), 1);
+    if (!is_test)
         return REC_ENOMEM;
+    struct rec_progress pr;
+    rec_progress_start(&pr, "eval", (int64_t)R->n_rounds * R->n_models);
+    for (int r = 0; r < R->n_rounds && !rc; r++) {
+        struct rec_eval_split s;
+        if ((rc = round_mask(R, r, is_test)))
+            break;
+        if ((rc = rec_eval_split_build(&s, R->d.users.n_names, R->d.items.n_names, R->d.pairs,
+                                       R->d.n_pairs, is_test)))
+            break;
+        s.item_docs = (const char *const *)R->d.item_docs;
+        s.user_docs = (const char *const *)R->d.user_docs;
+        s.item_cats = &R->cats;
+        if (r == 0)
+            printf("data: %d users, %d items, %lld pairs (%lld test); protocol %s%s\n",
+                   R->d.users.n_names, R->d.items.n_names, (long long)R->d.n_pairs,
+                   (long long)s.n_test, protocol_names[R->protocol],
+                   R->protocol == P_KFOLD ? " (first fold shown)" : "");
+        for (int mi = 0; mi < R->n_models && !rc; mi++) {
+            rc = run_model(R, mi, r, &s, is_test, err, errlen);
+            if (rc && !err[0])
+                snprintf(err, errlen, "%s: %s", R->models[mi].name, rec_strerror(rc));
+            rec_progress_update(&pr, (int64_t)r * R->n_models + mi + 1);
+        }
+        rec_eval_split_free(&s);
     }
-    for (int64_t j = 0; j < n_pairs; j++)
-        if (is_test[j])
-            t->start[pairs[j].user + 1]++;
-    for (int32_t u = 0; u < n_users; u++)
-        t->start[u + 1] += t->start[u];
-    for (int64_t j = 0; j < n_pairs; j++)
-        if (is_test[j])
-            t->items[t->start[pairs[j].user] + fill[pairs[j].user]++] = pairs[j].item;
-    free(fill);
-    for (int32_t u = 0; u < n_users; u++)
-        qsort(t->items + t->start[u], (size_t)(t->start[u + 1] - t->start[u]), sizeof *t->items, cmp_i32);
-    for (int32_t i = 0; i < n_items; i++)
-        t->to_dataset[i] = -1;
-    for (int32_t i = 0; i < n_items; i++) {
-        int32_t ei = rec_engine_item_index(e, rec_idmap_name(&d->items, i));
-        if (ei >= 0 && ei < n_items)
-            t->to_dataset[ei] = i;
-    }
-    return 0;
-}
-
-/* Metrics at k of one mode over every user with held-out items. */
-static int evaluate_mode(struct rec_engine *e, const struct dataset *d, const struct test_sets *t,
-                         enum rec_mode mode, int k, struct rec_metrics *m)
-{
-    int32_t *recs = malloc((size_t)k * sizeof *recs);
-    if (!recs)
-        return REC_ENOMEM;
-    memset(m, 0, sizeof *m);
-    int32_t n_items = d->items.n_names;
-    for (int32_t u = 0; u < d->users.n_names; u++) {
-        int n_rel = (int)(t->start[u + 1] - t->start[u]);
-        if (n_rel == 0)
-            continue;
-        int32_t eu = rec_engine_user_index(e, rec_idmap_name(&d->users, u));
-        int got = 0;
-        rec_engine_recommend_idx(e, eu, k, mode, recs, &got);
-        for (int r = 0; r < got; r++)
-            recs[r] = recs[r] < n_items ? t->to_dataset[recs[r]] : -1;
-        rec_metrics_add(m, recs, got, t->items + t->start[u], n_rel, k);
-    }
-    rec_metrics_finish(m);
-    free(recs);
-    return 0;
+    rec_progress_finish(&pr);
+    free(is_test);
+    return rc;
 }
 
 int rec_cmd_eval(int argc, char **argv)
 {
     struct rec_config c;
     const char *pos[1];
-    int np, modes[4], n_modes;
+    int np;
     int rc = rec_app_config(&c, REC_CMD_EVAL, "eval",
-                            "[PATH] [--ratio R] [--seed S] [--k K] [--models popular,knn,als,hybrid] [--out FILE.json]",
+                            "[PATH] [--models pop,als,ease,...,blend,served] [--protocol P] [--k 5,10,20] "
+                            "[--out FILE.json] [--html FILE.html]",
                             argc, argv, pos, 1, &np);
     if (rc)
         return rc - 1;
-    if (parse_modes(c.models, modes, &n_modes) || c.k < 1 || c.ratio <= 0 || c.ratio >= 1) {
-        fprintf(stderr, "recd eval: --models takes popular,knn,als,hybrid; --k >= 1; 0 < --ratio < 1\n");
+    struct run *R = calloc(1, sizeof *R);
+    char err[512] = "";
+    if (!R) {
+        rec_config_free(&c);
+        return 1;
+    }
+    R->c = &c;
+    if (parse_ks(c.k, R->ks, &R->n_k) || parse_protocol(&c, &R->protocol) || c.ratio <= 0 ||
+        c.ratio >= 1 || c.leave < 1 || c.folds < 2 || c.folds > 16 ||
+        rec_eval_models_parse(&c, R->models, MAX_MODELS, &R->n_models, err, sizeof err)) {
+        fprintf(stderr, "recd eval: %s\n",
+                err[0] ? err : "--k takes up to 8 lengths 1..1000 (5,10,20); --protocol random, temporal, "
+                               "leave-last or kfold; 0 < --ratio < 1; --leave >= 1; 2 <= --folds <= 16");
+        free(R);
         rec_config_free(&c);
         return 2;
     }
-
-    struct dataset d;
-    struct rec_interaction *pairs = NULL;
-    uint8_t *is_test = NULL;
-    struct rec_engine *e = NULL;
-    struct test_sets t = {0};
-    json_t *report = json_object();
-    int64_t n_pairs = 0;
-    double t_train = 0, t0 = rec_mono_s();
-    char err[512] = "";
-    const char *stage = "reading the data";
-    rc = load_dataset(np == 1 ? pos[0] : NULL, c.data, &d, err, sizeof err);
-    double t_load = rec_mono_s() - t0;
-    if (!rc && !(rc = build_pairs(&d, c.weights, &pairs, &n_pairs))) {
-        stage = "splitting";
-        is_test = calloc((size_t)(n_pairs ? n_pairs : 1), 1);
-        rc = is_test ? rec_split_random(pairs, n_pairs, c.ratio, (uint64_t)c.seed, is_test) : REC_ENOMEM;
-    }
-    struct rec_engine_params p;
-    rec_app_engine_params(&c, &p, 0, NULL, 0);
-    if (!rc) {
-        stage = "training";
-        rc = rec_engine_create(&p, NULL, &e);
-    }
-    if (!rc)
-        rc = replay_and_train(e, &d, pairs, n_pairs, is_test, &t_train);
-    if (!rc)
-        rc = build_test_sets(e, &d, pairs, n_pairs, is_test, &t);
+    R->n_rounds = R->protocol == P_KFOLD ? c.folds : 1;
+    double t0 = rec_mono_s();
+    rc = run_all(R, np == 1 ? pos[0] : NULL, err, sizeof err);
+    json_t *report = NULL;
     if (rc) {
-        fprintf(stderr, "recd eval: %s failed: %s\n", stage, err[0] ? err : rec_strerror(rc));
-        goto out;
+        fprintf(stderr, "recd eval: %s\n", err[0] ? err : rec_strerror(rc));
+    } else {
+        json_t *models = json_array();
+        for (int mi = 0; mi < R->n_models; mi++)
+            json_array_append_new(models, model_json(R, mi));
+        json_t *ks = json_array();
+        for (int q = 0; q < R->n_k; q++)
+            json_array_append_new(ks, json_integer(R->ks[q]));
+        char title[256];
+        snprintf(title, sizeof title, "recd eval: %s", np == 1 ? pos[0] : c.data);
+        report = json_pack("{s:s,s:s,s:s,s:o,s:o,s:f,s:I}", "title", title, "dataset",
+                           np == 1 ? pos[0] : c.data, "protocol", protocol_names[R->protocol], "ks", ks,
+                           "models", models, "seconds", rec_mono_s() - t0, "seed", (json_int_t)c.seed);
+        print_table(R, models);
+        rc = write_outputs(R, report);
     }
-
-    printf("data: %lld events, %d users, %d items, %lld pairs (%lld test); split ratio %.2f seed %lld; "
-           "load %.2fs, iALS fit %.2fs (%d factors, %d iters)\n",
-           (long long)d.n_ev, d.users.n_names, d.items.n_names, (long long)n_pairs,
-           (long long)t.start[d.users.n_names], c.ratio, (long long)c.seed, t_load, t_train,
-           p.als.factors, p.als.iters);
-    printf("%-8s %9s %9s %9s %9s %9s %9s %7s %8s\n", "model", "P@K", "R@K", "NDCG@K", "MAP@K", "HR@K",
-           "MRR@K", "users", "time_s");
-    for (int mi = 0; mi < n_modes && !rc; mi++) {
-        struct rec_metrics m;
-        double t2 = rec_mono_s();
-        if ((rc = evaluate_mode(e, &d, &t, (enum rec_mode)modes[mi], c.k, &m)))
-            break;
-        double dt = rec_mono_s() - t2;
-        printf("%-8s %9.4f %9.4f %9.4f %9.4f %9.4f %9.4f %7lld %8.2f\n", mode_names[modes[mi]],
-               m.precision, m.recall, m.ndcg, m.map, m.hr, m.mrr, (long long)m.n_users, dt);
-        json_object_set_new(report, mode_names[modes[mi]],
-                            json_pack("{s:f,s:f,s:f,s:f,s:f,s:f,s:I,s:f}", "precision", m.precision,
-                                      "recall", m.recall, "ndcg", m.ndcg, "map", m.map, "hr", m.hr,
-                                      "mrr", m.mrr, "users", (json_int_t)m.n_users, "seconds", dt));
-    }
-    json_object_set_new(report, "k", json_integer(c.k));
-    json_object_set_new(report, "train_seconds", json_real(t_train));
-    if (!rc && strcmp(c.out, "-") && json_dump_file(report, c.out, JSON_INDENT(2)) != 0) {
-        fprintf(stderr, "recd eval: cannot write %s\n", c.out);
-        rc = REC_EIO;
-    }
-out:
     json_decref(report);
-    test_sets_free(&t);
-    rec_engine_destroy(e);
-    free(is_test);
-    free(pairs);
-    dataset_free(&d);
+    for (int mi = 0; mi < R->n_models; mi++)
+        for (int r = 0; r < R->n_rounds; r++)
+            rec_eval_result_free(&R->res[mi][r]);
+    rec_csr_free(&R->cats);
+    rec_eval_data_free(&R->d);
+    free(R->fold);
+    free(R);
     rec_config_free(&c);
     return rc ? 1 : 0;
 }

@@ -1,9 +1,12 @@
 /* common.c: what the subcommands share: config and help, opening store and engine, progress. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "app/app.h"
+#include "app/eval_models.h"
+#include "model/model.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "store/store.h"
@@ -70,6 +73,7 @@ void rec_app_engine_params(const struct rec_config *c, struct rec_engine_params 
     p->als.threads = c->train_threads;
     p->als.seed = (uint64_t)c->seed;
     p->retrain_events = c->retrain_events;
+    (void)rec_app_sources(c, p, NULL, 0); /* validated (with a message) by rec_app_open */
     p->retrain_seconds = c->retrain_seconds;
     p->background = background;
     p->model_dir = NULL;
@@ -77,6 +81,61 @@ void rec_app_engine_params(const struct rec_config *c, struct rec_engine_params 
         snprintf(buf, buflen, "%s/models", c->data);
         p->model_dir = buf;
     }
+}
+
+/* "name=v,name=v" -> weight of name, or -1 when absent. */
+static double weight_of(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *q = list; q && *q;) {
+        if (!strncmp(q, name, n) && q[n] == '=')
+            return strtod(q + n + 1, NULL);
+        q = strchr(q, ',');
+        q = q ? q + 1 : NULL;
+    }
+    return -1;
+}
+
+int rec_app_sources(const struct rec_config *c, struct rec_engine_params *p, char *err,
+                    size_t errlen)
+{
+    char e2[256];
+    if (!err) {
+        err = e2;
+        errlen = sizeof e2;
+    }
+    const struct rec_model_type *als = rec_model_find("als");
+    double v[REC_MODEL_MAX_PARAMS];
+    int rc = rec_eval_model_params(c, als, v, err, errlen);
+    if (rc)
+        return rc;
+    if (c->model_params[0] && *c->model_params[0])
+        rec_als_params_from(v, c->train_threads, &p->als);
+    p->n_sources = 0;
+    p->learn_weights = !c->blend_weights || !*c->blend_weights;
+    p->als_weight = 1;
+    if (!p->learn_weights) {
+        double w = weight_of(c->blend_weights, "als");
+        p->als_weight = w >= 0 ? (float)w : 1.0f;
+    }
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", c->sources ? c->sources : "");
+    for (char *save = NULL, *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+        const struct rec_model_type *t = rec_model_find(tok);
+        if (!t || !strcmp(tok, "als"))
+            return rec_errf(err, errlen, REC_EINVAL, "sources: '%s' is not a model type to blend with iALS", tok);
+        if (p->n_sources == REC_BLEND_MAX - 1)
+            return rec_errf(err, errlen, REC_EINVAL, "sources: at most %d", REC_BLEND_MAX - 1);
+        int s = p->n_sources++;
+        p->source_type[s] = t;
+        if ((rc = rec_eval_model_params(c, t, p->source_params[s], err, errlen)))
+            return rc;
+        double w = p->learn_weights ? 0 : weight_of(c->blend_weights, tok);
+        if (!p->learn_weights && w < 0)
+            return rec_errf(err, errlen, REC_EINVAL, "blend-weights has no weight for source '%s'", tok);
+        p->source_weight[s] = (float)w;
+    }
+    return 0;
 }
 
 int rec_app_default_engine_params(struct rec_engine_params *p)
@@ -106,6 +165,9 @@ int rec_app_open(const struct rec_config *c, int background, struct rec_store **
     struct rec_engine_params p;
     rec_app_engine_params(c, &p, background, model_dir, sizeof model_dir);
     const char *msg = rec_als_check_params(&p.als);
+    char serr[256];
+    if (!msg && rec_app_sources(c, &p, serr, sizeof serr))
+        msg = serr;
     if (msg) {
         rec_error("invalid model settings: %s", msg);
         rec_store_close(*store);

@@ -16,6 +16,7 @@ static const struct command commands[] = {
     {"train", rec_cmd_train, "train the iALS model on stored events and save a snapshot"},
     {"recommend", rec_cmd_recommend, "print recommendations for one user"},
     {"eval", rec_cmd_eval, "offline evaluation: split, train, measure Precision/Recall/NDCG/MAP@K"},
+    {"tune", rec_cmd_tune, "hyperparameter search on a validation split; writes a config recd serve reads"},
     {"gen", rec_cmd_gen, "write a synthetic catalog and event stream (JSON lines)"},
     {"version", rec_cmd_version, "print the version"},
 };

@@ -10,9 +10,10 @@
 
 enum opt_type { OPT_INT, OPT_I64, OPT_DBL, OPT_STR, OPT_BOOL };
 
-#define ALL_CMDS 0x7f
-#define MODEL_CMDS (REC_CMD_SERVE | REC_CMD_TRAIN | REC_CMD_RECOMMEND | REC_CMD_EVAL)
-#define DATA_CMDS (REC_CMD_SERVE | REC_CMD_IMPORT | REC_CMD_TRAIN | REC_CMD_RECOMMEND | REC_CMD_EVAL)
+#define ALL_CMDS 0xff
+#define MODEL_CMDS (REC_CMD_SERVE | REC_CMD_TRAIN | REC_CMD_RECOMMEND | REC_CMD_EVAL | REC_CMD_TUNE)
+#define EVAL_CMDS (REC_CMD_EVAL | REC_CMD_TUNE)
+#define DATA_CMDS (REC_CMD_SERVE | REC_CMD_IMPORT | REC_CMD_TRAIN | REC_CMD_RECOMMEND | REC_CMD_EVAL | REC_CMD_TUNE)
 #define OFF(f) offsetof(struct rec_config, f)
 
 struct opt {
@@ -56,6 +57,13 @@ static const struct opt opts[] = {
     {"weight-" wire, OPT_DBL, OFF(weights) + REC_EVENT_##sfx * sizeof(double), #w, MODEL_CMDS, "weight of a " wire " event"},
     REC_EVENT_TYPES(WEIGHT_OPT)
 #undef WEIGHT_OPT
+    {"sources", OPT_STR, OFF(sources), "", MODEL_CMDS, "model types blended with iALS when serving, e.g. ease,itemknn (see recd tune)"},
+    {"blend-weights", OPT_STR, OFF(blend_weights), "", MODEL_CMDS, "source weights, e.g. als=1,ease=0.7 (empty: learned on a validation split at each training)"},
+#define PARAMS_OPT(j, t) \
+    {"params-" t, OPT_STR, OFF(model_params) + (j) * sizeof(char *), "", MODEL_CMDS, t " hyperparameters, name=value,... (recd eval --help-models lists them)"},
+    PARAMS_OPT(0, "als") PARAMS_OPT(1, "bpr") PARAMS_OPT(2, "ease") PARAMS_OPT(3, "itemknn")
+    PARAMS_OPT(4, "content") PARAMS_OPT(5, "attrs") PARAMS_OPT(6, "pop")
+#undef PARAMS_OPT
 
     {"format", OPT_STR, OFF(format), "auto", REC_CMD_IMPORT, "auto, ml100k, ml1m, csv or jsonl"},
 
@@ -63,15 +71,24 @@ static const struct opt opts[] = {
     {"items", OPT_I64, OFF(items), "500", REC_CMD_GEN, "synthetic items"},
     {"events", OPT_I64, OFF(events), "50000", REC_CMD_GEN, "synthetic events"},
     {"categories", OPT_INT, OFF(categories), "20", REC_CMD_GEN, "synthetic categories"},
-    {"seed", OPT_I64, OFF(seed), "42", REC_CMD_GEN | REC_CMD_EVAL | MODEL_CMDS, "random seed"},
-    {"out", OPT_STR, OFF(out), "-", REC_CMD_GEN | REC_CMD_EVAL, "output file ('-' for stdout)"},
+    {"seed", OPT_I64, OFF(seed), "42", REC_CMD_GEN | MODEL_CMDS, "random seed"},
+    {"out", OPT_STR, OFF(out), "-", REC_CMD_GEN | EVAL_CMDS, "output file: JSON results for eval, the config file for tune ('-' for stdout)"},
 
     {"user", OPT_STR, OFF(user), NULL, REC_CMD_RECOMMEND, "user id to recommend for"},
     {"n", OPT_INT, OFF(n), "10", REC_CMD_RECOMMEND, "how many items"},
 
-    {"ratio", OPT_DBL, OFF(ratio), "0.75", REC_CMD_EVAL, "share of each user's interactions used for training"},
-    {"k", OPT_INT, OFF(k), "10", REC_CMD_EVAL, "list length the metrics are computed at"},
-    {"models", OPT_STR, OFF(models), "popularity,knn,als,hybrid", REC_CMD_EVAL, "comma-separated models to evaluate"},
+    {"ratio", OPT_DBL, OFF(ratio), "0.75", EVAL_CMDS, "share of each user's interactions used for training"},
+    {"k", OPT_STR, OFF(k), "10", EVAL_CMDS, "list lengths the metrics are computed at, e.g. 5,10,20"},
+    {"models", OPT_STR, OFF(models), "pop,als,served", EVAL_CMDS, "comma-separated model types, plus blend (learned blend of the others) and served (the server's pipeline)"},
+    {"protocol", OPT_STR, OFF(protocol), "random", REC_CMD_EVAL, "random (per-user, --ratio), temporal (global, --ratio), leave-last (--leave N) or kfold (--folds K)"},
+    {"leave", OPT_INT, OFF(leave), "1", REC_CMD_EVAL, "leave-last-N-out: latest interactions per user held out"},
+    {"folds", OPT_INT, OFF(folds), "5", REC_CMD_EVAL, "k-fold cross validation: number of folds"},
+    {"train-file", OPT_STR, OFF(train_file), NULL, REC_CMD_EVAL, "training split file (user item rating ts, tab-separated), with --test-file"},
+    {"test-file", OPT_STR, OFF(test_file), NULL, REC_CMD_EVAL, "test split file, with --train-file"},
+    {"write-recs", OPT_STR, OFF(write_recs), NULL, REC_CMD_EVAL, "write each model's lists as user item rank lines (FILE.<model>)"},
+    {"html", OPT_STR, OFF(html), NULL, EVAL_CMDS, "write an HTML report with charts"},
+    {"trials", OPT_INT, OFF(trials), "27", REC_CMD_TUNE, "random configurations per model (successive halving keeps the best third each rung)"},
+    {"time-limit", OPT_DBL, OFF(time_limit), "0", REC_CMD_TUNE, "seconds of search per model (0: no limit)"},
 };
 #define N_OPTS (sizeof opts / sizeof opts[0])
 

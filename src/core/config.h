@@ -20,6 +20,7 @@ enum {
     REC_CMD_EVAL = 1 << 4,
     REC_CMD_GEN = 1 << 5,
     REC_CMD_VERSION = 1 << 6,
+    REC_CMD_TUNE = 1 << 7,
 };
 
 struct rec_config {
@@ -52,6 +53,9 @@ struct rec_config {
     double blend_popular;
     int history_max;        /* items shown in GET /v1/users/{id} */
     double weights[16];     /* per event type (REC_EVENT__COUNT used) */
+    char *sources;          /* model types the server blends with iALS ("ease,itemknn") */
+    char *blend_weights;    /* "als=1,ease=0.7": learned by recd tune; empty = learn at train time */
+    char *model_params[8];  /* "name=value,..." per model type (REC_CONFIG_MODEL_TYPES order) */
     /* import */
     char *format;
     /* gen */
@@ -64,11 +68,23 @@ struct rec_config {
     /* recommend */
     char *user;
     int n;
-    /* eval */
+    /* eval, tune */
     double ratio;
-    int k;
+    char *k;                /* list lengths, "10" or "5,10,20" */
     char *models;
+    char *protocol;         /* random, temporal, leave-last, kfold */
+    int leave;              /* leave-last-N-out: N */
+    int folds;              /* k-fold cross validation: k */
+    char *train_file, *test_file; /* split files (user item rating ts, tab-separated) */
+    char *write_recs;       /* file for "user item rank" lines (evalkit score format) */
+    char *html;             /* HTML report */
+    int trials;             /* tune: random configurations per model */
+    double time_limit;      /* tune: seconds per model, 0 = none */
 };
+
+/* Model types with a params-<name> option, in model_params order. */
+#define REC_CONFIG_MODEL_TYPES {"als", "bpr", "ease", "itemknn", "content", "attrs", "pop"}
+#define REC_CONFIG_N_MODEL_TYPES 7
 
 /* Fills c with defaults for the options of cmd, then applies the config file, environment and
  * argv[0..argc) flags. Arguments that are not flags are collected, in order, into positional

@@ -61,6 +61,7 @@
 #include "core/rand.h"
 #include "core/log.h"
 #include "model/linalg.h"
+#include "model/simd.h"
 
 #define MAX_FACTORS 1024
 #define MAX_THREADS 1024
@@ -69,6 +70,7 @@
 #define FORMAT_VERSION 1u
 #define INIT_SCALE 0.1f
 #define NU 0.5
+#define GATHER_FLOATS (1 << 20) /* per worker: a row's fixed vectors up to 4 MiB are copied together */
 
 static const char MAGIC[8] = {'R', 'E', 'C', 'D', 'A', 'L', 'S', '1'};
 
@@ -197,6 +199,8 @@ struct half {
     float *solve;            /* m->n_rows x k, updated in place */
     const float *fixed;      /* m->n_cols x k */
     float *gram;             /* fixed' fixed, k x k, recomputed by run_half */
+    const int32_t *iota;     /* 0, 1, ..., max(k, longest) - 1: rows for rec_simd_rows_wsum */
+    int64_t longest;         /* entries in the longest row of either side */
     float alpha;
     float reg;
     int k;
@@ -206,54 +210,70 @@ struct half {
 
 struct worker {
     struct half *h;
-    float *scratch; /* 3k floats, private to this worker */
+    float *scratch; /* 3k floats + one per entry of the longest row, private to this worker */
 };
 
-static inline void axpy(float a, const float *x, float *y, int k)
-{
-    for (int j = 0; j < k; j++)
-        y[j] += a * x[j];
-}
+#define dot rec_simd_dot
+#define axpy rec_simd_axpy
 
-/* cg_steps of CG on A x = b for one row, warm-started from x (updated in place). */
+/* cg_steps of CG on A x = b for one row, warm-started from x (updated in place). scratch holds
+ * 3k floats, one weight per entry of the longest row, then room for that row's fixed vectors.
+ * A x is applied as Y'Y x + lambda x + sum (c-1)(y.x) y: the dots first, then one blocked
+ * weighted row sum (and Y'Y x the same way, Y'Y being symmetric), so the accumulator stays in
+ * registers. The first pass copies the row's vectors together; the seven passes after it read
+ * them contiguously (rows too long for the buffer are read in place). */
 static void cg_row(const struct half *h, int32_t row, float *scratch)
 {
     const int k = h->k;
-    float *x = h->solve + (size_t)row * k;
-    float *r = scratch, *p = scratch + k, *ap = scratch + 2 * (size_t)k;
-    int64_t lo = h->m->indptr[row], hi = h->m->indptr[row + 1];
-    const int32_t *cols = h->m->indices;
-    const float *vals = h->m->values;
-    float lambda = row_lambda(h->reg, hi - lo);
+    float *restrict x = h->solve + (size_t)row * k;
+    float *restrict r = scratch, *restrict p = scratch + k, *restrict ap = scratch + 2 * (size_t)k;
+    float *restrict w = scratch + 3 * (size_t)k;
+    float *ys = w + h->longest;
+    int64_t lo = h->m->indptr[row], hi = h->m->indptr[row + 1], n = hi - lo;
+    const int32_t *cols = h->m->indices + lo;
+    const float *vals = h->m->values + lo;
+    const float alpha = h->alpha;
+    float lambda = row_lambda(h->reg, n);
 
     /* r = b - A x = sum (c - (c-1) y.x) y - Y'Y x - lambda x */
-    rec_linalg_gemv(h->gram, k, k, x, r);
     for (int j = 0; j < k; j++)
-        r[j] = -r[j] - lambda * x[j];
-    for (int64_t e = lo; e < hi; e++) {
-        const float *y = h->fixed + (size_t)cols[e] * k;
-        float c1 = h->alpha * vals[e];
-        axpy(1.0f + c1 - c1 * rec_linalg_dot(y, x, k), y, r, k);
+        r[j] = -lambda * x[j];
+    for (int j = 0; j < k; j++)
+        p[j] = -x[j];
+    rec_simd_rows_wsum(h->gram, h->iota, p, k, k, r);
+    /* the row's fixed vectors: base[idx[e] * k], gathered when they fit in GATHER_FLOATS */
+    const float *base = h->fixed;
+    const int32_t *idx = cols;
+    if ((int64_t)n * k <= GATHER_FLOATS) {
+        for (int64_t e = 0; e < n; e++)
+            memcpy(ys + (size_t)e * k, h->fixed + (size_t)cols[e] * k, (size_t)k * sizeof *ys);
+        base = ys;
+        idx = h->iota;
     }
+    for (int64_t e = 0; e < n; e++) {
+        float c1 = alpha * vals[e];
+        w[e] = 1.0f + c1 - c1 * dot(base + (size_t)idx[e] * k, x, k);
+    }
+    rec_simd_rows_wsum(base, idx, w, n, k, r);
     memcpy(p, r, (size_t)k * sizeof *p);
-    float rs = rec_linalg_dot(r, r, k);
+    float rs = dot(r, r, k);
 
     for (int step = 0; step < h->cg_steps; step++) {
         if (!(rs > 0.0f))
             break; /* converged exactly (or empty gradient) */
-        rec_linalg_gemv(h->gram, k, k, p, ap);
-        axpy(lambda, p, ap, k);
-        for (int64_t e = lo; e < hi; e++) {
-            const float *y = h->fixed + (size_t)cols[e] * k;
-            axpy(h->alpha * vals[e] * rec_linalg_dot(y, p, k), y, ap, k);
-        }
-        float pap = rec_linalg_dot(p, ap, k);
+        for (int j = 0; j < k; j++)
+            ap[j] = lambda * p[j];
+        rec_simd_rows_wsum(h->gram, h->iota, p, k, k, ap);
+        for (int64_t e = 0; e < n; e++)
+            w[e] = alpha * vals[e] * dot(base + (size_t)idx[e] * k, p, k);
+        rec_simd_rows_wsum(base, idx, w, n, k, ap);
+        float pap = dot(p, ap, k);
         if (!(pap > 0.0f))
             break; /* only round-off can get here: A is positive definite */
         float a = rs / pap;
         axpy(a, p, x, k);
         axpy(-a, ap, r, k);
-        float rs_new = rec_linalg_dot(r, r, k);
+        float rs_new = dot(r, r, k);
         float beta = rs_new / rs;
         for (int j = 0; j < k; j++)
             p[j] = r[j] + beta * p[j];
@@ -333,6 +353,15 @@ static int positive_part(const struct rec_csr *ui, struct rec_csr *out)
     return REC_OK;
 }
 
+static int64_t longest_row(const struct rec_csr *m)
+{
+    int64_t best = 0;
+    for (int32_t r = 0; r < m->n_rows; r++)
+        if (m->indptr[r + 1] - m->indptr[r] > best)
+            best = m->indptr[r + 1] - m->indptr[r];
+    return best;
+}
+
 /* REC_EINVAL unless ui is a well-formed CSR (cheap O(nnz) check; fit indexes by it). */
 static int check_csr(const struct rec_csr *ui)
 {
@@ -371,28 +400,36 @@ int rec_als_fit(const struct rec_csr *ui, const struct rec_als_params *p, struct
 
     struct rec_csr pos = {0}, pos_t = {0};
     float *gram = NULL, *scratch = NULL;
+    int32_t *iota = NULL;
     struct worker *workers = NULL;
     struct rec_als *m = model_alloc(p, ui->n_rows, ui->n_cols);
     if (!m)
         goto out;
     if (positive_part(ui, &pos) != REC_OK || rec_csr_transpose(&pos, &pos_t) != REC_OK)
         goto out;
+    int64_t longest = longest_row(&pos) > longest_row(&pos_t) ? longest_row(&pos) : longest_row(&pos_t);
+    int64_t n_iota = longest > k ? longest : k;
+    size_t per_worker = 3 * (size_t)k + (size_t)longest +
+                        (size_t)(longest * k < GATHER_FLOATS ? longest * k : GATHER_FLOATS);
     gram = malloc((size_t)k * k * sizeof *gram);
-    scratch = malloc((size_t)nthreads * 3 * k * sizeof *scratch);
+    iota = malloc((size_t)n_iota * sizeof *iota);
+    scratch = malloc((size_t)nthreads * per_worker * sizeof *scratch);
     workers = calloc((size_t)nthreads, sizeof *workers);
-    if (!gram || !scratch || !workers)
+    if (!gram || !iota || !scratch || !workers)
         goto out;
+    for (int64_t j = 0; j < n_iota; j++)
+        iota[j] = (int32_t)j;
     for (int t = 0; t < nthreads; t++)
-        workers[t].scratch = scratch + (size_t)t * 3 * k;
+        workers[t].scratch = scratch + (size_t)t * per_worker;
 
     uint64_t state = p->seed;
     float scale = INIT_SCALE / sqrtf((float)k);
     fill_normal(m->x, (size_t)m->n_users * k, scale, &state);
     fill_normal(m->y, (size_t)m->n_items * k, scale, &state);
 
-    struct half users = {.m = &pos, .solve = m->x, .fixed = m->y, .gram = gram,
+    struct half users = {.m = &pos, .solve = m->x, .fixed = m->y, .gram = gram, .iota = iota, .longest = longest,
                          .alpha = p->alpha, .reg = p->reg, .k = k, .cg_steps = p->cg_steps};
-    struct half items = {.m = &pos_t, .solve = m->y, .fixed = m->x, .gram = gram,
+    struct half items = {.m = &pos_t, .solve = m->y, .fixed = m->x, .gram = gram, .iota = iota, .longest = longest,
                          .alpha = p->alpha, .reg = p->reg, .k = k, .cg_steps = p->cg_steps};
     for (int it = 0; it < p->iters; it++) {
         run_half(&users, workers, nthreads);
@@ -409,6 +446,7 @@ int rec_als_fit(const struct rec_csr *ui, const struct rec_als_params *p, struct
 out:
     free(workers);
     free(scratch);
+    free(iota);
     free(gram);
     rec_csr_free(&pos_t);
     rec_csr_free(&pos);

@@ -26,6 +26,8 @@ struct rec_als_params {
 struct rec_als;
 
 void rec_als_params_default(struct rec_als_params *p);
+/* params from the "als" model type's parameter vector (model/als_model.c) */
+void rec_als_params_from(const double *v, int threads, struct rec_als_params *p);
 /* NULL when p is usable, else a message such as "factors must be 1..1024". */
 const char *rec_als_check_params(const struct rec_als_params *p);
 

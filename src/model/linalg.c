@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -165,4 +166,107 @@ void rec_linalg_set_blas_threads(int n)
 {
     pthread_once(&initial_once, capture_initial);
     openblas_set_num_threads(n >= 1 ? n : initial_threads);
+}
+
+/* ---- SPD inverse ---------------------------------------------------------------------------- */
+
+#define MIRROR_TILE 64
+
+/* Copies the upper triangle of the n x n row-major matrix into the lower one, tile by tile so
+ * both the rows read and the columns written stay in cache (n can be tens of thousands). */
+static void mirror_upper_tiled(float *s, int n)
+{
+    for (int i0 = 0; i0 < n; i0 += MIRROR_TILE) {
+        int i1 = n - i0 < MIRROR_TILE ? n : i0 + MIRROR_TILE;
+        for (int j0 = 0; j0 <= i0; j0 += MIRROR_TILE) {
+            int j1 = n - j0 < MIRROR_TILE ? n : j0 + MIRROR_TILE;
+            for (int i = i0; i < i1; i++)
+                for (int j = j0; j < j1 && j < i; j++)
+                    s[(size_t)i * n + j] = s[(size_t)j * n + i];
+        }
+    }
+}
+
+static int all_finite(const float *s, int n)
+{
+    size_t nn = (size_t)n * (size_t)n;
+    int ok = 1;
+    for (size_t i = 0; i < nn; i++)
+        ok &= isfinite(s[i]) != 0; /* no early exit: keeps the loop vectorizable */
+    return ok;
+}
+
+/* Row-major upper triangle = column-major lower triangle, so LAPACK runs on s as it is (no
+ * transposed copy). The _work variants skip LAPACKE's O(n^2) NaN scan; all_finite catches NaN
+ * and overflow afterwards. */
+int rec_linalg_spd_inverse(float *s, int n)
+{
+    if (n < 0 || (n > 0 && !s))
+        return REC_EINVAL;
+    if (n == 0)
+        return REC_OK;
+    lapack_int info = LAPACKE_spotrf_work(LAPACK_COL_MAJOR, 'L', n, s, n);
+    if (info != 0)
+        return REC_EINVAL;
+    info = LAPACKE_spotri_work(LAPACK_COL_MAJOR, 'L', n, s, n);
+    if (info != 0)
+        return REC_EINVAL;
+    mirror_upper_tiled(s, n);
+    return all_finite(s, n) ? REC_OK : REC_EINVAL;
+}
+
+/* Cholesky S = L L' in double, then column c of the inverse by solving L L' x = e_c for each c.
+ * O(n^3) with O(n^2) doubles of scratch: for tests only. */
+int rec_linalg_spd_inverse_ref(float *s, int n)
+{
+    if (n < 0 || (n > 0 && !s))
+        return REC_EINVAL;
+    if (n == 0)
+        return REC_OK;
+    size_t nn = (size_t)n * (size_t)n;
+    double *l = calloc(nn, sizeof *l), *x = malloc((size_t)n * sizeof *x);
+    if (!l || !x) {
+        free(l);
+        free(x);
+        return REC_ENOMEM;
+    }
+    int rc = REC_OK;
+    for (int j = 0; j < n && rc == REC_OK; j++) { /* l[i][j] for i >= j; S read from upper */
+        double d = s[(size_t)j * n + j];
+        for (int p = 0; p < j; p++)
+            d -= l[(size_t)j * n + p] * l[(size_t)j * n + p];
+        if (!(d > 0.0) || !isfinite(d)) {
+            rc = REC_EINVAL;
+            break;
+        }
+        double ljj = sqrt(d);
+        l[(size_t)j * n + j] = ljj;
+        for (int i = j + 1; i < n; i++) {
+            double v = s[(size_t)j * n + i];
+            for (int p = 0; p < j; p++)
+                v -= l[(size_t)i * n + p] * l[(size_t)j * n + p];
+            l[(size_t)i * n + j] = v / ljj;
+        }
+    }
+    for (int c = 0; c < n && rc == REC_OK; c++) {
+        for (int i = 0; i < n; i++) { /* L z = e_c */
+            double v = i == c ? 1.0 : 0.0;
+            for (int p = 0; p < i; p++)
+                v -= l[(size_t)i * n + p] * x[p];
+            x[i] = v / l[(size_t)i * n + i];
+        }
+        for (int i = n - 1; i >= 0; i--) { /* L' x = z */
+            double v = x[i];
+            for (int p = i + 1; p < n; p++)
+                v -= l[(size_t)p * n + i] * x[p];
+            x[i] = v / l[(size_t)i * n + i];
+        }
+        for (int i = 0; i < n; i++) /* column c; S's upper triangle is no longer needed */
+            s[(size_t)i * n + c] = (float)x[i];
+    }
+    free(l);
+    free(x);
+    if (rc == REC_OK && !all_finite(s, n))
+        rc = REC_EINVAL;
+    return rc;
 }

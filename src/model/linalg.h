@@ -20,4 +20,12 @@ int rec_linalg_solve_spd_ref(float *s, float *b, int k);
 /* Keeps OpenBLAS single-threaded inside recd's own worker threads. */
 void rec_linalg_set_blas_threads(int n);
 
+/* Inverts the symmetric positive definite S (n x n, row-major) in place: reads only the upper
+ * triangle (the lower one may hold anything on entry) and leaves the full inverse, both
+ * triangles. Cholesky (spotrf) then spotri, on as many threads as OpenBLAS is set to. Returns 0,
+ * REC_EINVAL (n < 0, S not numerically positive definite, or an inverse that is not finite; S is
+ * then garbage), or REC_ENOMEM (the _ref twin only). Reentrant for distinct S. */
+int rec_linalg_spd_inverse(float *s, int n);
+int rec_linalg_spd_inverse_ref(float *s, int n);
+
 #endif

@@ -78,6 +78,10 @@ void rec_engine_destroy(struct rec_engine *e)
     rec_pop_free(&e->pop);
     rec_knn_free(&e->knn);
     rec_als_destroy(e->als);
+    if (e->blend) {
+        rec_blend_clear(e->blend);
+        free(e->blend);
+    }
     free(e->ux);
     free((char *)e->p.model_dir);
     pthread_rwlock_destroy(&e->ingest);

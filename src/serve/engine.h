@@ -13,6 +13,7 @@
 
 #include "ingest/event.h"
 #include "model/als.h"
+#include "model/blend.h"
 
 struct rec_store;
 struct rec_engine;
@@ -26,6 +27,15 @@ struct rec_engine_params {
     int exclude_seen;                  /* drop items the user already has in their history */
     float blend_knn, blend_popular;    /* fusion weights of kNN and popularity, iALS being 1 */
     struct rec_als_params als;
+    /* Extra model types blended with iALS (recd tune writes them): when n_sources > 0 the served
+     * list is the blend of iALS and these, with weights from source_weight/als_weight, or learned
+     * on a validation carve at each training when learn_weights is set. */
+    int n_sources;
+    const struct rec_model_type *source_type[REC_BLEND_MAX - 1];
+    double source_params[REC_BLEND_MAX - 1][REC_MODEL_MAX_PARAMS];
+    float source_weight[REC_BLEND_MAX - 1];
+    float als_weight;
+    int learn_weights;
     int retrain_events;                /* background retrain after this many events; 0 = off */
     int retrain_seconds;               /* ... or after this long with new events; 0 = off */
     int background;                    /* run the trainer thread (serve); else train on demand */

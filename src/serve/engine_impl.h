@@ -55,6 +55,7 @@ struct rec_engine {
     struct rec_knn knn;
 
     struct rec_als *als;                /* published model, NULL before the first */
+    struct rec_blend *blend;            /* published extra sources (with als_weight), or NULL */
     float *ux;                          /* live user factors, cap_ux_users x k */
     int32_t cap_ux_users;
     struct rec_model_status model;      /* present/version/...; training is tracked below */
@@ -81,6 +82,10 @@ struct user *rec_engine_user_at(struct rec_engine *e, int32_t u);
 int rec_engine_ux_reserve(struct rec_engine *e, int32_t n_users, int k);
 /* Re-solves u's factors from its history against the published model (lock held for write). */
 void rec_engine_fold_in(struct rec_engine *e, int32_t u);
+/* sources.c: fits p's extra sources on ui (NULL *out when there are none). Slot 0 of the blend
+ * is the live iALS model (no fitted model there; its weight in weight[0]). */
+int rec_engine_fit_sources(const struct rec_engine_params *p, const struct rec_csr *ui,
+                           struct rec_blend **out);
 /* trainer.c */
 int rec_engine_trainer_start(struct rec_engine *e);
 void rec_engine_trainer_stop(struct rec_engine *e);

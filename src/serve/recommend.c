@@ -151,6 +151,47 @@ static void source_knn(const struct rec_engine *e, const struct user *us, struct
     s->n_list[REC_SOURCE_KNN] = rec_topk_sort(&t);
 }
 
+/* With extra sources published (recd tune's blend), als_scores[0..n_model) becomes the weighted
+ * sum of the standardized iALS scores and each source's scores for the user's live history. */
+static int blend_scores(const struct rec_engine *e, const struct user *us, float *scores,
+                        int32_t n_model)
+{
+    const struct rec_blend *b = e->blend;
+    rec_blend_standardize(scores, n_model);
+    for (int32_t i = 0; i < n_model; i++)
+        scores[i] *= b->weight[0];
+    float *tmp = malloc(((size_t)b->n_items + 1) * sizeof *tmp);
+    int32_t *items = malloc(((size_t)us->n_hist + 1) * sizeof *items);
+    float *w = malloc(((size_t)us->n_hist + 1) * sizeof *w);
+    int64_t *ts = malloc(((size_t)us->n_hist + 1) * sizeof *ts);
+    int rc = tmp && items && w && ts ? 0 : REC_ENOMEM;
+    int n = 0;
+    for (int32_t h = 0; h < us->n_hist && !rc; h++)
+        if (us->hist[h].weight > 0 && us->hist[h].item < b->n_items) {
+            items[n] = us->hist[h].item;
+            w[n] = us->hist[h].weight;
+            ts[n++] = us->hist[h].ts;
+        }
+    struct rec_user_query q = {-1, items, w, ts, n, e->max_ts, NULL};
+    int32_t n_src = b->n_items < n_model ? b->n_items : n_model;
+    for (int src = 1; src < b->n && !rc; src++) {
+        if (!b->model[src] || b->weight[src] <= 0)
+            continue;
+        if ((rc = b->type[src]->score(b->model[src], &q, tmp)))
+            break;
+        rec_blend_standardize(tmp, b->n_items);
+        for (int32_t i = 0; i < n_src; i++)
+            scores[i] += b->weight[src] * tmp[i];
+        for (int32_t i = n_src; i < n_model; i++)
+            scores[i] = -INFINITY; /* items the sources never saw cannot be compared */
+    }
+    free(tmp);
+    free(items);
+    free(w);
+    free(ts);
+    return rc;
+}
+
 static void source_als(const struct rec_engine *e, int32_t u, const struct user *us,
                        struct scratch *s, int m)
 {
@@ -162,10 +203,12 @@ static void source_als(const struct rec_engine *e, int32_t u, const struct user 
     if (n_model > s->n_items)
         n_model = s->n_items;
     rec_als_score_all(e->als, e->ux + (size_t)u * k, s->als_scores);
+    if (e->blend && blend_scores(e, us, s->als_scores, n_model))
+        return; /* out of memory: this source is left out; popular items stand in */
     struct rec_topk t;
     rec_topk_init(&t, s->lists[REC_SOURCE_ALS], m);
     for (int32_t i = 0; i < n_model; i++)
-        if (!s->blocked[i])
+        if (!s->blocked[i] && s->als_scores[i] > -INFINITY)
             rec_topk_push(&t, s->als_scores[i], i);
     s->n_list[REC_SOURCE_ALS] = rec_topk_sort(&t);
 }
@@ -173,10 +216,11 @@ static void source_als(const struct rec_engine *e, int32_t u, const struct user 
 /* Weighted reciprocal-rank fusion of the lists present; returns the final top-n. */
 static int fuse(const struct rec_engine *e, struct scratch *s, int n, struct rec_topk_entry *out)
 {
+    /* a published blend already holds every source tune chose: it alone ranks */
     const float source_weight[] = {
         [REC_SOURCE_ALS] = 1.0f,
-        [REC_SOURCE_KNN] = e->p.blend_knn,
-        [REC_SOURCE_POPULAR] = e->p.blend_popular,
+        [REC_SOURCE_KNN] = e->blend && s->n_list[REC_SOURCE_ALS] ? 0.0f : e->p.blend_knn,
+        [REC_SOURCE_POPULAR] = e->blend && s->n_list[REC_SOURCE_ALS] ? 0.0f : e->p.blend_popular,
     };
     for (int src = 0; src < 3; src++) {
         for (int r = 0; r < s->n_list[src]; r++) {

@@ -212,6 +212,11 @@ int rec_engine_train_now(struct rec_engine *e)
     free(t);
     if (!rc)
         rc = rec_als_fit(&ui, &e->p.als, &m);
+    struct rec_blend *blend = NULL;
+    if (!rc && (rc = rec_engine_fit_sources(&e->p, &ui, &blend))) {
+        rec_als_destroy(m);
+        m = NULL;
+    }
     rec_csr_free(&ui);
     dur = rec_mono_s() - t0;
 
@@ -219,7 +224,16 @@ int rec_engine_train_now(struct rec_engine *e)
         int64_t now = rec_now_s();
         pthread_rwlock_wrlock(&e->lock);
         rc = publish(e, m, trained_seq, trained_events, version, dur, now);
+        if (!rc) {
+            struct rec_blend *old = e->blend;
+            e->blend = blend;
+            blend = old;
+        }
         pthread_rwlock_unlock(&e->lock);
+        if (blend) {
+            rec_blend_clear(blend);
+            free(blend);
+        }
         if (!rc) {
             rec_info("engine: trained iALS v%" PRId64 " on %" PRId64 " events (%" PRId64
                      " pairs, %d users, %d items) in %.2fs", version, trained_events, n_t,

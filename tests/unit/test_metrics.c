@@ -1,5 +1,6 @@
 /* test_metrics.c: top-K metrics on hand-computed cases, plus a cross-check against the team's
- * reference implementation shared/tools/evalkit.py (`score`) on random data. */
+ * reference implementation shared/tools/evalkit.py (`score`) on random data; several K in one
+ * pass against separate calls; AUC by hand (ties, exclusions, NaN) and against pair counting. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -13,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/err.h"
 #include "eval/metrics.h"
 
 #define EPS 1e-12
@@ -264,15 +266,25 @@ static int json_number(const char *out, const char *key, double *v)
     return end == p ? -1 : 0;
 }
 
-/* Runs evalkit score; fills out (NUL-terminated). Returns the command's exit status or -1. */
-static int run_evalkit(const char *evalkit, const char *test_path, const char *recs_path, int k,
-                       char *out, size_t out_len)
+/* Runs evalkit's `score` once per K of ks[0..n_k) in one python process (a python start costs
+ * most of a second on a loaded machine), calling the same function as its command line does;
+ * -B keeps python from writing bytecode next to evalkit.py. Fills out with one JSON line per K
+ * (NUL-terminated). Returns the exit status or -1. */
+static int run_evalkit(const char *evalkit, const char *test_path, const char *recs_path,
+                       const int *ks, int n_k, char *out, size_t out_len)
 {
     char cmd[2048];
-    int n = snprintf(cmd, sizeof cmd, "python3 '%s' score --test '%s' --recs '%s' --k %d 2>&1",
-                     evalkit, test_path, recs_path, k);
-    if (n < 0 || (size_t)n >= sizeof cmd)
+    int n = snprintf(cmd, sizeof cmd,
+                     "python3 -B -c 'import argparse, os, sys; "
+                     "sys.path.insert(0, os.path.dirname(sys.argv[1])); import evalkit; "
+                     "[evalkit.cmd_score(argparse.Namespace(test=sys.argv[2], recs=sys.argv[3], "
+                     "k=int(k))) for k in sys.argv[4:]]' '%s' '%s' '%s'",
+                     evalkit, test_path, recs_path);
+    for (int i = 0; i < n_k && n > 0 && (size_t)n < sizeof cmd; i++)
+        n += snprintf(cmd + n, sizeof cmd - (size_t)n, " %d", ks[i]);
+    if (n < 0 || (size_t)n + 5 >= sizeof cmd)
         return -1;
+    memcpy(cmd + n, " 2>&1", 6);
     FILE *p = popen(cmd, "r");
     if (!p)
         return -1;
@@ -280,6 +292,23 @@ static int run_evalkit(const char *evalkit, const char *test_path, const char *r
     out[used] = '\0';
     int st = pclose(p);
     return st == -1 ? -1 : (WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+
+/* Copies line i (0-based) of text into line; returns 0, or -1 when there is no such line. */
+static int nth_line(const char *text, int i, char *line, size_t len)
+{
+    for (; i > 0 && text; i--) {
+        text = strchr(text, '\n');
+        text = text ? text + 1 : NULL;
+    }
+    if (!text || !*text)
+        return -1;
+    size_t n = strcspn(text, "\n");
+    if (n >= len)
+        n = len - 1;
+    memcpy(line, text, n);
+    line[n] = '\0';
+    return 0;
 }
 
 static void test_matches_evalkit(void **state)
@@ -316,6 +345,13 @@ static void test_matches_evalkit(void **state)
     for (int trial = 0; trial < 3 && !failed; trial++) {
         make_users(users, 0xC0FFEEULL + (uint64_t)trial);
         assert_int_equal(write_files(users, test_path, recs_path), 0);
+        char out[8192];
+        int st = run_evalkit(evalkit, test_path, recs_path, ks, N_OF(ks), out, sizeof out);
+        if (st != 0) {
+            print_error("evalkit exited with %d: %s\n", st, out);
+            failed = 1;
+            break;
+        }
         for (int ki = 0; ki < N_OF(ks) && !failed; ki++) {
             int k = ks[ki];
             struct rec_metrics m = {0};
@@ -324,10 +360,9 @@ static void test_matches_evalkit(void **state)
                                 k);
             rec_metrics_finish(&m);
 
-            char out[4096];
-            int st = run_evalkit(evalkit, test_path, recs_path, k, out, sizeof out);
-            if (st != 0) {
-                print_error("evalkit exited with %d: %s\n", st, out);
+            char line[1024];
+            if (nth_line(out, ki, line, sizeof line) != 0) {
+                print_error("no output line for k %d: %s\n", k, out);
                 failed = 1;
                 break;
             }
@@ -337,8 +372,8 @@ static void test_matches_evalkit(void **state)
                 char key[32];
                 double theirs;
                 snprintf(key, sizeof key, "%s@%d", names[q], k);
-                if (json_number(out, key, &theirs) != 0) {
-                    print_error("no %s in evalkit output: %s\n", key, out);
+                if (json_number(line, key, &theirs) != 0) {
+                    print_error("no %s in evalkit output: %s\n", key, line);
                     failed = 1;
                 } else if (fabs(ours[q] - theirs) > 1e-6) {
                     /* evalkit prints 6 decimals, so agreement is to within 5e-7. */
@@ -348,10 +383,10 @@ static void test_matches_evalkit(void **state)
                 }
             }
             double users_theirs;
-            if (json_number(out, "users", &users_theirs) != 0 ||
+            if (json_number(line, "users", &users_theirs) != 0 ||
                 users_theirs != (double)m.n_users) {
                 print_error("trial %d k %d: users C %lld, evalkit output %s\n", trial, k,
-                            (long long)m.n_users, out);
+                            (long long)m.n_users, line);
                 failed = 1;
             }
         }
@@ -361,6 +396,177 @@ static void test_matches_evalkit(void **state)
     rmdir(dir);
     if (failed)
         fail_msg("C metrics disagree with evalkit.py (details above)");
+}
+
+
+/* ---- several K in one pass -------------------------------------------------------------- */
+
+static void check_at_matches_single(const int *ks, int n_k, uint64_t seed)
+{
+    static struct xc_user users[XC_USERS];
+    make_users(users, seed);
+    struct rec_metrics_at at[8];
+    struct rec_metrics single[8];
+    assert_true(n_k <= 8);
+    for (int i = 0; i < n_k; i++) {
+        at[i] = (struct rec_metrics_at){.k = ks[i]};
+        single[i] = (struct rec_metrics){0};
+    }
+    for (int u = 0; u < XC_USERS; u++) {
+        const int32_t *recs = users[u].has_recs ? users[u].recs : NULL;
+        rec_metrics_add_at(at, n_k, recs, users[u].n_recs, users[u].rel, users[u].n_rel);
+        for (int i = 0; i < n_k; i++)
+            rec_metrics_add(&single[i], recs, users[u].n_recs, users[u].rel, users[u].n_rel,
+                            ks[i]);
+    }
+    rec_metrics_finish_at(at, n_k);
+    for (int i = 0; i < n_k; i++) {
+        rec_metrics_finish(&single[i]);
+        assert_int_equal(at[i].k, ks[i]);
+        /* Same additions in the same order: equal to the last bit. */
+        if (memcmp(&at[i].m, &single[i], sizeof single[i]) != 0)
+            fail_msg("k %d: multi-K ndcg %.17g vs %.17g, map %.17g vs %.17g", ks[i],
+                     at[i].m.ndcg, single[i].ndcg, at[i].m.map, single[i].map);
+        assert_true(at[i].m.n_users > 0);
+    }
+}
+
+static void test_multi_k_equals_single_calls(void **state)
+{
+    const int ascending[] = {1, 3, 5, 10, 20, 30};
+    const int shuffled[] = {10, 3, 30, 1, 10, 5}; /* unsorted, with a repeat */
+    for (uint64_t seed = 1; seed <= 4; seed++) {
+        check_at_matches_single(ascending, N_OF(ascending), seed);
+        check_at_matches_single(shuffled, N_OF(shuffled), seed + 100);
+    }
+}
+
+/* The worked example at K = 2 and 5 from one list; a k <= 0 entry stays zero. */
+static void test_multi_k_hand_values(void **state)
+{
+    const int32_t rel[] = {1, 2, 3}, recs[] = {10, 1, 11, 2, 12};
+    struct rec_metrics_at at[3] = {{.k = 2}, {.k = 5}, {.k = 0}};
+    rec_metrics_add_at(at, 3, recs, N_OF(recs), rel, N_OF(rel));
+    rec_metrics_finish_at(at, 3);
+    expect(&at[0].m, 0.5, 1.0 / 3.0, 0.38685280723454163, 0.25, 1.0, 0.5);
+    expect(&at[1].m, 0.4, 2.0 / 3.0, 0.49818925746641285, 1.0 / 3.0, 1.0, 0.5);
+    assert_int_equal(at[2].m.n_users, 0);
+    expect(&at[2].m, 0, 0, 0, 0, 0, 0);
+}
+
+/* ---- AUC --------------------------------------------------------------------------------- */
+
+/* Items 0..7 with scores; item 4 is a training item (excluded) and relevant, so it is not a
+ * positive. Positives {1, 3, 6}, negatives {0, 2, 5, 7}:
+ *   item:   0    1    2    3    4(ex) 5    6     7
+ *   score:  0.9  0.5  0.5  0.1  0.7   0.5  -inf  NaN
+ *   pos 1 (0.5): beats 7 (NaN ranks lowest) -> 1, ties 2 and 5 -> 1/2 + 1/2, loses to 0 -> 2
+ *   pos 3 (0.1): beats 7 -> 1, loses to 0, 2, 5                                   -> 1
+ *   pos 6 (-inf): beats 7 -> 1                                                     -> 1
+ *   AUC = (2 + 1 + 1) / (3 * 4) = 1/3 */
+static void test_auc_hand_computed_with_ties(void **state)
+{
+    const float sc[8] = {0.9f, 0.5f, 0.5f, 0.1f, 0.7f, 0.5f, -INFINITY, NAN};
+    const uint8_t ex[8] = {0, 0, 0, 0, 1, 0, 0, 0};
+    const int32_t rel[] = {1, 3, 3, 4, 6, 99}; /* repeat and out-of-range value are ignored */
+    double a = -1;
+    assert_int_equal(rec_metrics_auc_user(sc, ex, 8, rel, N_OF(rel), &a), 0);
+    assert_close(a, 1.0 / 3.0, EPS, "auc with ties");
+
+    /* Without the exclusion item 4 (0.7) is a fourth positive: it beats 2, 5, 7 and loses to
+     * 0 -> 3 correct pairs; total (4 + 3) / (4 * 4) = 7/16. */
+    assert_int_equal(rec_metrics_auc_user(sc, NULL, 8, rel, N_OF(rel), &a), 0);
+    assert_close(a, 7.0 / 16.0, EPS, "auc without exclusions");
+
+    /* -0 and +0 tie: one positive at -0, one negative at +0 -> 1/2. */
+    const float z[2] = {-0.0f, 0.0f};
+    const int32_t r0[] = {0};
+    assert_int_equal(rec_metrics_auc_user(z, NULL, 2, r0, 1, &a), 0);
+    assert_close(a, 0.5, EPS, "signed zeros tie");
+
+    /* All equal scores give 1/2; a perfect ranking 1; a reversed one 0. */
+    const float flat[4] = {3, 3, 3, 3}, up[4] = {1, 2, 3, 4};
+    const int32_t top[] = {2, 3}, bottom[] = {0, 1};
+    assert_int_equal(rec_metrics_auc_user(flat, NULL, 4, top, 2, &a), 0);
+    assert_close(a, 0.5, EPS, "flat");
+    assert_int_equal(rec_metrics_auc_user(up, NULL, 4, top, 2, &a), 0);
+    assert_close(a, 1.0, EPS, "perfect");
+    assert_int_equal(rec_metrics_auc_user(up, NULL, 4, bottom, 2, &a), 0);
+    assert_close(a, 0.0, EPS, "reversed");
+}
+
+/* Undefined AUC (no positive or no negative candidate) is NaN and skipped by the accumulator;
+ * the mean is over the other users. */
+static void test_auc_accumulator(void **state)
+{
+    const float up[4] = {1, 2, 3, 4};
+    const int32_t top[] = {2, 3}, all[] = {0, 1, 2, 3}, one[] = {1};
+    const uint8_t ex_rest[4] = {1, 0, 1, 1};
+    struct rec_auc acc = {0};
+    double a = 0;
+    assert_int_equal(rec_metrics_auc_user(up, NULL, 4, all, 4, &a), 0);
+    assert_true(isnan(a));
+    assert_int_equal(rec_metrics_auc_user(up, ex_rest, 4, one, 1, &a), 0); /* no negative */
+    assert_true(isnan(a));
+    assert_int_equal(rec_metrics_auc_add(&acc, up, NULL, 4, all, 4), 0);
+    assert_int_equal(rec_metrics_auc_add(&acc, up, NULL, 4, NULL, 0), 0);
+    assert_int_equal(rec_metrics_auc_add(&acc, up, ex_rest, 4, one, 1), 0);
+    assert_int_equal(acc.n_users, 0);
+    assert_int_equal(rec_metrics_auc_add(&acc, up, NULL, 4, top, 2), 0); /* 1 */
+    assert_int_equal(rec_metrics_auc_add(&acc, up, NULL, 4, one, 1), 0); /* 1/3 */
+    rec_metrics_auc_finish(&acc);
+    assert_int_equal(acc.n_users, 2);
+    assert_close(acc.auc, (1.0 + 1.0 / 3.0) / 2.0, EPS, "mean auc");
+
+    assert_int_equal(rec_metrics_auc_add(NULL, up, NULL, 4, top, 2), REC_EINVAL);
+    assert_int_equal(rec_metrics_auc_user(NULL, NULL, 4, top, 2, &a), REC_EINVAL);
+    assert_int_equal(rec_metrics_auc_user(up, NULL, -1, top, 2, &a), REC_EINVAL);
+    assert_int_equal(rec_metrics_auc_user(up, NULL, 4, NULL, 2, &a), REC_EINVAL);
+}
+
+/* Against the definition by pair counting on random vectors with many ties (scores on a coarse
+ * grid, some -inf), random exclusions and catalogs past one radix digit (2048). */
+static void test_auc_matches_pair_counting(void **state)
+{
+    enum { MAX_ITEMS = 5000 };
+    static float sc[MAX_ITEMS];
+    static uint8_t ex[MAX_ITEMS];
+    static int32_t rel[MAX_ITEMS];
+    uint64_t s = 77;
+    for (int trial = 0; trial < 40; trial++) {
+        int n = 1 + rng_below(&s, trial < 30 ? 60 : MAX_ITEMS);
+        int grid = 1 + rng_below(&s, 20), n_rel = 0;
+        for (int i = 0; i < n; i++) {
+            int g = rng_below(&s, grid + 1);
+            sc[i] = g == grid ? -INFINITY : (float)(g - grid / 2) * 0.25f;
+            ex[i] = rng_below(&s, 5) == 0;
+            if (rng_below(&s, 4) == 0)
+                rel[n_rel++] = i;
+        }
+        /* Pair counting over a flag array; 2 per correct pair, 1 per tie, kept exact. */
+        static uint8_t is_rel[MAX_ITEMS];
+        memset(is_rel, 0, sizeof is_rel);
+        for (int r = 0; r < n_rel; r++)
+            is_rel[rel[r]] = 1;
+        uint64_t correct2 = 0, n_pos = 0, n_neg = 0;
+        for (int i = 0; i < n; i++) {
+            if (ex[i])
+                continue;
+            is_rel[i] ? n_pos++ : n_neg++;
+            for (int j = 0; is_rel[i] && j < n; j++)
+                if (!ex[j] && !is_rel[j])
+                    correct2 += sc[i] > sc[j] ? 2 : sc[i] == sc[j] ? 1 : 0;
+        }
+        double a;
+        assert_int_equal(rec_metrics_auc_user(sc, ex, n, rel, n_rel, &a), 0);
+        if (!n_pos || !n_neg) {
+            assert_true(isnan(a));
+            continue;
+        }
+        double want = (double)correct2 / (2.0 * (double)n_pos * (double)n_neg);
+        if (a != want)
+            fail_msg("trial %d (n %d): auc %.17g, pair counting %.17g", trial, n, a, want);
+    }
 }
 
 int main(void)
@@ -377,6 +583,11 @@ int main(void)
         cmocka_unit_test(test_duplicate_relevant_counted_once),
         cmocka_unit_test(test_finish_without_users),
         cmocka_unit_test(test_matches_evalkit),
+        cmocka_unit_test(test_multi_k_equals_single_calls),
+        cmocka_unit_test(test_multi_k_hand_values),
+        cmocka_unit_test(test_auc_hand_computed_with_ties),
+        cmocka_unit_test(test_auc_accumulator),
+        cmocka_unit_test(test_auc_matches_pair_counting),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

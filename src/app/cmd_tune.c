@@ -1,0 +1,226 @@
+/* cmd_tune.c: `recd tune [PATH]`: per-model hyperparameter search and blend weights, on a
+ * validation split carved from the training part only.
+ *
+ * The data are split exactly as `recd eval` splits them (--ratio, --seed, per-user random); the
+ * test part is dropped before anything else happens. The training part is split again per user
+ * (80/20): models are fitted on the 80% and scored by NDCG@K on the 20%. Each model of --models
+ * is tuned by successive halving (eval/tune.c); then the tuned models' blend weights are learned
+ * on the same validation split. The result is a config file (--out) that `recd serve --config`,
+ * `recd train` and `recd eval --config` read: params-<type>, sources and blend-weights.
+ */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "app/app.h"
+#include "app/eval_data.h"
+#include "app/eval_models.h"
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/progress.h"
+#include "eval/blend_learn.h"
+#include "eval/report_html.h"
+#include "eval/tune.h"
+
+#define MAX_MODELS 8
+
+struct objective_ctx {
+    const struct rec_model_type *type;
+    const struct rec_eval_split *valid;
+    int k, threads;
+    char *err;
+    size_t errlen;
+};
+
+static int objective(void *vctx, const double *params, double *score)
+{
+    struct objective_ctx *o = vctx;
+    struct rec_train_input in;
+    rec_eval_train_input(o->valid, o->threads, &in);
+    struct rec_model *m = NULL;
+    int rc = o->type->fit(&in, params, &m, o->err, o->errlen);
+    if (rc)
+        return rc;
+    struct rec_eval_model_ctx ctx = {o->type, m};
+    struct rec_eval_result res;
+    rc = rec_eval_run(o->valid, rec_eval_score_model, &ctx, &o->k, 1, 0, &res);
+    *score = res.at[0].ndcg;
+    rec_eval_result_free(&res);
+    o->type->destroy(m);
+    return rc;
+}
+
+static void on_progress(void *p, int done, int total) { rec_progress_update(p, done); }
+
+static json_t *trial_json(const struct rec_model_type *t, const struct rec_tune_trial *tr)
+{
+    char params[256];
+    rec_model_params_format(t, tr->params, params, sizeof params);
+    return json_pack("{s:s,s:s,s:i,s:f,s:f,s:f}", "model", t->name, "params", params, "rung", tr->rung,
+                     "budget", tr->budget, "score", tr->score, "seconds", tr->seconds);
+}
+
+/* The config file recd serve reads. */
+static int write_config(const char *path, const char *data, const struct rec_config *c,
+                        const struct rec_blend *b, double valid_ndcg)
+{
+    FILE *f = strcmp(path, "-") ? fopen(path, "w") : stdout;
+    if (!f)
+        return REC_EIO;
+    time_t now = time(NULL);
+    char when[32];
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", gmtime(&now));
+    fprintf(f, "# written by recd tune, %s\n# data: %s; validation split of the training part "
+               "(ratio %.2f, seed %lld); validation NDCG@%s of the blend: %.4f\n",
+            when, data, c->ratio, (long long)c->seed, c->k, valid_ndcg);
+    char sources[256] = "", weights[256] = "";
+    for (int s = 0; s < b->n; s++) {
+        char params[512];
+        rec_model_params_format(b->type[s], b->params[s], params, sizeof params);
+        fprintf(f, "params-%s = %s\n", b->type[s]->name, params);
+        if (strcmp(b->type[s]->name, "als") && b->weight[s] > 0)
+            snprintf(sources + strlen(sources), sizeof sources - strlen(sources), "%s%s",
+                     sources[0] ? "," : "", b->type[s]->name);
+        snprintf(weights + strlen(weights), sizeof weights - strlen(weights), "%s%s=%.4g",
+                 weights[0] ? "," : "", b->type[s]->name, b->weight[s]);
+    }
+    fprintf(f, "sources = %s\nblend-weights = %s\n", sources, weights);
+    return f == stdout ? 0 : fclose(f) == 0 ? 0 : REC_EIO;
+}
+
+static int tune_all(struct rec_config *c, const char *path, json_t *report, char *err, size_t errlen)
+{
+    struct rec_eval_model models[MAX_MODELS];
+    int n_models, k = atoi(c->k);
+    int rc = rec_eval_models_parse(c, models, MAX_MODELS, &n_models, err, errlen);
+    if (rc)
+        return rc;
+    if (k < 1)
+        return rec_errf(err, errlen, REC_EINVAL, "--k takes one list length for tune");
+    struct rec_eval_data d;
+    rc = rec_eval_data_load(&d, path, c->data, NULL, NULL, c->weights, err, errlen);
+    uint8_t *is_test = rc ? NULL : calloc((size_t)(d.n_pairs ? d.n_pairs : 1), 1);
+    if (!rc && !is_test)
+        rc = REC_ENOMEM;
+    if (!rc)
+        rc = rec_split_random(d.pairs, d.n_pairs, c->ratio, (uint64_t)c->seed, is_test);
+    struct rec_eval_split outer = {0}, valid = {0};
+    if (!rc)
+        rc = rec_eval_split_build(&outer, d.users.n_names, d.items.n_names, d.pairs, d.n_pairs, is_test);
+    if (!rc) { /* from here on only the training part exists */
+        free(outer.test_items);
+        outer.test_items = NULL;
+        memset(outer.test_start, 0, ((size_t)outer.n_users + 1) * sizeof *outer.test_start);
+        outer.n_test = 0;
+        outer.item_docs = (const char *const *)d.item_docs;
+        outer.user_docs = (const char *const *)d.user_docs;
+        rc = rec_eval_carve(&outer, 0.8, (uint64_t)c->seed ^ 0x74756e65ULL, &valid);
+    }
+    if (rc) {
+        if (!err[0])
+            rec_errf(err, errlen, rc, "reading or splitting the data: %s", rec_strerror(rc));
+        goto out;
+    }
+    printf("tune: %d users, %d items; validation: %lld train / %lld held-out pairs (from the "
+           "training part only); objective NDCG@%d\n",
+           d.users.n_names, d.items.n_names, (long long)valid.train.indptr[valid.n_users],
+           (long long)valid.n_test, k);
+
+    struct rec_blend b;
+    memset(&b, 0, sizeof b);
+    json_t *trials = json_array(), *jmodels = json_array();
+    for (int mi = 0; mi < n_models && !rc; mi++) {
+        if (models[mi].kind != REC_EVAL_TYPE)
+            continue;
+        const struct rec_model_type *t = models[mi].type;
+        struct objective_ctx o = {t, &valid, k, c->train_threads, err, errlen};
+        struct rec_tune_result res;
+        struct rec_progress pr;
+        rec_progress_start(&pr, t->name, c->trials * 2);
+        double t0 = rec_mono_s();
+        rc = rec_tune_run(t, models[mi].params, rec_tune_space_find(t->name) ? c->trials : 1,
+                          (uint64_t)c->seed, c->time_limit, objective, &o, &res, on_progress, &pr);
+        rec_progress_finish(&pr);
+        if (rc)
+            break;
+        double secs = rec_mono_s() - t0;
+        char best[512];
+        rec_model_params_format(t, res.best, best, sizeof best);
+        printf("%-8s %3d trials in %6.1f s: best validation NDCG@%d %.4f with %s\n", t->name,
+               res.n_trials, secs, k, res.best_score, best);
+        for (int j = 0; j < res.n_trials; j++)
+            json_array_append_new(trials, trial_json(t, &res.trials[j]));
+        char key[16];
+        snprintf(key, sizeof key, "%d", k);
+        json_array_append_new(jmodels, json_pack("{s:s,s:s,s:f,s:{s:{s:f}}}", "name", t->name, "params",
+                                                 best, "train_seconds", secs, "metrics", key, "ndcg",
+                                                 res.best_score));
+        b.type[b.n] = t;
+        memcpy(b.params[b.n], res.best, sizeof b.params[0]);
+        b.n++;
+        free(res.trials);
+    }
+    double vn = 0;
+    if (!rc && b.n > 0) {
+        struct rec_train_input in;
+        rec_eval_train_input(&valid, c->train_threads, &in);
+        if (!(rc = rec_blend_fit(&b, &in, err, errlen)))
+            rc = rec_blend_learn(&b, &valid, k, c->train_threads, &vn);
+        rec_blend_clear(&b);
+        if (!rc) {
+            printf("blend   validation NDCG@%d %.4f with weights", k, vn);
+            for (int s = 0; s < b.n; s++)
+                printf(" %s=%.3g", b.type[s]->name, b.weight[s]);
+            printf("\n");
+            rc = write_config(c->out, path ? path : c->data, c, &b, vn);
+            if (rc)
+                rec_errf(err, errlen, rc, "cannot write %s", c->out);
+        }
+    }
+    json_object_set_new(report, "models", jmodels);
+    json_object_set_new(report, "trials", trials);
+    json_object_set_new(report, "blend_validation_ndcg", json_real(vn));
+out:
+    rec_eval_split_free(&valid);
+    rec_eval_split_free(&outer);
+    free(is_test);
+    rec_eval_data_free(&d);
+    return rc;
+}
+
+int rec_cmd_tune(int argc, char **argv)
+{
+    struct rec_config c;
+    const char *pos[1];
+    int np;
+    int rc = rec_app_config(&c, REC_CMD_TUNE, "tune",
+                            "[PATH] --models als,ease,itemknn [--trials N] [--out recd.conf] [--html FILE]",
+                            argc, argv, pos, 1, &np);
+    if (rc)
+        return rc - 1;
+    char err[512] = "";
+    json_t *report = json_pack("{s:s,s:s,s:s}", "title", "recd tune", "dataset", np ? pos[0] : c.data,
+                               "protocol", "validation carve of a per-user random split");
+    json_object_set_new(report, "ks", json_pack("[i]", atoi(c.k)));
+    double t0 = rec_mono_s();
+    rc = tune_all(&c, np ? pos[0] : NULL, report, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "recd tune: %s\n", err[0] ? err : rec_strerror(rc));
+    } else {
+        printf("tune: %.1f s in all; config written to %s\n", rec_mono_s() - t0, c.out);
+        if (c.html) {
+            FILE *f = fopen(c.html, "w");
+            rc = f ? rec_report_html_write(report, f) : REC_EIO;
+            if (f && fclose(f) != 0)
+                rc = REC_EIO;
+            if (rc)
+                fprintf(stderr, "recd tune: cannot write %s\n", c.html);
+        }
+    }
+    json_decref(report);
+    rec_config_free(&c);
+    return rc ? 1 : 0;
+}

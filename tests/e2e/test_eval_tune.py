@@ -1,0 +1,74 @@
+"""`recd eval` protocols and reports, and `recd tune` end to end, on synthetic data from
+`recd gen` (always available, so this runs in every CI)."""
+import json
+import os
+import tempfile
+import unittest
+
+from harness import main, run_recd
+
+
+class EvalTuneTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="recd-et-")
+        cls.data = os.path.join(cls.dir, "synth.jsonl")
+        r = run_recd("gen", "--users", "400", "--items", "300", "--events", "30000", "--out", cls.data)
+        assert r.returncode == 0, r.stderr
+
+    def eval(self, *args):
+        out = os.path.join(self.dir, "e.json")
+        r = run_recd("eval", self.data, "--out", out, *args)
+        self.assertEqual(r.returncode, 0, r.stderr + r.stdout)
+        with open(out) as f:
+            return json.load(f), r.stdout
+
+    def test_protocols(self):
+        rep, _ = self.eval("--protocol", "kfold", "--folds", "3", "--models", "pop,als", "--k", "5,10")
+        als = rep["models"][1]
+        self.assertEqual(len(als["folds"]), 3)
+        self.assertIn("10", als["std"])
+        self.assertGreater(als["metrics"]["10"]["ndcg"], rep["models"][0]["metrics"]["10"]["ndcg"])
+        for proto in ("temporal", "leave-last"):
+            rep, out = self.eval("--protocol", proto, "--models", "pop,ease", "--k", "10")
+            self.assertIn("protocol " + proto, out)
+            self.assertGreater(rep["models"][1]["metrics"]["10"]["users"], 0)
+
+    def test_html_report(self):
+        html = os.path.join(self.dir, "r.html")
+        self.eval("--models", "pop,itemknn,als", "--k", "5,10,20", "--html", html)
+        with open(html) as f:
+            page = f.read()
+        self.assertIn("<svg", page)
+        self.assertIn("itemknn", page)
+
+    def test_bad_input(self):
+        for args in (["--models", "als,nosuch"], ["--k", "0"], ["--protocol", "sideways"],
+                     ["--models", "als", "--params-als", "factors=0"],
+                     ["--models", "ease", "--params-ease", "lambda=x"],
+                     ["--models", "ease", "--params-ease", "lambada=3"]):
+            r = run_recd("eval", self.data, *args)
+            self.assertEqual(r.returncode, 2, args)
+            self.assertTrue(r.stderr.strip(), args)
+            self.assertNotIn("Traceback", r.stderr)
+
+    def test_tune_writes_a_config_the_server_reads(self):
+        conf = os.path.join(self.dir, "tuned.conf")
+        html = os.path.join(self.dir, "tune.html")
+        r = run_recd("tune", self.data, "--models", "als,ease,itemknn", "--trials", "4",
+                     "--out", conf, "--html", html)
+        self.assertEqual(r.returncode, 0, r.stderr + r.stdout)
+        self.assertIn("best validation NDCG@10", r.stdout)
+        with open(conf) as f:
+            text = f.read()
+        for key in ("params-als =", "params-ease =", "params-itemknn =", "blend-weights =", "sources ="):
+            self.assertIn(key, text)
+        with open(html) as f:
+            self.assertIn("trials", f.read().lower())
+        rep, _ = self.eval("--config", conf, "--models", "pop,served", "--k", "10")
+        served = rep["models"][1]["metrics"]["10"]["ndcg"]
+        self.assertGreater(served, rep["models"][0]["metrics"]["10"]["ndcg"])
+
+
+if __name__ == "__main__":
+    main()
