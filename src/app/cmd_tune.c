@@ -151,8 +151,13 @@ static int tune_all(struct rec_config *c, const char *path, json_t *report, char
         rec_model_params_format(t, res.best, best, sizeof best);
         printf("%-8s %3d trials in %6.1f s: best validation NDCG@%d %.4f with %s\n", t->name,
                res.n_trials, secs, k, res.best_score, best);
-        for (int j = 0; j < res.n_trials; j++)
+        for (int j = 0; j < res.n_trials; j++) {
             json_array_append_new(trials, trial_json(t, &res.trials[j]));
+            char ps[512];
+            rec_model_params_format(t, res.trials[j].params, ps, sizeof ps);
+            printf("  trial %3d rung %d  NDCG@%d %.4f  %6.2f s  %s\n", j + 1, res.trials[j].rung, k,
+                   res.trials[j].score, res.trials[j].seconds, ps);
+        }
         char key[16];
         snprintf(key, sizeof key, "%d", k);
         json_array_append_new(jmodels, json_pack("{s:s,s:s,s:f,s:{s:{s:f}}}", "name", t->name, "params",

@@ -3,7 +3,9 @@
  * With n configurations and eta = 3 there are R = floor(log3 n) + 1 rungs; rung r trains with
  * budget B * 3^(r - R + 1) (at least 1) of the full budget B and keeps the best third for the
  * next rung, so the whole search costs about R full trainings per configuration kept at the
- * end rather than n. Types without a budget parameter get plain random search (one rung).
+ * end rather than n. The configured parameters are always carried to the full budget, so the
+ * result is never worse on validation than the starting point. Types without a budget parameter
+ * get plain random search (one rung).
  * Sampling uses splitmix64 seeded by (seed, type name), so a search is reproducible.
  */
 #include "eval/tune.h"
@@ -24,7 +26,8 @@ static const struct rec_tune_space spaces[] = {
                          {"alpha", 0.2, 30, REC_PARAM_LOG}}},
     {"bpr", "epochs", 4, {{"factors", 32, 256, REC_PARAM_LOG_INT}, {"lr", 0.005, 0.2, REC_PARAM_LOG},
                           {"reg", 1e-4, 0.1, REC_PARAM_LOG}, {"neg_sampling", 0, 1, REC_PARAM_INT}}},
-    {"ease", NULL, 1, {{"lambda", 20, 3000, REC_PARAM_LOG}}},
+    {"ease", NULL, 3, {{"lambda", 50, 3000, REC_PARAM_LOG}, {"dropout", 0, 0.7, REC_PARAM_LINEAR},
+                       {"pop_exp", 0, 0.2, REC_PARAM_LINEAR}}},
     {"itemknn", NULL, 5, {{"neighbors", 20, 800, REC_PARAM_LOG_INT}, {"similarity", 0, 2, REC_PARAM_INT},
                           {"shrink", 0, 100, REC_PARAM_LINEAR}, {"asym_alpha", 0, 1, REC_PARAM_LINEAR},
                           {"sim_pow", 0.5, 8, REC_PARAM_LINEAR}}},
@@ -62,6 +65,7 @@ static double sample(const struct rec_tune_dim *d, uint64_t *st)
 struct cand {
     double params[REC_MODEL_MAX_PARAMS];
     double score;
+    int base;          /* the configured parameters */
 };
 
 static int cmp_cand(const void *a, const void *b)
@@ -109,6 +113,7 @@ int rec_tune_run(const struct rec_model_type *t, const double *base, int n_confi
     uint64_t st = seed;
     for (const char *p = t->name; *p; p++)
         st = st * 131 + (unsigned char)*p;
+    c[0].base = 1;
     for (int j = 0; j < n_configs; j++) {
         memcpy(c[j].params, base, sizeof c[j].params);
         for (int d = 0; sp && j > 0 && d < sp->n_dims; d++) {
@@ -119,7 +124,7 @@ int rec_tune_run(const struct rec_model_type *t, const double *base, int n_confi
     }
     int total = 0;
     for (int r = 0, n = n_configs; r < rungs; r++, n = (n + ETA - 1) / ETA)
-        total += n;
+        total += n + (r > 0); /* + the configured parameters, when pruned */
     double t0 = rec_mono_s();
     int n = n_configs, cap = 0, done = 0, rc = 0;
     for (int r = 0; r < rungs && !rc; r++) {
@@ -144,7 +149,18 @@ int rec_tune_run(const struct rec_model_type *t, const double *base, int n_confi
                 progress(pctx, ++done, total);
         }
         qsort(c, (size_t)n, sizeof *c, cmp_cand);
-        n = (n + ETA - 1) / ETA;
+        int kept = (n + ETA - 1) / ETA;
+        /* the configured parameters always reach the full budget: a small budget favours fast
+         * starters, and tuning must not return something worse than what it was given */
+        for (int j = kept; j < n; j++)
+            if (c[j].base) {
+                struct cand tmp = c[kept];
+                c[kept] = c[j];
+                c[j] = tmp;
+                kept++;
+                break;
+            }
+        n = kept;
     }
     if (!rc) {
         memcpy(out->best, c[0].params, sizeof out->best);

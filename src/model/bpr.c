@@ -26,23 +26,23 @@
  * leave block A users with block B items), whereas every chunk samples all positives.
  *
  * Defaults, chosen by NDCG@10 on MovieLens-100K (every rating a positive, per-user random 75/25
- * split, top 10 of unseen items, mean of splits with seeds 42..46 unless noted, k = 64):
- *     lr 0.05, reg 0.02, epochs 100, uniform negatives          0.468   the defaults
- *     the same on 2 threads                                      0.464
- *     reg 0.01 / 0.03 / 0.05                                     0.444 / 0.458 / 0.404 (seed 42)
- *     epochs 30 / 60 (reg 0.02)                                  0.424 (reg 0.01) / 0.464
- *     constant lr instead of the decay to 0.1 lr                 0.441 (2 splits)
- *     k = 32 / 128                                               0.467 / 0.473 (2 splits)
- *     neg_sampling=1, neg_alpha 0.5, reg 0.05                    0.464
- *     neg_sampling=1, neg_alpha 0.75, reg 0.05                   0.452
- *     neg_sampling=1 with reg 0.02 (alpha 0.25 / 0.5 / 0.75)     0.463 / 0.427 / 0.356 (2 splits)
- * Popular negatives penalize popular items, which MovieLens' test sets favour; they want a
- * larger reg. Hardest-of-n negatives (Zhang et al. 2013) did not help here (n = 2..5: <= 0.468).
+ * split, top 10 of unseen items, mean over the splits of seeds 42..46, 1 thread, k = 64):
+ *     lr 0.05, reg 0.02, reg_bias 0.01, epochs 100, uniform: 0.468   the defaults (2 threads 0.468)
+ *     reg 0.01 / 0.03 / 0.05                                  0.440 / 0.457 / 0.405
+ *     epochs 30 / 60 / 150 / 200                              0.435 / 0.459 / 0.469 / 0.473
+ *     constant lr / decay to 0 instead of to lr / 10          0.437 / 0.469
+ *     factors 32 / 128;  init_std 0.01;  reg_bias 0.1         0.464 / 0.471;  0.465;  0.460
+ *     neg_sampling=1, reg 0.02, neg_alpha 0.25 / 0.5 / 0.75   0.464 / 0.425 / 0.356
+ *     neg_sampling=1, reg 0.05, neg_alpha 0.5 / 0.75          0.463 / 0.455
+ * Popular negatives push popular items down, and MovieLens' test sets favour them; they need a
+ * larger reg. Hardest-of-n negatives (Zhang et al. 2013) did not help (n = 2..5: at most 0.468).
  *
  * Fold-in: the user vector starts from the trained row (a known user whose history grew) or 0,
  * then runs FOLD_PASSES passes of single-vector SGD (step count clamped to FOLD_MIN..FOLD_MAX)
  * with the fit's lr decaying linearly to 0 so it settles, negatives from the fit's sampler; the
- * stream is seeded by a hash of the sorted distinct history and the fit seed.
+ * stream is seeded by a hash of the sorted distinct history and the fit seed. Folding in every
+ * test user's training history as a stranger (user = -1) scores 0.467 on the protocol above, the
+ * trained rows 0.469. Cost: at most FOLD_MAX steps of O(k), about 3 ms at k = 64.
  *
  * File format (integers little-endian, floats and doubles as their IEEE-754 bits little-endian):
  *     "RECDBPR1"  u32 version(=1)
@@ -74,6 +74,7 @@
 #define LANES 16 /* floats per vector block in the SGD step */
 #define MAX_REJECT 64
 #define CHUNK 4096 /* triples per unit of work handed to a thread */
+#define BIAS_STRIDE 16 /* floats between item biases while training (64 bytes) */
 #define LR_FINAL 0.1
 #define FOLD_PASSES 30
 #define FOLD_MIN 300
@@ -123,7 +124,10 @@ struct rec_bpr {
     struct rec_bpr_alias neg; /* popularity sampler; n == 0 when neg_sampling = 0 */
 };
 
-static struct rec_bpr *from_model(const struct rec_model *m) { return (struct rec_bpr *)m; }
+static const struct rec_bpr *from_model(const struct rec_model *m)
+{
+    return (const struct rec_bpr *)m;
+}
 
 /* ---- parameters ---------------------------------------------------------------------------- */
 
@@ -311,7 +315,7 @@ static void bpr_free(struct rec_bpr *m)
     free(m);
 }
 
-static void bpr_destroy(struct rec_model *model) { bpr_free(from_model(model)); }
+static void bpr_destroy(struct rec_model *model) { bpr_free((struct rec_bpr *)model); }
 
 /* Zeroed model with every array allocated (+1 so that empty sides still get non-NULL). */
 static struct rec_bpr *bpr_alloc(const double *params, int32_t n_users, int32_t n_items)
@@ -367,6 +371,8 @@ struct job {
     struct rec_bpr *m;
     const struct rec_csr *pos; /* positives only, value ignored */
     const int32_t *row_of;     /* user of each entry of pos */
+    float *bias;               /* b_i at bias[i * BIAS_STRIDE]: one cache line per item, so
+                                * threads updating different items never share a line */
     int64_t total;             /* triples to draw: epochs * positives */
     int64_t n_chunks;          /* ceil(total / CHUNK) */
     uint64_t seed;
@@ -392,8 +398,8 @@ NO_TSAN static float dot_diff(const float *restrict x, const float *restrict a,
     return d;
 }
 
-/* One SGD step on (x_u, y_i, y_j, b_i, b_j). Other threads may write y_i, y_j, b_i, b_j at the
- * same time (Hogwild), hence no TSan instrumentation here. */
+/* One SGD step on (x_u, y_i, y_j, b_i, b_j), i != j. Other threads may write the same rows at
+ * the same time (Hogwild), hence no TSan instrumentation here or in dot_diff. */
 NO_TSAN static void sgd_step(float *restrict xu, float *restrict yi, float *restrict yj,
                              float *bi, float *bj, int k, float lr, float reg, float reg_bias)
 {
@@ -435,8 +441,9 @@ static void run_chunk(struct job *j, int64_t c)
         if (neg < 0)
             continue;
         float lr = j->lr * (float)(1.0 - (1.0 - LR_FINAL) * ((double)step / (double)j->total));
-        sgd_step(m->x + (size_t)u * k, m->y + (size_t)i * k, m->y + (size_t)neg * k, m->b + i,
-                 m->b + neg, k, lr, j->reg, j->reg_bias);
+        sgd_step(m->x + (size_t)u * k, m->y + (size_t)i * k, m->y + (size_t)neg * k,
+                 j->bias + (size_t)i * BIAS_STRIDE, j->bias + (size_t)neg * BIAS_STRIDE, k, lr,
+                 j->reg, j->reg_bias);
     }
 }
 
@@ -555,13 +562,15 @@ static int bpr_fit(const struct rec_train_input *in, const double *params, struc
     int nthreads = thread_count(in->threads);
     struct rec_csr pos = {0};
     int32_t *row_of = NULL;
+    float *bias = NULL;
     struct rec_bpr *m = bpr_alloc(params, ui->n_rows, ui->n_cols);
     rc = REC_ENOMEM;
     if (!m || positive_part(ui, &pos) != REC_OK)
         goto out;
     int64_t nnz = pos.indptr[pos.n_rows];
     row_of = malloc(((size_t)nnz + 1) * sizeof *row_of);
-    if (!row_of)
+    bias = calloc((size_t)m->n_items * BIAS_STRIDE + 1, sizeof *bias);
+    if (!row_of || !bias)
         goto out;
     for (int32_t r = 0; r < pos.n_rows; r++) {
         m->user_n[r] = (int32_t)(pos.indptr[r + 1] - pos.indptr[r]);
@@ -578,13 +587,15 @@ static int bpr_fit(const struct rec_train_input *in, const double *params, struc
     uint64_t state = seed;
     fill_normal(m->x, (size_t)m->n_users * k, params[P_INIT_STD], &state);
     fill_normal(m->y, (size_t)m->n_items * k, params[P_INIT_STD], &state);
-    struct job job = {.m = m, .pos = &pos, .row_of = row_of, .seed = seed,
+    struct job job = {.m = m, .pos = &pos, .row_of = row_of, .bias = bias, .seed = seed,
                       .total = nnz * (int64_t)params[P_EPOCHS], .lr = (float)params[P_LR],
                       .reg = (float)params[P_REG], .reg_bias = (float)params[P_REG_BIAS]};
     job.n_chunks = (job.total + CHUNK - 1) / CHUNK;
     atomic_init(&job.next, 0);
     if (m->n_items > 0)
         train(&job, nthreads);
+    for (int32_t i = 0; i < m->n_items; i++)
+        m->b[i] = bias[(size_t)i * BIAS_STRIDE];
 
     if (!all_finite(m->x, (size_t)m->n_users * k) || !all_finite(m->y, (size_t)m->n_items * k) ||
         !all_finite(m->b, (size_t)m->n_items)) {
@@ -601,6 +612,7 @@ static int bpr_fit(const struct rec_train_input *in, const double *params, struc
 out:
     if (rc == REC_ENOMEM)
         rec_errf(err, errlen, rc, "bpr: out of memory");
+    free(bias);
     free(row_of);
     rec_csr_free(&pos);
     bpr_free(m);
@@ -633,6 +645,18 @@ static int history(const struct rec_bpr *m, const struct rec_user_query *q, int3
     return u;
 }
 
+/* x = keep x + zl (a - c), in vector blocks like sgd_step. */
+static void user_step(float *restrict x, const float *restrict a, const float *restrict c, int k,
+                      float zl, float keep)
+{
+    int f = 0;
+    for (; f + LANES <= k; f += LANES)
+        for (int l = 0; l < LANES; l++)
+            x[f + l] = keep * x[f + l] + zl * (a[f + l] - c[f + l]);
+    for (; f < k; f++)
+        x[f] = keep * x[f] + zl * (a[f] - c[f]);
+}
+
 /* SGD on x alone (item rows fixed) over the sorted distinct history h[0..n), n >= 1. */
 static void fold_in(const struct rec_bpr *m, const int32_t *h, int n, float *x)
 {
@@ -643,19 +667,17 @@ static void fold_in(const struct rec_bpr *m, const int32_t *h, int n, float *x)
     int64_t steps = (int64_t)FOLD_PASSES * n;
     steps = steps < FOLD_MIN ? FOLD_MIN : steps > FOLD_MAX ? FOLD_MAX : steps;
     const float lr0 = (float)m->params[P_LR], reg = (float)m->params[P_REG];
+    if (n >= m->n_items)
+        return; /* no negatives: nothing to rank below the history */
     for (int64_t s = 0; s < steps; s++) {
         int32_t i = h[draw_below(&state, (uint32_t)n)];
         int32_t j = draw_negative(m, h, n, &state);
         if (j < 0)
-            break; /* the history covers (nearly) every item */
+            continue; /* MAX_REJECT misses: the history holds nearly every item */
         const float *yi = m->y + (size_t)i * k, *yj = m->y + (size_t)j * k;
-        float d = m->b[i] - m->b[j];
-        for (int f = 0; f < k; f++)
-            d += x[f] * (yi[f] - yj[f]);
-        float z = 1.0f / (1.0f + expf(d));
+        float z = 1.0f / (1.0f + expf(m->b[i] - m->b[j] + dot_diff(x, yi, yj, k)));
         float lr = lr0 * (float)(1.0 - (double)s / (double)steps);
-        for (int f = 0; f < k; f++)
-            x[f] += lr * (z * (yi[f] - yj[f]) - reg * x[f]);
+        user_step(x, yi, yj, k, z * lr, 1.0f - lr * reg);
     }
 }
 

@@ -67,12 +67,17 @@ void rec_engine_destroy(struct rec_engine *e)
     if (!e)
         return;
     rec_engine_trainer_stop(e);
-    for (int32_t u = 0; u < e->user_ids.n_names; u++)
+    for (int32_t u = 0; u < e->user_ids.n_names; u++) {
         free(e->users[u].hist);
+        free(e->users[u].doc);
+    }
     free(e->users);
-    for (int32_t i = 0; i < e->item_ids.n_names; i++)
+    for (int32_t i = 0; i < e->item_ids.n_names; i++) {
         free(e->items[i].title);
+        free(e->items[i].doc);
+    }
     free(e->items);
+    rec_cold_destroy(e);
     rec_idmap_free(&e->user_ids);
     rec_idmap_free(&e->item_ids);
     rec_pop_free(&e->pop);
@@ -145,7 +150,7 @@ static int32_t item_put(struct rec_engine *e, const char *id)
         e->items = items;
         e->cap_items = cap;
     }
-    e->items[i].title = NULL;
+    memset(&e->items[i], 0, sizeof e->items[i]);
     e->items[i].live = 1;
     e->n_live_items++;
     return i;
@@ -307,9 +312,34 @@ int rec_engine_apply_events(struct rec_engine *e, const struct rec_event *ev, in
     return rc;
 }
 
+/* Replaces item i's doc by keep (owned; NULL = none). Lock held for write. */
+static void set_item_doc(struct rec_engine *e, int32_t i, char *keep)
+{
+    e->n_item_docs += (keep != NULL) - (e->items[i].doc != NULL);
+    free(e->items[i].doc);
+    e->items[i].doc = keep;
+    e->items[i].doc_gen = ++e->doc_gen;
+}
+
+static void set_user_doc(struct rec_engine *e, int32_t u, char *keep)
+{
+    e->n_user_docs += (keep != NULL) - (e->users[u].doc != NULL);
+    free(e->users[u].doc);
+    e->users[u].doc = keep;
+}
+
 int rec_engine_put_item(struct rec_engine *e, const char *id, const char *title)
 {
+    return rec_engine_put_item_doc(e, id, title, NULL);
+}
+
+int rec_engine_put_item_doc(struct rec_engine *e, const char *id, const char *title,
+                            const char *doc)
+{
     int rc = 0;
+    char *keep = doc ? rec_cold_keep_item_doc(doc, &rc) : NULL;
+    if (rc)
+        return rc;
     pthread_rwlock_wrlock(&e->lock);
     int32_t i = item_put(e, id);
     if (i < 0) {
@@ -326,16 +356,38 @@ int rec_engine_put_item(struct rec_engine *e, const char *id, const char *title)
                 e->items[i].title = t;
             }
         }
+        if (doc) {
+            set_item_doc(e, i, keep);
+            keep = NULL;
+        }
     }
     pthread_rwlock_unlock(&e->lock);
+    free(keep);
+    /* outside the write lock: a content query costs up to a pass over the catalog */
+    if (!rc && doc)
+        rec_cold_fill(e, i);
     return rc;
 }
 
 int rec_engine_put_user(struct rec_engine *e, const char *id)
 {
+    return rec_engine_put_user_doc(e, id, NULL);
+}
+
+int rec_engine_put_user_doc(struct rec_engine *e, const char *id, const char *doc)
+{
+    int rc = 0;
+    char *keep = doc ? rec_cold_keep_user_doc(doc, &rc) : NULL;
+    if (rc)
+        return rc;
     pthread_rwlock_wrlock(&e->lock);
     int32_t u = user_put(e, id);
+    if (u >= 0 && doc) {
+        set_user_doc(e, u, keep);
+        keep = NULL;
+    }
     pthread_rwlock_unlock(&e->lock);
+    free(keep);
     return u < 0 ? REC_ENOMEM : 0;
 }
 
@@ -372,6 +424,7 @@ int rec_engine_delete_user(struct rec_engine *e, const char *id)
         }
         e->n_events -= us->n_events;
         free(us->hist);
+        set_user_doc(e, u, NULL);
         memset(us, 0, sizeof *us);
         e->n_live_users--;
     }
@@ -458,6 +511,11 @@ static int load_item_row(void *ctx, const char *id, const char *doc, int deleted
         }
     }
     json_decref(obj);
+    int rc = 0;
+    char *keep = doc ? rec_cold_keep_item_doc(doc, &rc) : NULL;
+    if (rc)
+        return rc;
+    set_item_doc(e, i, keep);
     if (deleted && e->items[i].live) {
         e->items[i].live = 0;
         e->n_live_items--;
@@ -467,7 +525,15 @@ static int load_item_row(void *ctx, const char *id, const char *doc, int deleted
 
 static int load_user_row(void *ctx, const char *id, const char *doc, int deleted)
 {
-    return user_put(ctx, id) < 0 ? REC_ENOMEM : 0;
+    struct rec_engine *e = ctx;
+    int32_t u = user_put(e, id);
+    if (u < 0)
+        return REC_ENOMEM;
+    int rc = 0;
+    char *keep = deleted || !doc ? NULL : rec_cold_keep_user_doc(doc, &rc);
+    if (!rc)
+        set_user_doc(e, u, keep);
+    return rc;
 }
 
 static int load_event(void *ctx, const struct rec_event *ev)

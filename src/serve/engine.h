@@ -1,7 +1,8 @@
 /* engine.h: recd's live state and the recommendation pipeline.
  *
  * The engine holds the catalog, users, their histories and the models built from them
- * (decayed popularity, item-kNN, iALS with per-user fold-in) in memory. Events enter through
+ * (decayed popularity, item-kNN, iALS with per-user fold-in, and for cold start a content model
+ * over item documents and an attributes model over user documents) in memory. Events enter through
  * rec_engine_apply_events after the store committed them; every read and write is thread-safe
  * (one reader-writer lock; training runs outside it and publishes a new immutable model).
  */
@@ -107,20 +108,39 @@ void rec_engine_ingest_end(struct rec_engine *e);
  * factors of every user they touch before returning, so the next request reflects them. */
 int rec_engine_apply_events(struct rec_engine *e, const struct rec_event *ev, int n,
                             const uint8_t *mask);
-/* Catalog metadata the engine needs (title for reasons); creates or revives the item. */
+/* Catalog metadata the engine needs (title for reasons); creates or revives the item. The same
+ * as rec_engine_put_item_doc with doc NULL. */
 int rec_engine_put_item(struct rec_engine *e, const char *id, const char *title);
-/* Makes sure a user exists (attributes live in the store). */
+/* As rec_engine_put_item, and replaces the item's JSON document (the store's format:
+ * categories, tags, title, text, attributes) when doc is not NULL; NULL keeps the current one.
+ * The engine keeps a copy for the content model fitted at each training. While a model is
+ * live, an item without trained factors gets cold-start factors from doc before this returns
+ * (so it can be recommended at once). Thread-safe; 0 or REC_ENOMEM. */
+int rec_engine_put_item_doc(struct rec_engine *e, const char *id, const char *title,
+                            const char *doc);
+/* Makes sure a user exists. The same as rec_engine_put_user_doc with doc NULL. */
 int rec_engine_put_user(struct rec_engine *e, const char *id);
+/* As rec_engine_put_user, and replaces the user's JSON document ({"attributes":{...}}) when doc
+ * is not NULL. A user with attributes and no history is served items popular among users with
+ * the same attributes (once a training run fitted that model). Thread-safe; 0 or REC_ENOMEM. */
+int rec_engine_put_user_doc(struct rec_engine *e, const char *id, const char *doc);
 /* Hides an item from every list at once. REC_ENOTFOUND. */
 int rec_engine_delete_item(struct rec_engine *e, const char *id);
 /* Forgets a user, their history and their share of popularity and co-occurrence. REC_ENOTFOUND. */
 int rec_engine_delete_user(struct rec_engine *e, const char *id);
 
-/* Top-n for a user (unknown users get popular items). Writes up to n results to out and the
- * count to *n_out; *model gets the served mode's name ("hybrid", "popular"). 0 or an error. */
+/* Top-n for a user (unknown users get popular items; users without history but with
+ * attributes get the attributes model's list, reason "popular with people like you", source
+ * popular). Items added since the model with a document are ranked by their cold-start factors
+ * (source als, reason "new: like <title of the history item closest in factor space>").
+ * Writes up to n results to out and the count to *n_out; *model gets the served mode's name
+ * ("hybrid", "popular", "attributes"). 0 or an error. */
 int rec_engine_recommend(struct rec_engine *e, const char *user, int n, struct rec_result *out,
                          int *n_out, const char **model);
-/* Items most similar to item (kNN, falling back to factor similarity). REC_ENOTFOUND. */
+/* Items most similar to item (kNN, falling back to factor similarity). Items with cold-start
+ * factors join a kNN list where their factor cosine with item ranks among the listed items'
+ * (source als, score = that cosine, reason "new: like <item>"); a cold item's own list is by
+ * factor cosine. REC_ENOTFOUND for unknown or deleted items. */
 int rec_engine_similar(struct rec_engine *e, const char *item, int n, struct rec_result *out,
                        int *n_out);
 /* Most popular live items now. */

@@ -8,6 +8,7 @@
 #include "core/idmap.h"
 #include "model/als.h"
 #include "model/knn.h"
+#include "model/model.h"
 #include "model/popularity.h"
 #include "serve/engine.h"
 
@@ -29,11 +30,33 @@ struct user {
     int64_t last_seq;       /* latest applied event */
     uint8_t live;           /* 0 once deleted */
     uint8_t has_x;          /* row of ux holds factors */
+    char *doc;              /* owned JSON document with non-empty "attributes", or NULL */
 };
 
 struct item {
     char *title;            /* owned, may be NULL */
+    char *doc;              /* owned JSON document with some content field, or NULL */
+    uint64_t doc_gen;       /* value of rec_engine.doc_gen when doc last changed */
+    int32_t cold;           /* 1 + slot in rec_engine.cold holding its factors, 0 = none */
     uint8_t live;           /* 0 when deleted */
+};
+
+/* Factors of items the published iALS model has no trained row for, from their content
+ * (coldstart_serve.c). Slot s: item[s], x[s*k .. s*k+k). Few entries: loops visit all. */
+struct cold_set {
+    int32_t *item;
+    float *x;
+    int32_t n, cap;
+    int k;
+};
+
+/* What a training run (or the refit after a snapshot load) publishes for cold start. */
+struct rec_cold_fit {
+    struct rec_model *content;          /* TF-IDF over item docs, or NULL (no item has a doc) */
+    struct rec_model *attrs;            /* user attributes model, or NULL (no user has any) */
+    int32_t n_items;                    /* items of the fit (= iALS items) */
+    uint8_t *has_hist;                  /* n_items: the iALS row is trained (history, nonzero) */
+    struct cold_set cold;               /* cold factors of fitted items without history */
 };
 
 struct rec_engine {
@@ -61,6 +84,17 @@ struct rec_engine {
     struct rec_model_status model;      /* present/version/...; training is tracked below */
     int64_t model_trained_seq;
 
+    /* cold start, published with the iALS model (coldstart_serve.c) */
+    struct rec_model *content;          /* or NULL */
+    struct rec_model *attrs;            /* or NULL */
+    int32_t attrs_n_items;              /* items scored by attrs */
+    uint8_t *has_hist;                  /* n_has_hist items of als with a trained row */
+    int32_t n_has_hist;
+    struct cold_set cold;
+    int64_t cold_gen;                   /* bumps at each publish of the above */
+    uint64_t doc_gen;                   /* bumps at each item doc change */
+    int64_t n_item_docs, n_user_docs;   /* non-NULL docs */
+
     /* trainer: guarded by train_mu */
     pthread_mutex_t train_mu;
     pthread_cond_t train_cv;            /* wakes the trainer */
@@ -86,6 +120,32 @@ void rec_engine_fold_in(struct rec_engine *e, int32_t u);
  * is the live iALS model (no fitted model there; its weight in weight[0]). */
 int rec_engine_fit_sources(const struct rec_engine_params *p, const struct rec_csr *ui,
                            struct rec_blend **out);
+/* coldstart_serve.c. Fits content (item docs) and attrs (user docs) on ui, and cold factors
+ * for the items of m without a trained row whose doc matches some item with one. Both doc
+ * arrays may be NULL. A failed part is left NULL and logged: this never fails training. */
+void rec_cold_fit(const struct rec_csr *ui, const char *const *item_docs,
+                  const char *const *user_docs, const struct rec_als *m, int threads,
+                  struct rec_cold_fit *out);
+void rec_cold_fit_free(struct rec_cold_fit *f);
+/* Swaps f in (taking its contents; f is left empty); lock held for write. */
+void rec_cold_publish(struct rec_engine *e, struct rec_cold_fit *f);
+/* Gives item i cold factors from its current doc when the live model has no trained row for
+ * it (or drops them when it lost its doc). Takes the lock itself: computes under the read
+ * lock, installs under the write lock. */
+void rec_cold_fill(struct rec_engine *e, int32_t i);
+/* After a publish: rec_cold_fill for every item with a doc that the fit did not see (index
+ * >= n_seen or doc changed after doc_gen == gen). Takes the lock itself. */
+void rec_cold_refresh(struct rec_engine *e, int32_t n_seen, uint64_t gen);
+/* Frees everything cold-start related (engine destruction). */
+void rec_cold_destroy(struct rec_engine *e);
+/* The factor vector of item i (k floats): its cold factors, else its trained iALS row; NULL
+ * when it has neither. Lock held. */
+const float *rec_cold_item_vec(const struct rec_engine *e, int32_t i);
+/* Strdup of doc when it is worth keeping (an item doc with categories/tags/title/text/
+ * attributes; a user doc with a non-empty "attributes" object), else NULL; *rc = REC_ENOMEM
+ * on allocation failure. */
+char *rec_cold_keep_item_doc(const char *doc, int *rc);
+char *rec_cold_keep_user_doc(const char *doc, int *rc);
 /* trainer.c */
 int rec_engine_trainer_start(struct rec_engine *e);
 void rec_engine_trainer_stop(struct rec_engine *e);

@@ -4,6 +4,9 @@
  * items) and decayed popularity. Each gives a ranked candidate list; the lists are fused by
  * weighted reciprocal rank (score = sum_s w_s / (RRF_K + rank_s)), which needs no score
  * calibration between sources. Each item's reason names the source that contributed most.
+ * Cold start (coldstart_serve.c): items with content-derived factors join the iALS source (dot
+ * with the user's factors) and similar lists (factor cosine); a user without history but with
+ * attributes gets the attributes model's list in place of global popularity.
  * Every function here runs under the engine's read lock.
  */
 #include <math.h>
@@ -39,6 +42,7 @@ struct scratch {
     float *als_scores;
     struct rec_topk_entry *lists[3];
     int n_list[3];
+    int by_attrs;         /* the popular list came from the attributes model */
 };
 
 static void scratch_free(struct scratch *s)
@@ -151,15 +155,34 @@ static void source_knn(const struct rec_engine *e, const struct user *us, struct
     s->n_list[REC_SOURCE_KNN] = rec_topk_sort(&t);
 }
 
+/* *mean and *scale (1/std) of the finite s[0..n), as rec_blend_standardize computes them. */
+static void zscore_params(const float *s, int32_t n, float *mean, float *scale)
+{
+    double sum = 0, sq = 0;
+    int64_t m = 0;
+    for (int32_t i = 0; i < n; i++)
+        if (isfinite(s[i])) {
+            sum += s[i];
+            sq += (double)s[i] * s[i];
+            m++;
+        }
+    double mu = m ? sum / (double)m : 0, var = m ? sq / (double)m - mu * mu : 0;
+    *mean = (float)mu;
+    *scale = var > 1e-30 ? (float)(1.0 / sqrt(var)) : 0.0f;
+}
+
 /* With extra sources published (recd tune's blend), als_scores[0..n_model) becomes the weighted
- * sum of the standardized iALS scores and each source's scores for the user's live history. */
+ * sum of the standardized iALS scores and each source's scores for the user's live history.
+ * *mean and *scale give the iALS part's transform (weight included) for cold items past
+ * n_model, which the sources cannot score. */
 static int blend_scores(const struct rec_engine *e, const struct user *us, float *scores,
-                        int32_t n_model)
+                        int32_t n_model, float *mean, float *scale)
 {
     const struct rec_blend *b = e->blend;
-    rec_blend_standardize(scores, n_model);
+    zscore_params(scores, n_model, mean, scale);
+    *scale *= b->weight[0];
     for (int32_t i = 0; i < n_model; i++)
-        scores[i] *= b->weight[0];
+        scores[i] = isfinite(scores[i]) ? (scores[i] - *mean) * *scale : -INFINITY;
     float *tmp = malloc(((size_t)b->n_items + 1) * sizeof *tmp);
     int32_t *items = malloc(((size_t)us->n_hist + 1) * sizeof *items);
     float *w = malloc(((size_t)us->n_hist + 1) * sizeof *w);
@@ -202,15 +225,49 @@ static void source_als(const struct rec_engine *e, int32_t u, const struct user 
     int32_t n_model = rec_als_n_items(e->als);
     if (n_model > s->n_items)
         n_model = s->n_items;
-    rec_als_score_all(e->als, e->ux + (size_t)u * k, s->als_scores);
-    if (e->blend && blend_scores(e, us, s->als_scores, n_model))
+    const float *xu = e->ux + (size_t)u * k;
+    rec_als_score_all(e->als, xu, s->als_scores);
+    /* cold items: content-derived factors instead of untrained rows (a short list) */
+    const struct cold_set *c = &e->cold;
+    int n_cold = c->k == k ? c->n : 0;
+    for (int32_t j = 0; j < n_cold; j++)
+        if (c->item[j] < n_model)
+            s->als_scores[c->item[j]] = rec_linalg_dot(xu, c->x + (size_t)j * k, k);
+    float mean = 0, scale = 1;
+    if (e->blend && blend_scores(e, us, s->als_scores, n_model, &mean, &scale))
         return; /* out of memory: this source is left out; popular items stand in */
     struct rec_topk t;
     rec_topk_init(&t, s->lists[REC_SOURCE_ALS], m);
     for (int32_t i = 0; i < n_model; i++)
         if (!s->blocked[i] && s->als_scores[i] > -INFINITY)
             rec_topk_push(&t, s->als_scores[i], i);
+    for (int32_t j = 0; j < n_cold; j++) {
+        int32_t i = c->item[j];
+        if (i >= n_model && i < s->n_items && !s->blocked[i])
+            rec_topk_push(&t, (rec_linalg_dot(xu, c->x + (size_t)j * k, k) - mean) * scale, i);
+    }
     s->n_list[REC_SOURCE_ALS] = rec_topk_sort(&t);
+}
+
+/* A user without history but with attributes: the attributes model's list in the popular slot.
+ * Returns 0 when it does not apply (no model, no attributes), and popularity is used. */
+static int source_attrs(const struct rec_engine *e, const struct user *us, struct scratch *s,
+                        int m)
+{
+    int32_t n = e->attrs_n_items;
+    if (!e->attrs || !us || !us->doc || n > s->n_items)
+        return 0;
+    struct rec_user_query q = {-1, NULL, NULL, NULL, 0, e->max_ts, us->doc};
+    if (rec_model_attrs.score(e->attrs, &q, s->als_scores))
+        return 0;
+    struct rec_topk t;
+    rec_topk_init(&t, s->lists[REC_SOURCE_POPULAR], m);
+    for (int32_t i = 0; i < n; i++)
+        if (!s->blocked[i] && s->als_scores[i] > -INFINITY)
+            rec_topk_push(&t, s->als_scores[i], i);
+    s->n_list[REC_SOURCE_POPULAR] = rec_topk_sort(&t);
+    s->by_attrs = s->n_list[REC_SOURCE_POPULAR] > 0;
+    return s->by_attrs;
 }
 
 /* Weighted reciprocal-rank fusion of the lists present; returns the final top-n. */
@@ -259,8 +316,10 @@ static int rank_for_user(struct rec_engine *e, int32_t u, int n, enum rec_mode m
         source_als(e, u, us, s, m);
     if (mode == REC_MODE_HYBRID || mode == REC_MODE_KNN)
         source_knn(e, us, s, m);
-    if (mode == REC_MODE_HYBRID || mode == REC_MODE_POPULAR ||
-        s->n_list[REC_SOURCE_ALS] + s->n_list[REC_SOURCE_KNN] == 0)
+    int no_history = s->n_list[REC_SOURCE_ALS] + s->n_list[REC_SOURCE_KNN] == 0;
+    if (mode == REC_MODE_HYBRID && no_history && source_attrs(e, us, s, m))
+        ; /* people like this user stand in for global popularity */
+    else if (mode == REC_MODE_HYBRID || mode == REC_MODE_POPULAR || no_history)
         source_popular(e, s, m);
 
     int got;
@@ -294,16 +353,16 @@ static int32_t explain(const struct rec_engine *e, const struct user *us, const 
                        int32_t i, int32_t *hist_pos)
 {
     int32_t best = s->seed[i];
-    if (best < 0 && e->als && i < rec_als_n_items(e->als)) {
-        const float *yi = rec_als_item_vec(e->als, i);
+    const float *yi = best < 0 ? rec_cold_item_vec(e, i) : NULL; /* cold items have factors too */
+    if (yi) {
         int k = rec_als_factors(e->als), seen = 0;
         float best_dot = 0; /* a seed pointing away from the item explains nothing */
         for (int32_t h = us->n_hist - 1; h >= 0 && seen < e->p.recent_items; h--) {
             const struct hist_entry *he = &us->hist[h];
-            if (he->weight <= 0 || he->item >= rec_als_n_items(e->als))
+            const float *yj = he->weight > 0 ? rec_cold_item_vec(e, he->item) : NULL;
+            if (!yj)
                 continue;
             seen++;
-            const float *yj = rec_als_item_vec(e->als, he->item);
             float d = 0;
             for (int f = 0; f < k; f++)
                 d += yi[f] * yj[f];
@@ -394,19 +453,30 @@ int rec_engine_recommend(struct rec_engine *e, const char *user, int n, struct r
             res->source = rk.src[r];
             res->because[0] = '\0';
             int32_t why = rk.src[r] != REC_SOURCE_POPULAR && us ? explain(e, us, &rk.s, i, &pos) : -1;
+            int cold = e->items[i].cold && rk.src[r] == REC_SOURCE_ALS;
             if (why >= 0) {
                 personal = 1;
                 snprintf(res->because, sizeof res->because, "%s", rec_idmap_name(&e->item_ids, why));
-                snprintf(res->reason, sizeof res->reason, "because you %s %s",
-                         rec_event_type_verb(us->hist[pos].type), item_label(e, why));
+                if (cold)
+                    snprintf(res->reason, sizeof res->reason, "new: like %s", item_label(e, why));
+                else
+                    snprintf(res->reason, sizeof res->reason, "because you %s %s",
+                             rec_event_type_verb(us->hist[pos].type), item_label(e, why));
                 rec_utf8_sanitize(res->reason); /* a long title may be cut mid-character */
+            } else if (cold) {
+                personal = 1; /* ranked by the user's factors, nothing in the history alike */
+                snprintf(res->reason, sizeof res->reason, "new: matches your taste");
+            } else if (rk.s.by_attrs) {
+                res->source = REC_SOURCE_POPULAR;
+                snprintf(res->reason, sizeof res->reason, "popular with people like you");
             } else {
                 res->source = REC_SOURCE_POPULAR;
                 snprintf(res->reason, sizeof res->reason, "popular now");
             }
         }
         *n_out = got;
-        *model = mode_names[personal ? REC_MODE_HYBRID : REC_MODE_POPULAR];
+        *model = personal ? mode_names[REC_MODE_HYBRID]
+                          : rk.s.by_attrs ? "attributes" : mode_names[REC_MODE_POPULAR];
     }
     ranking_end(e, &rk);
     return rc;

@@ -1,6 +1,7 @@
 /* trainer.c: iALS training off the request path, publication of the new model, snapshots.
  *
- * A run copies the positive interactions under the read lock, fits without any lock, then
+ * A run copies the positive interactions (and the item and user documents) under the read lock,
+ * fits iALS, the blend sources and the cold-start models (coldstart_serve.c) without any lock, then
  * publishes under the write lock: user factors come from the fit for users with no event since
  * the copy, and from a fold-in against the new items for the rest, so no event is forgotten.
  * Requests keep being served from the old model until the swap, which takes milliseconds.
@@ -154,6 +155,63 @@ static void save_snapshot(struct rec_engine *e, const struct rec_als *m, char **
     }
 }
 
+/* What a run takes from memory under the read lock. */
+struct data_copy {
+    struct rec_triplet *t;             /* positive history entries */
+    int64_t n_t;
+    int32_t n_users, n_items;
+    char **item_docs, **user_docs;     /* per index, NULL entries allowed; NULL when none */
+    uint64_t doc_gen;                  /* e->doc_gen at the copy */
+};
+
+static void data_copy_free(struct data_copy *c)
+{
+    free(c->t);
+    free_names(c->item_docs, c->n_items);
+    free_names(c->user_docs, c->n_users);
+    memset(c, 0, sizeof *c);
+}
+
+/* Copies every positive history entry and the documents. Lock held. 0 or REC_ENOMEM. */
+static int copy_data(const struct rec_engine *e, struct data_copy *c)
+{
+    memset(c, 0, sizeof *c);
+    c->n_users = e->user_ids.n_names;
+    c->n_items = e->item_ids.n_names;
+    c->doc_gen = e->doc_gen;
+    int64_t cap = 0;
+    for (int32_t u = 0; u < c->n_users; u++) {
+        const struct user *us = &e->users[u];
+        for (int32_t k = 0; k < us->n_hist; k++) {
+            if (us->hist[k].weight <= 0)
+                continue;
+            if (c->n_t == cap) {
+                cap = cap ? cap * 2 : 4096;
+                struct rec_triplet *nt = realloc(c->t, (size_t)cap * sizeof *nt);
+                if (!nt)
+                    return REC_ENOMEM;
+                c->t = nt;
+            }
+            c->t[c->n_t++] = (struct rec_triplet){u, us->hist[k].item, us->hist[k].weight};
+        }
+    }
+    if (e->n_item_docs > 0) {
+        if (!(c->item_docs = calloc((size_t)c->n_items, sizeof *c->item_docs)))
+            return REC_ENOMEM;
+        for (int32_t i = 0; i < c->n_items; i++)
+            if (e->items[i].doc && !(c->item_docs[i] = strdup(e->items[i].doc)))
+                return REC_ENOMEM;
+    }
+    if (e->n_user_docs > 0) {
+        if (!(c->user_docs = calloc((size_t)c->n_users, sizeof *c->user_docs)))
+            return REC_ENOMEM;
+        for (int32_t u = 0; u < c->n_users; u++)
+            if (e->users[u].doc && !(c->user_docs[u] = strdup(e->users[u].doc)))
+                return REC_ENOMEM;
+    }
+    return 0;
+}
+
 int rec_engine_train_now(struct rec_engine *e)
 {
     pthread_mutex_lock(&e->fit_mu);
@@ -162,37 +220,21 @@ int rec_engine_train_now(struct rec_engine *e)
     e->runs_started++;
     pthread_mutex_unlock(&e->train_mu);
 
-    struct rec_triplet *t = NULL;
+    struct data_copy dc;
     char **user_names = NULL, **item_names = NULL;
-    int64_t n_t = 0, cap_t = 0, trained_seq, trained_events, version;
+    int64_t n_t, trained_seq, trained_events, version;
     int32_t n_users, n_items;
-    int rc = 0;
 
     /* exclusive ingest: every committed event is applied, so last_seq is a true watermark */
     rec_engine_ingest_begin(e, 1);
     pthread_rwlock_rdlock(&e->lock);
-    n_users = e->user_ids.n_names;
-    n_items = e->item_ids.n_names;
+    int rc = copy_data(e, &dc);
+    n_users = dc.n_users;
+    n_items = dc.n_items;
+    n_t = dc.n_t;
     trained_seq = e->last_seq;
     trained_events = e->n_events;
     version = e->model.version + 1;
-    for (int32_t u = 0; u < n_users && !rc; u++) {
-        const struct user *us = &e->users[u];
-        for (int32_t k = 0; k < us->n_hist; k++) {
-            if (us->hist[k].weight <= 0)
-                continue;
-            if (n_t == cap_t) {
-                cap_t = cap_t ? cap_t * 2 : 4096;
-                struct rec_triplet *nt = realloc(t, (size_t)cap_t * sizeof *t);
-                if (!nt) {
-                    rc = REC_ENOMEM;
-                    break;
-                }
-                t = nt;
-            }
-            t[n_t++] = (struct rec_triplet){u, us->hist[k].item, us->hist[k].weight};
-        }
-    }
     if (!rc && e->p.model_dir && e->store) {
         user_names = copy_names(&e->user_ids);
         item_names = copy_names(&e->item_ids);
@@ -208,8 +250,9 @@ int rec_engine_train_now(struct rec_engine *e)
     if (!rc && n_t == 0)
         rc = REC_EMODEL; /* nothing to learn from yet */
     if (!rc)
-        rc = rec_csr_from_triplets(&ui, n_users, n_items, t, n_t);
-    free(t);
+        rc = rec_csr_from_triplets(&ui, n_users, n_items, dc.t, n_t);
+    free(dc.t);
+    dc.t = NULL;
     if (!rc)
         rc = rec_als_fit(&ui, &e->p.als, &m);
     struct rec_blend *blend = NULL;
@@ -217,6 +260,11 @@ int rec_engine_train_now(struct rec_engine *e)
         rec_als_destroy(m);
         m = NULL;
     }
+    struct rec_cold_fit cold;
+    memset(&cold, 0, sizeof cold);
+    if (!rc)
+        rec_cold_fit(&ui, (const char *const *)dc.item_docs, (const char *const *)dc.user_docs, m,
+                     e->p.als.threads, &cold);
     rec_csr_free(&ui);
     dur = rec_mono_s() - t0;
 
@@ -228,12 +276,15 @@ int rec_engine_train_now(struct rec_engine *e)
             struct rec_blend *old = e->blend;
             e->blend = blend;
             blend = old;
+            rec_cold_publish(e, &cold);
         }
         pthread_rwlock_unlock(&e->lock);
         if (blend) {
             rec_blend_clear(blend);
             free(blend);
         }
+        if (!rc) /* items described since the copy get factors from the new models */
+            rec_cold_refresh(e, n_items, dc.doc_gen);
         if (!rc) {
             rec_info("engine: trained iALS v%" PRId64 " on %" PRId64 " events (%" PRId64
                      " pairs, %d users, %d items) in %.2fs", version, trained_events, n_t,
@@ -244,6 +295,8 @@ int rec_engine_train_now(struct rec_engine *e)
     } else if (rc != REC_EMODEL) {
         rec_error("engine: training failed: %s", rec_strerror(rc));
     }
+    rec_cold_fit_free(&cold);
+    data_copy_free(&dc);
     free_names(user_names, n_users);
     free_names(item_names, n_items);
 
@@ -255,6 +308,36 @@ int rec_engine_train_now(struct rec_engine *e)
     pthread_mutex_unlock(&e->train_mu);
     pthread_mutex_unlock(&e->fit_mu);
     return rc;
+}
+
+/* After a snapshot load: content, attrs and cold factors from memory against the loaded model
+ * (a snapshot holds iALS only). Failures leave them out: requests never depend on them. */
+static void refit_cold(struct rec_engine *e)
+{
+    pthread_mutex_lock(&e->fit_mu); /* e->als changes only under fit_mu */
+    struct data_copy dc;
+    pthread_rwlock_rdlock(&e->lock);
+    const struct rec_als *als = e->als;
+    int rc = copy_data(e, &dc);
+    pthread_rwlock_unlock(&e->lock);
+    struct rec_csr ui = {0};
+    if (!rc && als)
+        rc = rec_csr_from_triplets(&ui, dc.n_users, dc.n_items, dc.t, dc.n_t);
+    if (!rc && als) {
+        struct rec_cold_fit cold;
+        rec_cold_fit(&ui, (const char *const *)dc.item_docs, (const char *const *)dc.user_docs,
+                     als, e->p.als.threads, &cold);
+        pthread_rwlock_wrlock(&e->lock);
+        rec_cold_publish(e, &cold);
+        pthread_rwlock_unlock(&e->lock);
+        rec_cold_fit_free(&cold);
+        rec_cold_refresh(e, dc.n_items, dc.doc_gen);
+    } else if (rc) {
+        rec_warn("engine: cold-start models not refitted after the snapshot: %s", rec_strerror(rc));
+    }
+    rec_csr_free(&ui);
+    data_copy_free(&dc);
+    pthread_mutex_unlock(&e->fit_mu);
 }
 
 int rec_engine_load_snapshot(struct rec_engine *e)
@@ -327,6 +410,9 @@ int rec_engine_load_snapshot(struct rec_engine *e)
         }
         rc = publish(e, mapped, seq, events, version, duration, at);
         mapped = NULL;
+        struct rec_cold_fit none;
+        memset(&none, 0, sizeof none);
+        rec_cold_publish(e, &none); /* nothing of another model's factor space stays */
     }
     int need_train = e->last_seq > e->model_trained_seq;
     pthread_rwlock_unlock(&e->lock);
@@ -337,6 +423,8 @@ int rec_engine_load_snapshot(struct rec_engine *e)
     rec_als_destroy(mapped);
     free_names(user_names, mu);
     free_names(item_names, mi);
+    if (!rc)
+        refit_cold(e);
     if (!rc && need_train)
         rec_engine_note_events(e, 1);
     return rc;

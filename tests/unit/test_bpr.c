@@ -291,6 +291,14 @@ static void test_type_and_params(void **state)
     assert_int_equal(T->fit(NULL, p, &model, err, sizeof err), REC_EINVAL);
     assert_null(model);
 
+    /* lr * reg = 10 makes every step multiply the rows by -9: reported, no model */
+    params_of(p, "lr=1,reg=10");
+    in.threads = 1;
+    assert_int_equal(T->fit(&in, p, &model, err, sizeof err), REC_EINTERNAL);
+    assert_null(model);
+    assert_non_null(strstr(err, "diverged"));
+    params_of(p, NULL);
+
     /* unsorted columns break the sampler's binary search: refused */
     in.threads = 1;
     int32_t tmp = m.indices[0];

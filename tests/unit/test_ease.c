@@ -1,6 +1,7 @@
-/* test_ease.c: EASE on planted blocks, the closed form (by hand and against the _ref inverse),
- * the SPD inverse pair in linalg, the max_items refusal, out-of-memory, scoring rules,
- * save/load and damaged files. */
+/* test_ease.c: EASE and its denoising variants (EDLAE / DLAE, pop_exp) on planted blocks, the
+ * closed forms (by hand, bit for bit for plain EASE, against the _ref inverse), the SPD inverse
+ * pair in linalg, the max_items refusal, out-of-memory, scoring rules, save/load (and reading
+ * version 1 files) and damaged files. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -35,11 +36,24 @@ static double urand(void) /* uniform in [0, 1) */
     return (double)(z >> 11) * 0x1.0p-53;
 }
 
+/* Plain EASE: dropout 0, zero_diag 1, pop_exp 0. */
 static void params_with(double *p, double lambda, int binary)
 {
     rec_model_params_default(T, p);
     p[REC_EASE_LAMBDA] = lambda;
     p[REC_EASE_BINARY] = binary;
+    p[REC_EASE_DROPOUT] = 0.0;
+    p[REC_EASE_ZERO_DIAG] = 1.0;
+    p[REC_EASE_POP_EXP] = 0.0;
+}
+
+static void variant(double *p, double lambda, int binary, double dropout, int zero_diag,
+                    double pop_exp)
+{
+    params_with(p, lambda, binary);
+    p[REC_EASE_DROPOUT] = dropout;
+    p[REC_EASE_ZERO_DIAG] = zero_diag;
+    p[REC_EASE_POP_EXP] = pop_exp;
 }
 
 static struct rec_model *fit_ok(const struct rec_csr *ui, const double *p, int threads)
@@ -113,12 +127,22 @@ static void top_n(const float *scores, int32_t n_items, const char *exclude, int
 
 /* ---- planted structure -------------------------------------------------------------------- */
 
+static void planted_blocks(int k);
+
+/* Plain EASE, EDLAE, DLAE and DLAE with pop_exp all keep recommendations inside the block. */
 static void test_planted_blocks(void **state)
+{
+    for (int k = 0; k < 4; k++)
+        planted_blocks(k);
+}
+
+static void planted_blocks(int k)
 {
     struct rec_csr m;
     planted(&m, 1);
     double p[REC_MODEL_MAX_PARAMS];
-    params_with(p, 10.0, 1);
+    const double dropout[] = {0.0, 0.5, 0.5, 0.5}, pop[] = {0.0, 0.0, 0.0, 0.3};
+    variant(p, 10.0, 1, dropout[k], k < 2, pop[k]);
     struct rec_model *model = fit_ok(&m, p, 1);
 
     float scores[N_ITEMS];
@@ -235,44 +259,179 @@ static void test_closed_form_by_hand(void **state)
     rec_csr_free(&m);
 }
 
-/* Random strengths: B from fit against G built in double and inverted by the _ref routine. */
-static void test_closed_form_against_ref(void **state)
+/* The same two items with dropout p = 0.5 (p/(1-p) = 1), lambda 1. For 2 x 2, G + L =
+ * [[a, b], [b, c]]: EDLAE B[0][1] = b / a, B[1][0] = b / c; DLAE B = I - P L, so
+ * B[0][1] = b L11 / (ac - b^2), B[1][0] = b L00 / (ac - b^2).
+ * Binary: X'X = [[2, 1], [1, 2]], L = 1 + 2 = 3 each, G + L = [[5, 1], [1, 5]]:
+ *     EDLAE 1/5 both ways;  DLAE 3/24 = 1/8 both ways.
+ * Strengths: X'X = [[5, 2], [2, 10]], L = diag(6, 11), G + L = [[11, 2], [2, 21]], det 227:
+ *     EDLAE B[0][1] = 2/11, B[1][0] = 2/21;  DLAE B[0][1] = 22/227, B[1][0] = 12/227. */
+static void test_dropout_closed_form_by_hand(void **state)
 {
-    enum { U = 40, I = 25 };
-    struct rec_triplet t[U * I];
+    const struct rec_triplet t[] = {{0, 0, 2.0f}, {0, 1, 1.0f}, {1, 0, 1.0f}, {2, 1, 3.0f}};
+    struct rec_csr m;
+    assert_int_equal(rec_csr_from_triplets(&m, 3, 2, t, 4), REC_OK);
+    const struct {
+        int binary, zero_diag;
+        double b01, b10;
+    } cases[] = {
+        {1, 1, 1.0 / 5.0, 1.0 / 5.0},
+        {1, 0, 1.0 / 8.0, 1.0 / 8.0},
+        {0, 1, 2.0 / 11.0, 2.0 / 21.0},
+        {0, 0, 22.0 / 227.0, 12.0 / 227.0},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        double p[REC_MODEL_MAX_PARAMS];
+        variant(p, 1.0, cases[c].binary, 0.5, cases[c].zero_diag, 0.0);
+        struct rec_model *model = fit_ok(&m, p, 1);
+        float s[2];
+        assert_int_equal(T->similar(model, 0, s), REC_OK);
+        assert_true(s[0] == 0.0f); /* DLAE's diagonal is dropped too */
+        assert_near(s[1], cases[c].b01, 1e-6, "b01", (int)c);
+        assert_int_equal(T->similar(model, 1, s), REC_OK);
+        assert_near(s[0], cases[c].b10, 1e-6, "b10", (int)c);
+        assert_true(s[1] == 0.0f);
+        T->destroy(model);
+    }
+    rec_csr_free(&m);
+}
+
+/* pop_exp 1 on binary u0 {0, 1}, u1 {0}, u2 {1}, u3 {1}: counts 2 and 3, mean 5/2, so
+ * d = (5/4, 5/6) and the scaled X'X is [[25/8, 25/24], [25/24, 25/12]]. EASE with lambda 1:
+ * B'[0][1] = (25/24) / (25/8 + 1) = 25/99, B'[1][0] = (25/24) / (25/12 + 1) = 25/74, and the
+ * stored rows carry d: B[0][1] = 5/4 * 25/99 = 125/396, B[1][0] = 5/6 * 25/74 = 125/444. */
+static void test_pop_exp_by_hand(void **state)
+{
+    const struct rec_triplet t[] = {{0, 0, 1}, {0, 1, 1}, {1, 0, 1}, {2, 1, 1}, {3, 1, 1}};
+    struct rec_csr m;
+    assert_int_equal(rec_csr_from_triplets(&m, 4, 2, t, 5), REC_OK);
+    double p[REC_MODEL_MAX_PARAMS];
+    variant(p, 1.0, 1, 0.0, 1, 1.0);
+    struct rec_model *model = fit_ok(&m, p, 1);
+    float s[2];
+    assert_int_equal(T->similar(model, 0, s), REC_OK);
+    assert_near(s[1], 125.0 / 396.0, 1e-6, "b01", 0);
+    assert_int_equal(T->similar(model, 1, s), REC_OK);
+    assert_near(s[0], 125.0 / 444.0, 1e-6, "b10", 0);
+    /* against plain EASE (B[0][1] = 1/3, B[1][0] = 1/4): the rarer item 0 scores higher from a
+     * history {1}, the popular item 1 lower from a history {0} */
+    const int32_t h0[] = {0}, h1[] = {1};
+    const float one[] = {1.0f};
+    score_hist(model, -1, h1, one, 1, s);
+    assert_near(s[0], 125.0 / 444.0, 1e-6, "score", 0);
+    assert_true(s[0] > 0.25f);
+    score_hist(model, -1, h0, one, 1, s);
+    assert_near(s[1], 125.0 / 396.0, 1e-6, "score", 1);
+    assert_true(s[1] < 1.0f / 3.0f);
+    T->destroy(model);
+    rec_csr_free(&m);
+}
+
+/* Random integer strengths shared by the two tests below. */
+enum { RU = 40, RI = 25 };
+
+static int64_t random_triplets(struct rec_triplet *t, struct rec_csr *m)
+{
     int64_t n = 0;
     rng_state = 7;
-    for (int32_t u = 0; u < U; u++)
-        for (int32_t i = 0; i < I; i++)
+    for (int32_t u = 0; u < RU; u++)
+        for (int32_t i = 0; i < RI; i++)
             if (urand() < 0.3)
                 t[n++] = (struct rec_triplet){u, i, (float)(1 + (int)(urand() * 5))};
-    struct rec_csr m;
-    assert_int_equal(rec_csr_from_triplets(&m, U, I, t, n), REC_OK);
+    assert_int_equal(rec_csr_from_triplets(m, RU, RI, t, n), REC_OK);
+    return n;
+}
 
-    const double lambda = 3.0;
-    double g[I][I] = {{0}};
+/* Every variant against the closed form written out here: G and the item scales in double,
+ * the penalty on the diagonal, the _ref inverse, then B. */
+static void test_closed_form_against_ref(void **state)
+{
+    struct rec_triplet t[RU * RI];
+    struct rec_csr m;
+    int64_t n = random_triplets(t, &m);
+    const struct {
+        double lambda, dropout, pop_exp;
+        int zero_diag;
+    } cases[] = {
+        {3.0, 0.0, 0.0, 1}, {3.0, 0.3, 0.0, 1}, {3.0, 0.3, 0.0, 0},
+        {1.0, 0.8, 0.0, 0}, {3.0, 0.5, 0.4, 0}, {3.0, 0.2, -0.5, 1},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        double g[RI][RI] = {{0}}, cnt[RI] = {0}, d[RI], pen[RI];
+        for (int64_t a = 0; a < n; a++) {
+            cnt[t[a].col] += 1;
+            for (int64_t b = 0; b < n; b++)
+                if (t[a].row == t[b].row)
+                    g[t[a].col][t[b].col] += (double)t[a].value * t[b].value;
+        }
+        for (int i = 0; i < RI; i++) {
+            assert_true(cnt[i] > 0); /* else fit's scale is 1 */
+            d[i] = pow(cnt[i] / ((double)n / RI), -cases[c].pop_exp);
+        }
+        float p[RI * RI];
+        for (int i = 0; i < RI; i++) {
+            pen[i] = cases[c].lambda +
+                     cases[c].dropout / (1 - cases[c].dropout) * g[i][i] * d[i] * d[i];
+            for (int j = 0; j < RI; j++)
+                p[i * RI + j] = (float)(g[i][j] * d[i] * d[j] + (i == j ? pen[i] : 0.0));
+        }
+        assert_int_equal(rec_linalg_spd_inverse_ref(p, RI), REC_OK);
+
+        double params[REC_MODEL_MAX_PARAMS];
+        variant(params, cases[c].lambda, 0, cases[c].dropout, cases[c].zero_diag,
+                cases[c].pop_exp);
+        struct rec_model *model = fit_ok(&m, params, 2);
+        float row[RI];
+        for (int i = 0; i < RI; i++) {
+            assert_int_equal(T->similar(model, i, row), REC_OK);
+            for (int j = 0; j < RI; j++) {
+                double b = cases[c].zero_diag ? -(double)p[i * RI + j] / p[j * RI + j]
+                                              : -(double)p[i * RI + j] * pen[j];
+                double want = i == j ? 0.0 : d[i] * b;
+                assert_near(row[j], want, 1e-4, "B", (int)c * 1000 + i * RI + j);
+            }
+        }
+        T->destroy(model);
+    }
+    rec_csr_free(&m);
+}
+
+/* dropout 0 is plain EASE bit for bit: the same float G (integer sums, exact), lambda on the
+ * diagonal, the same inverse, B[i][j] = P[i][j] * (-1 / P[j][j]). DLAE at dropout 0 is exactly
+ * -lambda P off the diagonal. */
+static void test_dropout_zero_is_plain_ease(void **state)
+{
+    struct rec_triplet t[RU * RI];
+    struct rec_csr m;
+    int64_t n = random_triplets(t, &m);
+    const float lambda = 3.0f;
+    float *p = calloc(RI * RI, sizeof *p);
+    assert_non_null(p);
     for (int64_t a = 0; a < n; a++)
         for (int64_t b = 0; b < n; b++)
-            if (t[a].row == t[b].row)
-                g[t[a].col][t[b].col] += (double)t[a].value * t[b].value;
-    float p[I * I];
-    for (int i = 0; i < I; i++)
-        for (int j = 0; j < I; j++)
-            p[i * I + j] = (float)(g[i][j] + (i == j ? lambda : 0.0));
-    assert_int_equal(rec_linalg_spd_inverse_ref(p, I), REC_OK);
+            if (t[a].row == t[b].row && t[a].col <= t[b].col)
+                p[t[a].col * RI + t[b].col] += t[a].value * t[b].value;
+    for (int i = 0; i < RI; i++)
+        p[i * RI + i] += lambda;
+    rec_linalg_set_blas_threads(1);
+    assert_int_equal(rec_linalg_spd_inverse(p, RI), REC_OK);
+    rec_linalg_set_blas_threads(0);
 
     double params[REC_MODEL_MAX_PARAMS];
-    params_with(params, lambda, 0);
-    struct rec_model *model = fit_ok(&m, params, 2);
-    float row[I];
-    for (int i = 0; i < I; i++) {
-        assert_int_equal(T->similar(model, i, row), REC_OK);
-        for (int j = 0; j < I; j++) {
-            double want = i == j ? 0.0 : -(double)p[i * I + j] / p[j * I + j];
-            assert_near(row[j], want, 1e-4, "B", i * I + j);
+    for (int zero_diag = 0; zero_diag <= 1; zero_diag++) {
+        variant(params, lambda, 0, 0.0, zero_diag, 0.0);
+        struct rec_model *model = fit_ok(&m, params, 1);
+        float row[RI], want[RI];
+        for (int i = 0; i < RI; i++) {
+            for (int j = 0; j < RI; j++)
+                want[j] = p[i * RI + j] * (zero_diag ? -1.0f / p[j * RI + j] : -lambda);
+            want[i] = 0.0f;
+            assert_int_equal(T->similar(model, i, row), REC_OK);
+            assert_memory_equal(row, want, sizeof row);
         }
+        T->destroy(model);
     }
-    T->destroy(model);
+    free(p);
     rec_csr_free(&m);
 }
 
@@ -408,11 +567,19 @@ static void test_params_and_bad_input(void **state)
     assert_int_equal(rec_model_param_index(T, "lambda"), REC_EASE_LAMBDA);
     assert_int_equal(rec_model_param_index(T, "binary"), REC_EASE_BINARY);
     assert_int_equal(rec_model_param_index(T, "max_items"), REC_EASE_MAX_ITEMS);
+    assert_int_equal(rec_model_param_index(T, "dropout"), REC_EASE_DROPOUT);
+    assert_int_equal(rec_model_param_index(T, "zero_diag"), REC_EASE_ZERO_DIAG);
+    assert_int_equal(rec_model_param_index(T, "pop_exp"), REC_EASE_POP_EXP);
     double p[REC_MODEL_MAX_PARAMS];
     char err[256];
     rec_model_params_default(T, p);
     assert_true(p[REC_EASE_LAMBDA] >= 100 && p[REC_EASE_LAMBDA] <= 1000);
     assert_true(p[REC_EASE_BINARY] == 1.0);
+    assert_true(p[REC_EASE_DROPOUT] > 0.0 && p[REC_EASE_DROPOUT] < 0.95);
+    assert_int_equal(rec_model_params_parse(T, "dropout=0.96", p, err, sizeof err), REC_EINVAL);
+    assert_int_equal(rec_model_params_parse(T, "dropout=0,zero_diag=1,pop_exp=0", p, err,
+                                            sizeof err),
+                     REC_OK);
     assert_int_equal(rec_model_params_parse(T, "lambda=0.5", p, err, sizeof err), REC_EINVAL);
 
     struct rec_csr m;
@@ -422,6 +589,8 @@ static void test_params_and_bad_input(void **state)
     const struct { int idx; double v; } bad[] = {
         {REC_EASE_LAMBDA, 0.5}, {REC_EASE_LAMBDA, NAN}, {REC_EASE_BINARY, 2},
         {REC_EASE_BINARY, 0.5}, {REC_EASE_MAX_ITEMS, 0}, {REC_EASE_MAX_ITEMS, 1.5},
+        {REC_EASE_DROPOUT, -0.1}, {REC_EASE_DROPOUT, 1.0}, {REC_EASE_DROPOUT, NAN},
+        {REC_EASE_ZERO_DIAG, 2}, {REC_EASE_POP_EXP, 1.5}, {REC_EASE_POP_EXP, NAN},
     };
     for (size_t c = 0; c < sizeof bad / sizeof bad[0]; c++) {
         rec_model_params_default(T, p);
@@ -509,7 +678,8 @@ static void test_score_rules(void **state)
 
 /* ---- save / load -------------------------------------------------------------------------- */
 
-static struct rec_model *small_model(int32_t n_items)
+static struct rec_model *small_model_with(int32_t n_items, double dropout, int zero_diag,
+                                          double pop_exp)
 {
     struct rec_triplet t[64];
     int n = 0;
@@ -520,11 +690,16 @@ static struct rec_model *small_model(int32_t n_items)
     struct rec_csr m;
     assert_int_equal(rec_csr_from_triplets(&m, 8, n_items, t, n), REC_OK);
     double p[REC_MODEL_MAX_PARAMS];
-    params_with(p, 2.0, 0);
+    variant(p, 2.0, 0, dropout, zero_diag, pop_exp);
     p[REC_EASE_MAX_ITEMS] = 100;
     struct rec_model *model = fit_ok(&m, p, 1);
     rec_csr_free(&m);
     return model;
+}
+
+static struct rec_model *small_model(int32_t n_items)
+{
+    return small_model_with(n_items, 0.0, 1, 0.0);
 }
 
 /* Bytes of a saved model (caller frees). */
@@ -555,15 +730,17 @@ static int load_bytes(const unsigned char *buf, size_t len, struct rec_model **o
     return rc;
 }
 
+enum { HEADER = 8 + 4 * 8 }; /* magic, version, 3 + 3 params, n_items */
+
 static void test_save_load_round_trip(void **state)
 {
-    const int32_t sizes[] = {6, 0};
-    for (size_t c = 0; c < 2; c++) {
+    const int32_t sizes[] = {6, 0, 6};
+    for (size_t c = 0; c < 3; c++) {
         int32_t n = sizes[c];
-        struct rec_model *m = small_model(n), *l = NULL;
+        struct rec_model *m = c < 2 ? small_model(n) : small_model_with(n, 0.4, 0, -0.3), *l = NULL;
         size_t len;
         unsigned char *buf = saved_bytes(m, &len);
-        assert_int_equal(len, 8 + 4 * 5 + 4 * (size_t)n * n + 8);
+        assert_int_equal(len, HEADER + 4 * (size_t)n * n + 8);
         assert_int_equal(load_bytes(buf, len, &l), REC_OK);
         float a[8], b[8];
         for (int32_t i = 0; i < n; i++) {
@@ -609,6 +786,35 @@ static void put_u32(unsigned char *b, uint32_t v)
         b[i] = (unsigned char)(v >> (8 * i));
 }
 
+/* A version 1 file (no dropout, zero_diag, pop_exp) loads as plain EASE and saves again as
+ * version 2 with dropout 0, zero_diag 1, pop_exp 0: the bytes of a plain model saved today. */
+static void test_load_version_1(void **state)
+{
+    struct rec_model *m = small_model(6), *l = NULL;
+    size_t len;
+    unsigned char *v2 = saved_bytes(m, &len);
+    size_t len1 = len - 12;
+    unsigned char *v1 = malloc(len1);
+    assert_non_null(v1);
+    memcpy(v1, v2, 24); /* magic, version, lambda, binary, max_items */
+    memcpy(v1 + 24, v2 + 36, len - 36);
+    put_u32(v1 + 8, 1);
+    reseal(v1, len1);
+    assert_int_equal(load_bytes(v1, len1, &l), REC_OK);
+    size_t len2;
+    unsigned char *again = saved_bytes(l, &len2);
+    assert_int_equal(len2, len);
+    assert_memory_equal(again, v2, len);
+    T->destroy(l);
+    put_u32(v1 + 8, 3); /* unknown version */
+    reseal(v1, len1);
+    assert_int_equal(load_bytes(v1, len1, &l), REC_EFORMAT);
+    free(again);
+    free(v1);
+    free(v2);
+    T->destroy(m);
+}
+
 static void test_load_rejects_damage(void **state)
 {
     struct rec_model *m = small_model(6), *l = NULL;
@@ -627,9 +833,10 @@ static void test_load_rejects_damage(void **state)
         buf[at] ^= 0x10;
     }
     /* valid checksum around bad content: a NaN weight, binary = 2, max_items (5) below
-     * n_items (6), lambda = 0, version 2 */
+     * n_items (6), lambda = 0, version 3, dropout 0.96, zero_diag 2, pop_exp NaN and 1.5 */
     const struct { size_t off; uint32_t v; } bad[] = {
-        {8 + 20 + 4 * 7, 0x7fc00000u}, {8 + 8, 2}, {8 + 12, 5}, {8 + 4, 0}, {8, 2},
+        {HEADER + 4 * 7, 0x7fc00000u}, {8 + 8, 2}, {8 + 12, 5}, {8 + 4, 0}, {8, 3},
+        {8 + 16, 0x3f75c28fu}, {8 + 20, 2}, {8 + 24, 0x7fc00000u}, {8 + 24, 0x3fc00000u},
     };
     for (size_t c = 0; c < sizeof bad / sizeof bad[0]; c++) {
         unsigned char *copy = malloc(len);
@@ -645,10 +852,10 @@ static void test_load_rejects_damage(void **state)
     T->destroy(l);
 
     /* a header announcing 100000 x 100000 weights (40 GB) over a short file fails fast */
-    unsigned char hdr[28 + 64] = {0};
-    memcpy(hdr, buf, 28);
+    unsigned char hdr[HEADER + 64] = {0};
+    memcpy(hdr, buf, HEADER);
     put_u32(hdr + 8 + 12, 100000);
-    put_u32(hdr + 8 + 16, 100000);
+    put_u32(hdr + 8 + 28, 100000);
     assert_int_equal(load_bytes(hdr, sizeof hdr, &l), REC_EFORMAT);
     free(buf);
     T->destroy(m);
@@ -660,13 +867,17 @@ int main(void)
         cmocka_unit_test(test_planted_blocks),
         cmocka_unit_test(test_junk_and_threads),
         cmocka_unit_test(test_closed_form_by_hand),
+        cmocka_unit_test(test_dropout_closed_form_by_hand),
+        cmocka_unit_test(test_pop_exp_by_hand),
         cmocka_unit_test(test_closed_form_against_ref),
+        cmocka_unit_test(test_dropout_zero_is_plain_ease),
         cmocka_unit_test(test_spd_inverse_matches_ref),
         cmocka_unit_test(test_refuses_above_max_items),
         cmocka_unit_test(test_out_of_memory),
         cmocka_unit_test(test_params_and_bad_input),
         cmocka_unit_test(test_score_rules),
         cmocka_unit_test(test_save_load_round_trip),
+        cmocka_unit_test(test_load_version_1),
         cmocka_unit_test(test_load_rejects_damage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

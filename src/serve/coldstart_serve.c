@@ -1,0 +1,337 @@
+/* coldstart_serve.c: cold start in the served engine.
+ *
+ * Items. Each training run fits the content model (model/content.h) on the item documents and
+ * gives every fitted item without history the similarity-weighted mean of the iALS factors of
+ * its COLD_NEIGHBORS most content-similar items with history (model/coldstart.h). An item
+ * created or re-described while a model is live gets its factors at once, from its document
+ * against the live models (rec_cold_fill). The factors live in e->cold, a short list that
+ * recommend.c visits per request: dot with the user's factors in the iALS source, cosine in
+ * similar lists. An item whose document shares no term with an item with history gets no
+ * factors (it would land on the mean of all items and be offered to everybody): it waits for
+ * events, as before. The next training replaces cold factors by trained ones for items that got
+ * events and recomputes the others.
+ *
+ * Users. The attrs model (model/attrs.h) is fitted on the user documents in the same run; a
+ * user without history but with attributes is served its list (recommend.c).
+ *
+ * Restart. A snapshot holds iALS only: content and attrs are refitted from memory right after
+ * the snapshot is loaded (trainer.c), a small fraction of an iALS fit. Until a model is
+ * published nothing here is used and requests are served as before.
+ */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "model/attrs.h"
+#include "model/coldstart.h"
+#include "model/content.h"
+#include "serve/engine_impl.h"
+
+#define COLD_NEIGHBORS 20  /* content neighbours with history averaged into a cold item */
+
+/* ---- documents ---- */
+
+char *rec_cold_keep_item_doc(const char *doc, int *rc)
+{
+    json_t *obj = json_loads(doc, 0, NULL);
+    int useful = 0;
+    const char *key;
+    json_t *v;
+    if (json_is_object(obj))
+        json_object_foreach(obj, key, v) {
+            if (!strcmp(key, "categories") || !strcmp(key, "tags") || !strcmp(key, "title") ||
+                !strcmp(key, "text") || !strcmp(key, "attributes"))
+                useful = 1;
+        }
+    json_decref(obj);
+    char *keep = useful ? strdup(doc) : NULL;
+    if (useful && !keep)
+        *rc = REC_ENOMEM;
+    return keep;
+}
+
+char *rec_cold_keep_user_doc(const char *doc, int *rc)
+{
+    json_t *obj = json_loads(doc, 0, NULL);
+    int useful = json_object_size(json_object_get(obj, "attributes")) > 0;
+    json_decref(obj);
+    char *keep = useful ? strdup(doc) : NULL;
+    if (useful && !keep)
+        *rc = REC_ENOMEM;
+    return keep;
+}
+
+/* ---- the cold set ---- */
+
+static void cold_set_free(struct cold_set *c)
+{
+    free(c->item);
+    free(c->x);
+    memset(c, 0, sizeof *c);
+}
+
+/* Appends item with factors x; returns its slot or -1 (out of memory). */
+static int32_t cold_set_add(struct cold_set *c, int32_t item, const float *x)
+{
+    if (c->n == c->cap) {
+        int32_t cap = c->cap ? c->cap * 2 : 16;
+        int32_t *it = realloc(c->item, (size_t)cap * sizeof *it);
+        if (!it)
+            return -1;
+        c->item = it;
+        float *nx = realloc(c->x, (size_t)cap * (size_t)c->k * sizeof *nx);
+        if (!nx)
+            return -1;
+        c->x = nx;
+        c->cap = cap;
+    }
+    c->item[c->n] = item;
+    memcpy(c->x + (size_t)c->n * c->k, x, (size_t)c->k * sizeof *x);
+    return c->n++;
+}
+
+/* Removes item i's slot (lock held for write): the last slot moves into it. */
+static void cold_drop(struct rec_engine *e, int32_t i)
+{
+    int32_t s = e->items[i].cold - 1;
+    if (s < 0)
+        return;
+    struct cold_set *c = &e->cold;
+    int32_t last = c->n - 1;
+    if (s != last) {
+        c->item[s] = c->item[last];
+        memcpy(c->x + (size_t)s * c->k, c->x + (size_t)last * c->k, (size_t)c->k * sizeof *c->x);
+        e->items[c->item[s]].cold = s + 1;
+    }
+    c->n--;
+    e->items[i].cold = 0;
+}
+
+/* Sets item i's cold factors (lock held for write). */
+static void cold_put(struct rec_engine *e, int32_t i, const float *x)
+{
+    int32_t s = e->items[i].cold - 1;
+    if (s >= 0) {
+        memcpy(e->cold.x + (size_t)s * e->cold.k, x, (size_t)e->cold.k * sizeof *x);
+        return;
+    }
+    s = cold_set_add(&e->cold, i, x);
+    if (s >= 0)
+        e->items[i].cold = s + 1;
+}
+
+/* ---- fit at training ---- */
+
+static int row_is_zero(const float *v, int k)
+{
+    for (int f = 0; f < k; f++)
+        if (v[f] != 0)
+            return 0;
+    return 1;
+}
+
+/* has_hist of the fit, then cold factors of every item with a doc and no trained row. */
+static int fit_cold_items(struct rec_cold_fit *f, const struct rec_csr *ui,
+                          const char *const *docs, const struct rec_als *m)
+{
+    int32_t n = f->n_items;
+    int k = rec_als_factors(m);
+    if (rec_als_n_items(m) != n || n == 0)
+        return REC_EINVAL;
+    const float *y = rec_als_item_vec(m, 0); /* rows are contiguous: the n x k matrix */
+    if (!(f->has_hist = calloc((size_t)n, 1)))
+        return REC_ENOMEM;
+    for (int64_t p = 0; p < ui->indptr[ui->n_rows]; p++)
+        if (ui->values[p] > 0)
+            f->has_hist[ui->indices[p]] = 1;
+    for (int32_t i = 0; i < n; i++)
+        if (f->has_hist[i] && row_is_zero(y + (size_t)i * k, k))
+            f->has_hist[i] = 0; /* an item the snapshot did not know: no trained row */
+    f->cold.k = k;
+    if (!f->content || !docs || rec_content_n_items(f->content) != n)
+        return 0;
+    float *buf = malloc((size_t)k * sizeof *buf);
+    if (!buf)
+        return REC_ENOMEM;
+    int rc = 0;
+    for (int32_t i = 0; i < n && !rc; i++) {
+        if (f->has_hist[i] || !docs[i])
+            continue;
+        rc = rec_coldstart_item_factors(f->content, i, y, k, f->has_hist, COLD_NEIGHBORS, buf);
+        if (rc == REC_ENOTFOUND) {
+            rc = 0; /* nothing alike with history: no factors rather than the mean */
+        } else if (!rc && cold_set_add(&f->cold, i, buf) < 0) {
+            rc = REC_ENOMEM;
+        }
+    }
+    free(buf);
+    return rc;
+}
+
+static int any_doc(const char *const *docs, int32_t n)
+{
+    for (int32_t i = 0; docs && i < n; i++)
+        if (docs[i])
+            return 1;
+    return 0;
+}
+
+void rec_cold_fit(const struct rec_csr *ui, const char *const *item_docs,
+                  const char *const *user_docs, const struct rec_als *m, int threads,
+                  struct rec_cold_fit *out)
+{
+    memset(out, 0, sizeof *out);
+    out->n_items = ui->n_cols;
+    struct rec_train_input in = {ui, NULL, NULL, item_docs, user_docs, threads};
+    double params[REC_MODEL_MAX_PARAMS];
+    char err[256] = "";
+    if (any_doc(item_docs, ui->n_cols)) {
+        rec_model_params_default(&rec_model_content, params);
+        if (rec_model_content.fit(&in, params, &out->content, err, sizeof err))
+            rec_warn("engine: content model not fitted: %s", err);
+    }
+    if (any_doc(user_docs, ui->n_rows)) {
+        rec_model_params_default(&rec_model_attrs, params);
+        if (rec_model_attrs.fit(&in, params, &out->attrs, err, sizeof err))
+            rec_warn("engine: attributes model not fitted: %s", err);
+    }
+    int rc = m ? fit_cold_items(out, ui, item_docs, m) : 0;
+    if (rc) {
+        rec_warn("engine: cold-start item factors not computed: %s", rec_strerror(rc));
+        free(out->has_hist);
+        out->has_hist = NULL;
+        cold_set_free(&out->cold);
+    }
+    rec_debug("engine: cold start fit: content %s, attributes %s, %d cold items",
+              out->content ? "yes" : "no", out->attrs ? "yes" : "no", (int)out->cold.n);
+}
+
+void rec_cold_fit_free(struct rec_cold_fit *f)
+{
+    rec_model_content.destroy(f->content);
+    rec_model_attrs.destroy(f->attrs);
+    free(f->has_hist);
+    cold_set_free(&f->cold);
+    memset(f, 0, sizeof *f);
+}
+
+void rec_cold_publish(struct rec_engine *e, struct rec_cold_fit *f)
+{
+    for (int32_t s = 0; s < e->cold.n; s++)
+        e->items[e->cold.item[s]].cold = 0;
+    cold_set_free(&e->cold);
+    e->cold = f->cold;
+    for (int32_t s = 0; s < e->cold.n; s++)
+        e->items[e->cold.item[s]].cold = s + 1;
+    rec_model_content.destroy(e->content);
+    rec_model_attrs.destroy(e->attrs);
+    free(e->has_hist);
+    e->content = f->content;
+    e->attrs = f->attrs;
+    e->attrs_n_items = f->n_items;
+    e->has_hist = f->has_hist;
+    e->n_has_hist = f->has_hist ? f->n_items : 0;
+    e->cold_gen++;
+    memset(f, 0, sizeof *f);
+}
+
+void rec_cold_destroy(struct rec_engine *e)
+{
+    struct rec_cold_fit f = {e->content, e->attrs, 0, e->has_hist, e->cold};
+    rec_cold_fit_free(&f);
+    e->content = e->attrs = NULL;
+    e->has_hist = NULL;
+    memset(&e->cold, 0, sizeof e->cold);
+}
+
+/* ---- items described after the fit ---- */
+
+/* Whether the live model has a trained row for item i. Lock held. */
+static int trained(const struct rec_engine *e, int32_t i)
+{
+    return i < e->n_has_hist && e->has_hist[i];
+}
+
+/* Computes i's factors from its doc under the read lock into buf (k floats). Returns 0,
+ * REC_ENOTFOUND (no doc, or nothing alike with history: i should have no cold factors),
+ * REC_EBUSY (i has a trained row or nothing can be computed: leave it) or another error. */
+static int cold_compute(const struct rec_engine *e, int32_t i, float **buf)
+{
+    if (!e->als || !e->content || !e->has_hist || trained(e, i))
+        return REC_EBUSY;
+    if (!e->items[i].doc)
+        return REC_ENOTFOUND;
+    int k = rec_als_factors(e->als);
+    int32_t n = rec_content_n_items(e->content);
+    if (n > e->n_has_hist || n > rec_als_n_items(e->als) || n <= 0 || e->cold.k != k)
+        return REC_EBUSY;
+    if (!*buf && !(*buf = malloc((size_t)k * sizeof **buf)))
+        return REC_ENOMEM;
+    int rc = rec_coldstart_doc_factors(e->content, e->items[i].doc, rec_als_item_vec(e->als, 0),
+                                       k, e->has_hist, COLD_NEIGHBORS, *buf);
+    return rc == REC_EFORMAT ? REC_ENOTFOUND : rc;
+}
+
+void rec_cold_fill(struct rec_engine *e, int32_t i)
+{
+    float *buf = NULL;
+    /* a publish between the computation and the install means other factor spaces: redo once */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        pthread_rwlock_rdlock(&e->lock);
+        if (i < 0 || i >= e->item_ids.n_names) {
+            pthread_rwlock_unlock(&e->lock);
+            break;
+        }
+        int64_t gen = e->cold_gen;
+        uint64_t doc_gen = e->items[i].doc_gen;
+        int rc = cold_compute(e, i, &buf);
+        pthread_rwlock_unlock(&e->lock);
+        if (rc == REC_EBUSY || rc == REC_ENOMEM || rc == REC_EINVAL)
+            break;
+        int done = 0;
+        pthread_rwlock_wrlock(&e->lock);
+        /* a newer doc has its own fill under way: this result is stale either way */
+        if (e->items[i].doc_gen != doc_gen) {
+            done = 1;
+        } else if (e->cold_gen == gen) {
+            if (rc == 0)
+                cold_put(e, i, buf);
+            else
+                cold_drop(e, i);
+            done = 1;
+        }
+        pthread_rwlock_unlock(&e->lock);
+        if (done)
+            break;
+    }
+    free(buf);
+}
+
+void rec_cold_refresh(struct rec_engine *e, int32_t n_seen, uint64_t gen)
+{
+    pthread_rwlock_rdlock(&e->lock);
+    int32_t n = e->item_ids.n_names, m = 0;
+    int32_t *todo = malloc((size_t)(n > 0 ? n : 1) * sizeof *todo);
+    for (int32_t i = 0; todo && i < n; i++)
+        if ((i >= n_seen && e->items[i].doc) || e->items[i].doc_gen > gen)
+            todo[m++] = i;
+    pthread_rwlock_unlock(&e->lock);
+    for (int32_t j = 0; j < m; j++)
+        rec_cold_fill(e, todo[j]);
+    free(todo);
+}
+
+const float *rec_cold_item_vec(const struct rec_engine *e, int32_t i)
+{
+    if (i < 0 || i >= e->item_ids.n_names)
+        return NULL;
+    if (e->items[i].cold)
+        return e->cold.x + (size_t)(e->items[i].cold - 1) * e->cold.k;
+    if (!e->als || i >= rec_als_n_items(e->als))
+        return NULL;
+    if (e->has_hist && !trained(e, i))
+        return NULL; /* an untrained row is noise */
+    return rec_als_item_vec(e->als, i);
+}
