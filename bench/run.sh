@@ -7,7 +7,6 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=${RECD_SHARED_DATA:-$ROOT/../shared/data}
 OUT=$ROOT/docs/BENCHMARKS.md
 TMP=$(mktemp)
-trap 'rm -f "$TMP"' EXIT
 
 run() {
     echo "\$ $*" | sed "s|$ROOT/||g; s|$SHARED|../shared/data|g" >>"$TMP"
@@ -23,14 +22,31 @@ run() {
     echo '```'
 } >"$TMP"
 
+MODELS=pop,itemknn,bpr,ease,als,blend,served
+TUNED=$(mktemp -d)
+trap 'rm -f "$TMP"; rm -rf "$TUNED"' EXIT
 if [ -d "$SHARED/ml-100k" ]; then
+    # protocol P1 (issue #3): per-user random 75/25 split, seed 42, top-10 unseen items.
     # popularity without decay (--half-life 1e9): the stronger baseline on these static data sets
-    run "$BUILD/recd" eval "$SHARED/ml-100k" --ratio 0.75 --seed 42 --k 10 --half-life 1e9 --log-level warn
+    run "$BUILD/recd" eval "$SHARED/ml-100k" --ratio 0.75 --seed 42 --k 5,10,20 --half-life 1e9 \
+        --models $MODELS --log-level warn
+    # tuned on a validation carve of the training part only, then evaluated on the test part
+    run "$BUILD/recd" tune "$SHARED/ml-100k" --ratio 0.75 --seed 42 --k 10 --models als,ease,itemknn,bpr \
+        --trials 27 --out "$TUNED/ml-100k.conf" --log-level warn
+    run cat "$TUNED/ml-100k.conf"
+    run "$BUILD/recd" eval "$SHARED/ml-100k" --config "$TUNED/ml-100k.conf" --ratio 0.75 --seed 42 --k 10 \
+        --half-life 1e9 --models $MODELS --log-level warn
+    run "$BUILD/bench/bench_coldstart" "$SHARED/ml-100k"
     run "$BUILD/bench/bench_als" "$SHARED/ml-100k" 64 15
     run "$BUILD/bench/bench_als" "$SHARED/ml-100k" 128 50
 fi
 if [ -d "$SHARED/ml-1m" ]; then
-    run "$BUILD/recd" eval "$SHARED/ml-1m" --ratio 0.75 --seed 42 --k 10 --half-life 1e9 --log-level warn
+    run "$BUILD/recd" eval "$SHARED/ml-1m" --ratio 0.75 --seed 42 --k 10 --half-life 1e9 --models $MODELS --log-level warn
+    run "$BUILD/recd" tune "$SHARED/ml-1m" --ratio 0.75 --seed 42 --k 10 --models als,ease,itemknn,bpr \
+        --trials 27 --out "$TUNED/ml-1m.conf" --log-level warn
+    run cat "$TUNED/ml-1m.conf"
+    run "$BUILD/recd" eval "$SHARED/ml-1m" --config "$TUNED/ml-1m.conf" --ratio 0.75 --seed 42 --k 10 \
+        --half-life 1e9 --models $MODELS --log-level warn
     run "$BUILD/bench/bench_als" "$SHARED/ml-1m" 64 15
     run "$BUILD/bench/bench_als" "$SHARED/ml-1m" 128 50
     run "$BUILD/bench/bench_recommend" "$SHARED/ml-1m" 10 3

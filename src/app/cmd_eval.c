@@ -308,6 +308,29 @@ static int write_outputs(const struct run *R, json_t *report)
     return 0;
 }
 
+/* Users with a training or test pair. */
+static int32_t count_rows(const struct rec_csr *train, const int64_t *test_start)
+{
+    int32_t n = 0;
+    for (int32_t u = 0; u < train->n_rows; u++)
+        n += train->indptr[u + 1] > train->indptr[u] || test_start[u + 1] > test_start[u];
+    return n;
+}
+
+/* Items with a pair. */
+static int32_t count_cols(const struct rec_interaction *x, int64_t n, int32_t n_items)
+{
+    uint8_t *seen = calloc((size_t)n_items + 1, 1);
+    int32_t c = 0;
+    for (int64_t j = 0; seen && j < n; j++)
+        if (!seen[x[j].item]) {
+            seen[x[j].item] = 1;
+            c++;
+        }
+    free(seen);
+    return c;
+}
+
 static int run_all(struct run *R, const char *path, char *err, size_t errlen)
 {
     int rc = rec_eval_data_load(&R->d, path, R->c->data, R->c->train_file, R->c->test_file,
@@ -332,7 +355,9 @@ static int run_all(struct run *R, const char *path, char *err, size_t errlen)
         s.user_docs = (const char *const *)R->d.user_docs;
         s.item_cats = &R->cats;
         if (r == 0)
-            printf("data: %d users, %d items, %lld pairs (%lld test); protocol %s%s\n",
+            printf("data: %d users and %d items with interactions (%d and %d known), %lld pairs "
+                   "(%lld test); protocol %s%s\n",
+                   count_rows(&s.train, s.test_start), count_cols(R->d.pairs, R->d.n_pairs, R->d.items.n_names),
                    R->d.users.n_names, R->d.items.n_names, (long long)R->d.n_pairs,
                    (long long)s.n_test, protocol_names[R->protocol],
                    R->protocol == P_KFOLD ? " (first fold shown)" : "");

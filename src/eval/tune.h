@@ -19,6 +19,7 @@ struct rec_tune_dim {
 struct rec_tune_space {
     const char *type;
     const char *budget;              /* parameter that sets the training budget, or NULL */
+    double min_budget;               /* smallest budget worth comparing configurations at */
     int n_dims;
     struct rec_tune_dim dims[REC_TUNE_MAX_DIMS];
 };

@@ -40,9 +40,10 @@
  * Fold-in: the user vector starts from the trained row (a known user whose history grew) or 0,
  * then runs FOLD_PASSES passes of single-vector SGD (step count clamped to FOLD_MIN..FOLD_MAX)
  * with the fit's lr decaying linearly to 0 so it settles, negatives from the fit's sampler; the
- * stream is seeded by a hash of the sorted distinct history and the fit seed. Folding in every
- * test user's training history as a stranger (user = -1) scores 0.467 on the protocol above, the
- * trained rows 0.469. Cost: at most FOLD_MAX steps of O(k), about 3 ms at k = 64.
+ * stream is seeded by a hash of the sorted distinct history and the fit seed. Scoring every test
+ * user as a stranger (user = -1) from their training history, on the protocol above (3 splits):
+ * 10 / 30 / 60 passes give 0.454 / 0.467 / 0.470, the trained rows 0.468. Cost at k = 64 on
+ * ML-100K histories: 0.15 ms per query on average, 1.6 ms for the longest (737 items).
  *
  * File format (integers little-endian, floats and doubles as their IEEE-754 bits little-endian):
  *     "RECDBPR1"  u32 version(=1)

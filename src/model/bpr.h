@@ -6,7 +6,7 @@
  *     factors, lr, reg, reg_bias, epochs, neg_sampling, neg_alpha, seed, init_std
  * (see the table in bpr.c for ranges and defaults). Training threads come from
  * rec_train_input.threads. With threads = 1 a fit depends only on (data, params); with more it
- * also depends on how the threads interleave (Hogwild updates of the shared item rows).
+ * also depends on how the threads interleave (lock-free Hogwild updates of shared rows).
  *
  * Scoring a user unknown at fit time (user == -1), or one whose history now holds more distinct
  * items than at fit time, folds the history in: a fixed number of SGD passes on a user vector
