@@ -146,7 +146,7 @@ static int run_model(struct run *R, int mi, int r, const struct rec_eval_split *
     } else if (m->kind == REC_EVAL_BLEND) {
         struct rec_blend b;
         double vn = 0;
-        if ((rc = rec_eval_blend_fit(&b, R->models, R->n_models, s, (uint64_t)R->c->seed, mid_k,
+        if ((rc = rec_eval_blend_fit(&b, R->models, R->n_models, s, R->c->valid_ratio, (uint64_t)R->c->seed, mid_k,
                                      threads, &vn, err, errlen)))
             return rc;
         R->train_s[mi][r] = rec_mono_s() - t0;

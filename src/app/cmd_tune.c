@@ -3,7 +3,7 @@
  *
  * The data are split exactly as `recd eval` splits them (--ratio, --seed, per-user random); the
  * test part is dropped before anything else happens. The training part is split again per user
- * (80/20): models are fitted on the 80% and scored by NDCG@K on the 20%. Each model of --models
+ * (--valid-ratio, 90/10): models are fitted on the 90% and scored by NDCG@K on the rest. Each model of --models
  * is tuned by successive halving (eval/tune.c); then the tuned models' blend weights are learned
  * on the same validation split. The result is a config file (--out) that `recd serve --config`,
  * `recd train` and `recd eval --config` read: params-<type>, sources and blend-weights.
@@ -117,7 +117,7 @@ static int tune_all(struct rec_config *c, const char *path, json_t *report, char
         outer.n_test = 0;
         outer.item_docs = (const char *const *)d.item_docs;
         outer.user_docs = (const char *const *)d.user_docs;
-        rc = rec_eval_carve(&outer, 0.8, (uint64_t)c->seed ^ 0x74756e65ULL, &valid);
+        rc = rec_eval_carve(&outer, c->valid_ratio, (uint64_t)c->seed ^ 0x74756e65ULL, &valid);
     }
     if (rc) {
         if (!err[0])

@@ -86,7 +86,7 @@ int rec_eval_carve(const struct rec_eval_split *s, double ratio, uint64_t seed,
 }
 
 int rec_eval_blend_fit(struct rec_blend *b, const struct rec_eval_model *list, int n,
-                       const struct rec_eval_split *s, uint64_t seed, int k, int threads,
+                       const struct rec_eval_split *s, double valid_ratio, uint64_t seed, int k, int threads,
                        double *valid_ndcg, char *err, size_t errlen)
 {
     memset(b, 0, sizeof *b);
@@ -102,7 +102,7 @@ int rec_eval_blend_fit(struct rec_blend *b, const struct rec_eval_model *list, i
     if (b->n == 0)
         return rec_errf(err, errlen, REC_EINVAL, "blend needs model types in --models to blend");
     struct rec_eval_split valid;
-    int rc = rec_eval_carve(s, 0.8, seed ^ 0x76616c6964ULL, &valid);
+    int rc = rec_eval_carve(s, valid_ratio, seed ^ 0x76616c6964ULL, &valid);
     if (rc)
         return rec_errf(err, errlen, rc, "blend: carving a validation split: %s", rec_strerror(rc));
     struct rec_train_input in;

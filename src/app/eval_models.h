@@ -28,11 +28,11 @@ int rec_eval_models_parse(const struct rec_config *c, struct rec_eval_model *out
 int rec_eval_model_params(const struct rec_config *c, const struct rec_model_type *t, double *params,
                           char *err, size_t errlen);
 
-/* Blend sources: every REC_EVAL_TYPE model of list[0..n). Fits them on a per-user 80/20 carve of
- * s's training data, learns the weights on the held-out 20% (NDCG@k), then refits on all of s's
+/* Blend sources: every REC_EVAL_TYPE model of list[0..n). Fits them on a per-user carve of
+ * s's training data (valid_ratio kept), learns the weights on the rest (NDCG@k), then refits on all of s's
  * training data. b is filled (caller: rec_blend_clear). */
 int rec_eval_blend_fit(struct rec_blend *b, const struct rec_eval_model *list, int n,
-                       const struct rec_eval_split *s, uint64_t seed, int k, int threads,
+                       const struct rec_eval_split *s, double valid_ratio, uint64_t seed, int k, int threads,
                        double *valid_ndcg, char *err, size_t errlen);
 
 /* rec_eval_score_fn for a fitted blend (ctx = struct rec_blend *). */

@@ -80,6 +80,7 @@ struct rec_config {
     char *html;             /* HTML report */
     int trials;             /* tune: random configurations per model */
     double time_limit;      /* tune: seconds per model, 0 = none */
+    double valid_ratio;     /* validation carve: share of training pairs kept for fitting */
 };
 
 /* Model types with a params-<name> option, in model_params order. */

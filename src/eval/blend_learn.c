@@ -16,6 +16,9 @@
 #include "serve/topk.h"
 
 #define CANDIDATES 100
+/* a weight moves only for a validation gain above this: smaller ones are mostly noise, and
+ * every move away from the best single source must pay for itself */
+#define MIN_GAIN 2e-4
 
 static const float grid[] = {0, 0.02f, 0.05f, 0.1f, 0.2f, 0.3f, 0.5f, 0.7f, 1, 1.4f, 2, 3, 5};
 
@@ -163,7 +166,7 @@ int rec_blend_learn(struct rec_blend *b, const struct rec_eval_split *valid, int
             for (size_t g = 0; g < sizeof grid / sizeof grid[0]; g++) {
                 w[s] = grid[g];
                 double v = objective(&c, valid, w, k);
-                if (v > best + 1e-6) {
+                if (v > best + MIN_GAIN) {
                     best = v;
                     keep = grid[g];
                     improved = 1;

@@ -12,6 +12,10 @@
 #include "model/model.h"
 
 #define REC_EVAL_MAX_K 8
+/* Share of each user's training pairs kept for fitting when a validation split is carved out of
+ * training data (tuning, blend weights); the rest is held out. High, so the models tuned there
+ * see almost the data density they will be trained on. */
+#define REC_EVAL_VALID_RATIO 0.9
 
 struct rec_eval_split {
     int32_t n_users, n_items;

@@ -42,7 +42,8 @@ struct rec_api_doc_kind {
     const char *name;
     int (*check)(void *doc, char *err, size_t errlen);
     int (*store)(struct rec_store *s, const char *const *ids, const char *const *docs, int n);
-    int (*engine_put)(struct rec_engine *e, const char *id, const char *title);
+    /* doc is the stored JSON document (the engine keeps it for cold start) */
+    int (*engine_put)(struct rec_engine *e, const char *id, const char *title, const char *doc);
 };
 void rec_api_upsert_docs(struct rec_api *api, const struct rec_http_request *req,
                          struct rec_http_response *res, const struct rec_api_doc_kind *kind);

@@ -52,7 +52,7 @@ void rec_api_upsert_docs(struct rec_api *api, const struct rec_http_request *req
     rec_engine_ingest_begin(api->engine, 0);
     int rc = kind->store(api->store, ids, (const char *const *)docs, n_ok);
     for (int j = 0; !rc && j < n_ok; j++)
-        kind->engine_put(api->engine, ids[j], titles[j]);
+        kind->engine_put(api->engine, ids[j], titles[j], docs[j]);
     rec_engine_ingest_end(api->engine);
     if (rc) {
         rec_http_reply_error(res, 0, rc, "%ss could not be stored", kind->name);

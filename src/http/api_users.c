@@ -31,9 +31,10 @@ static int check_user(void *d, char *err, size_t errlen)
     return 0;
 }
 
-static int put_user(struct rec_engine *e, const char *id, const char *title)
+/* Users have no title. */
+static int put_user(struct rec_engine *e, const char *id, const char *title, const char *doc)
 {
-    return rec_engine_put_user(e, id);
+    return rec_engine_put_user_doc(e, id, doc);
 }
 
 static const struct rec_api_doc_kind user_kind = {"user", check_user, rec_store_upsert_users, put_user};

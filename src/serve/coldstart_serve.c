@@ -2,14 +2,22 @@
  *
  * Items. Each training run fits the content model (model/content.h) on the item documents and
  * gives every fitted item without history the similarity-weighted mean of the iALS factors of
- * its COLD_NEIGHBORS most content-similar items with history (model/coldstart.h). An item
- * created or re-described while a model is live gets its factors at once, from its document
- * against the live models (rec_cold_fill). The factors live in e->cold, a short list that
- * recommend.c visits per request: dot with the user's factors in the iALS source, cosine in
- * similar lists. An item whose document shares no term with an item with history gets no
- * factors (it would land on the mean of all items and be offered to everybody): it waits for
- * events, as before. The next training replaces cold factors by trained ones for items that got
- * events and recomputes the others.
+ * its COLD_NEIGHBORS most content-similar items with history (model/coldstart.h), rescaled to
+ * the mean norm of the trained item rows. An item created or re-described while a model is live
+ * gets its factors at once, from its document against the live models (rec_cold_fill). The
+ * factors live in e->cold, a short list that recommend.c visits per request: dot with the
+ * user's factors in the iALS source, cosine in similar lists. An item whose document shares no
+ * term with an item with history gets no factors (it would land on the mean of all items and be
+ * offered to everybody): it waits for events, as before. The next training replaces cold
+ * factors by trained ones for items that got events and recomputes the others.
+ *
+ * Why rescale: a mean of many vectors is shorter than they are, and an iALS item's norm carries
+ * its popularity, so unscaled a new item ranks like the least popular of its look-alikes and is
+ * almost never shown. ML-100K, 10% of the items held out as new, 20% of the other ratings as
+ * warm test, engine top-50, seeds 1-3 (mean): unscaled, recall of new items 0.015, of warm items
+ * 0.582, 0.26 new items per list; scaled to the mean norm 0.087, 0.572, 2.45 per list. Scaling
+ * to 1.25x or 1.5x the mean would favour new items at warm items' expense (0.194 / 0.539 and
+ * 0.298 / 0.494): the mean norm treats a new item as a typical one, no boost.
  *
  * Users. The attrs model (model/attrs.h) is fitted on the user documents in the same run; a
  * user without history but with attributes is served its list (recommend.c).
@@ -19,6 +27,7 @@
  * published nothing here is used and requests are served as before.
  */
 #include <jansson.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,7 +51,7 @@ char *rec_cold_keep_item_doc(const char *doc, int *rc)
     if (json_is_object(obj))
         json_object_foreach(obj, key, v) {
             if (!strcmp(key, "categories") || !strcmp(key, "tags") || !strcmp(key, "title") ||
-                !strcmp(key, "text") || !strcmp(key, "attributes"))
+                !strcmp(key, "text"))
                 useful = 1;
         }
     json_decref(obj);
@@ -132,6 +141,34 @@ static int row_is_zero(const float *v, int k)
     return 1;
 }
 
+/* Scales v (k floats) to norm (no change for a zero vector). */
+static void scale_to(float *v, int k, float norm)
+{
+    double q = 0;
+    for (int f = 0; f < k; f++)
+        q += (double)v[f] * v[f];
+    if (q > 0)
+        for (int f = 0; f < k; f++)
+            v[f] = (float)(v[f] * (norm / sqrt(q)));
+}
+
+/* Mean norm of the rows of y (n x k) with has[i] set; 0 when none. */
+static float mean_norm(const float *y, int32_t n, int k, const uint8_t *has)
+{
+    double sum = 0;
+    int32_t m = 0;
+    for (int32_t i = 0; i < n; i++) {
+        if (!has[i])
+            continue;
+        double q = 0;
+        for (int f = 0; f < k; f++)
+            q += (double)y[(size_t)i * k + f] * y[(size_t)i * k + f];
+        sum += sqrt(q);
+        m++;
+    }
+    return m ? (float)(sum / m) : 0;
+}
+
 /* has_hist of the fit, then cold factors of every item with a doc and no trained row. */
 static int fit_cold_items(struct rec_cold_fit *f, const struct rec_csr *ui,
                           const char *const *docs, const struct rec_als *m)
@@ -150,6 +187,7 @@ static int fit_cold_items(struct rec_cold_fit *f, const struct rec_csr *ui,
         if (f->has_hist[i] && row_is_zero(y + (size_t)i * k, k))
             f->has_hist[i] = 0; /* an item the snapshot did not know: no trained row */
     f->cold.k = k;
+    f->cold.norm = mean_norm(y, n, k, f->has_hist);
     if (!f->content || !docs || rec_content_n_items(f->content) != n)
         return 0;
     float *buf = malloc((size_t)k * sizeof *buf);
@@ -162,8 +200,10 @@ static int fit_cold_items(struct rec_cold_fit *f, const struct rec_csr *ui,
         rc = rec_coldstart_item_factors(f->content, i, y, k, f->has_hist, COLD_NEIGHBORS, buf);
         if (rc == REC_ENOTFOUND) {
             rc = 0; /* nothing alike with history: no factors rather than the mean */
-        } else if (!rc && cold_set_add(&f->cold, i, buf) < 0) {
-            rc = REC_ENOMEM;
+        } else if (!rc) {
+            scale_to(buf, k, f->cold.norm);
+            if (cold_set_add(&f->cold, i, buf) < 0)
+                rc = REC_ENOMEM;
         }
     }
     free(buf);
@@ -271,6 +311,8 @@ static int cold_compute(const struct rec_engine *e, int32_t i, float **buf)
         return REC_ENOMEM;
     int rc = rec_coldstart_doc_factors(e->content, e->items[i].doc, rec_als_item_vec(e->als, 0),
                                        k, e->has_hist, COLD_NEIGHBORS, *buf);
+    if (!rc)
+        scale_to(*buf, k, e->cold.norm);
     return rc == REC_EFORMAT ? REC_ENOTFOUND : rc;
 }
 

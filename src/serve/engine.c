@@ -312,6 +312,24 @@ int rec_engine_apply_events(struct rec_engine *e, const struct rec_event *ev, in
     return rc;
 }
 
+/* The "title" of a JSON item document (malloc'd), or NULL. */
+static char *doc_title(const char *doc)
+{
+    json_t *obj = doc ? json_loads(doc, 0, NULL) : NULL;
+    const char *title = json_string_value(json_object_get(obj, "title"));
+    char *t = title ? strdup(title) : NULL;
+    json_decref(obj);
+    return t;
+}
+
+static void set_item_title(struct rec_engine *e, int32_t i, char *t)
+{
+    if (t) {
+        free(e->items[i].title);
+        e->items[i].title = t;
+    }
+}
+
 /* Replaces item i's doc by keep (owned; NULL = none). Lock held for write. */
 static void set_item_doc(struct rec_engine *e, int32_t i, char *keep)
 {
@@ -338,8 +356,11 @@ int rec_engine_put_item_doc(struct rec_engine *e, const char *id, const char *ti
 {
     int rc = 0;
     char *keep = doc ? rec_cold_keep_item_doc(doc, &rc) : NULL;
-    if (rc)
+    char *t = title ? strdup(title) : doc_title(doc);
+    if (rc) {
+        free(t);
         return rc;
+    }
     pthread_rwlock_wrlock(&e->lock);
     int32_t i = item_put(e, id);
     if (i < 0) {
@@ -349,13 +370,8 @@ int rec_engine_put_item_doc(struct rec_engine *e, const char *id, const char *ti
             e->items[i].live = 1;
             e->n_live_items++;
         }
-        if (title) {
-            char *t = strdup(title);
-            if (t) {
-                free(e->items[i].title);
-                e->items[i].title = t;
-            }
-        }
+        set_item_title(e, i, t);
+        t = NULL;
         if (doc) {
             set_item_doc(e, i, keep);
             keep = NULL;
@@ -363,6 +379,7 @@ int rec_engine_put_item_doc(struct rec_engine *e, const char *id, const char *ti
     }
     pthread_rwlock_unlock(&e->lock);
     free(keep);
+    free(t);
     /* outside the write lock: a content query costs up to a pass over the catalog */
     if (!rc && doc)
         rec_cold_fill(e, i);
@@ -500,17 +517,7 @@ static int load_item_row(void *ctx, const char *id, const char *doc, int deleted
     int32_t i = item_put(e, id);
     if (i < 0)
         return REC_ENOMEM;
-    /* the title is the one field of the document the engine keeps (for reasons) */
-    json_t *obj = json_loads(doc, 0, NULL);
-    const char *title = json_string_value(json_object_get(obj, "title"));
-    if (title) {
-        char *t = strdup(title);
-        if (t) {
-            free(e->items[i].title);
-            e->items[i].title = t;
-        }
-    }
-    json_decref(obj);
+    set_item_title(e, i, doc_title(doc)); /* for reasons */
     int rc = 0;
     char *keep = doc ? rec_cold_keep_item_doc(doc, &rc) : NULL;
     if (rc)

@@ -48,6 +48,7 @@ struct cold_set {
     float *x;
     int32_t n, cap;
     int k;
+    float norm;         /* every x row is scaled to this norm: the mean of the trained rows */
 };
 
 /* What a training run (or the refit after a snapshot load) publishes for cold start. */
@@ -141,9 +142,9 @@ void rec_cold_destroy(struct rec_engine *e);
 /* The factor vector of item i (k floats): its cold factors, else its trained iALS row; NULL
  * when it has neither. Lock held. */
 const float *rec_cold_item_vec(const struct rec_engine *e, int32_t i);
-/* Strdup of doc when it is worth keeping (an item doc with categories/tags/title/text/
- * attributes; a user doc with a non-empty "attributes" object), else NULL; *rc = REC_ENOMEM
- * on allocation failure. */
+/* Strdup of doc when it is worth keeping (an item doc with categories, tags, title or text: the
+ * content model's fields; a user doc with a non-empty "attributes" object), else NULL;
+ * *rc = REC_ENOMEM on allocation failure. */
 char *rec_cold_keep_item_doc(const char *doc, int *rc);
 char *rec_cold_keep_user_doc(const char *doc, int *rc);
 /* trainer.c */

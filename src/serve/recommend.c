@@ -16,6 +16,7 @@
 #include "core/err.h"
 #include "core/utf8.h"
 #include "serve/engine_impl.h"
+#include "model/attrs.h"
 #include "model/linalg.h"
 #include "serve/topk.h"
 
@@ -175,7 +176,7 @@ static void zscore_params(const float *s, int32_t n, float *mean, float *scale)
  * sum of the standardized iALS scores and each source's scores for the user's live history.
  * *mean and *scale give the iALS part's transform (weight included) for cold items past
  * n_model, which the sources cannot score. */
-static int blend_scores(const struct rec_engine *e, const struct user *us, float *scores,
+static int blend_scores(const struct rec_engine *e, int32_t u, const struct user *us, float *scores,
                         int32_t n_model, float *mean, float *scale)
 {
     const struct rec_blend *b = e->blend;
@@ -195,7 +196,9 @@ static int blend_scores(const struct rec_engine *e, const struct user *us, float
             w[n] = us->hist[h].weight;
             ts[n++] = us->hist[h].ts;
         }
-    struct rec_user_query q = {-1, items, w, ts, n, e->max_ts, NULL};
+    /* a user with no event since the fit keeps the fitted row (BPR); others are folded in */
+    struct rec_user_query q = {us->last_seq <= e->model_trained_seq ? u : -1, items, w, ts, n,
+                               e->max_ts, NULL};
     int32_t n_src = b->n_items < n_model ? b->n_items : n_model;
     for (int src = 1; src < b->n && !rc; src++) {
         if (!b->model[src] || b->weight[src] <= 0)
@@ -234,7 +237,7 @@ static void source_als(const struct rec_engine *e, int32_t u, const struct user 
         if (c->item[j] < n_model)
             s->als_scores[c->item[j]] = rec_linalg_dot(xu, c->x + (size_t)j * k, k);
     float mean = 0, scale = 1;
-    if (e->blend && blend_scores(e, us, s->als_scores, n_model, &mean, &scale))
+    if (e->blend && blend_scores(e, u, us, s->als_scores, n_model, &mean, &scale))
         return; /* out of memory: this source is left out; popular items stand in */
     struct rec_topk t;
     rec_topk_init(&t, s->lists[REC_SOURCE_ALS], m);
@@ -526,18 +529,109 @@ static void similar_push(void *ctx, int32_t j, float sim)
         rec_topk_push(v->t, sim, j);
 }
 
+/* Cosine of x (norm nx) and y, k floats each; 0 when either is all zeros. */
+static float cosine(const float *x, float nx, const float *y, int k)
+{
+    float d = nx * sqrtf(rec_linalg_dot(y, y, k));
+    return d > 0 ? rec_linalg_dot(x, y, k) / d : 0;
+}
+
+/* Every live item with factors (cold ones included) by cosine with x, item self left out. */
+static void similar_by_factors(const struct rec_engine *e, int32_t self, const float *x, int k,
+                               struct rec_topk *t)
+{
+    float nx = sqrtf(rec_linalg_dot(x, x, k));
+    int32_t n_model = rec_als_n_items(e->als);
+    for (int32_t j = 0; j < n_model; j++) {
+        const float *yj = j != self && e->items[j].live ? rec_cold_item_vec(e, j) : NULL;
+        if (yj)
+            rec_topk_push(t, cosine(x, nx, yj, k), j);
+    }
+    const struct cold_set *c = &e->cold;
+    for (int32_t s = 0; s < c->n; s++) {
+        int32_t j = c->item[s];
+        if (j >= n_model && j != self && e->items[j].live)
+            rec_topk_push(t, cosine(x, nx, c->x + (size_t)s * k, k), j);
+    }
+}
+
+/* Merges cold items into a kNN list top[0..got) (capacity n): each of the max(1, n/5) cold
+ * items closest to x (positive cosine) goes before the first listed item it is at least as
+ * close to (ties, within float noise, go to the new item), so a new item ranks among the
+ * neighbours it resembles. The cap: a cold item's factors are a mean of its look-alikes', which
+ * is closer to each of them than they are to one another, so uncapped, new items would fill
+ * the lists of their whole neighbourhood (9.8 of 10 in a synthetic catalog with 10% new items).
+ * cold_at[r] marks merged entries. Returns the new length. Costs the cold list plus n cosines. */
+static int merge_cold(const struct rec_engine *e, int32_t self, const float *x, int k,
+                      struct rec_topk_entry *top, int got, int n, uint8_t *cold_at)
+{
+    int cap = n / 5 > 1 ? n / 5 : 1;
+    struct rec_topk_entry *cand = malloc((size_t)cap * sizeof *cand);
+    struct rec_topk_entry *warm = malloc((size_t)(got > 0 ? got : 1) * sizeof *warm);
+    float *warm_cos = malloc((size_t)(got > 0 ? got : 1) * sizeof *warm_cos);
+    int32_t *listed_slot = malloc((size_t)(got > 0 ? got : 1) * sizeof *listed_slot);
+    int out = got;
+    if (!cand || !warm || !warm_cos || !listed_slot)
+        goto done; /* out of memory: the kNN list alone */
+    /* cold items already listed (they got events since the fit): their slots, usually none */
+    int n_listed = 0;
+    for (int r = 0; r < got; r++)
+        if (e->items[top[r].idx].cold)
+            listed_slot[n_listed++] = e->items[top[r].idx].cold - 1;
+    float nx = sqrtf(rec_linalg_dot(x, x, k));
+    struct rec_topk t;
+    rec_topk_init(&t, cand, cap);
+    const struct cold_set *c = &e->cold;
+    for (int32_t s = 0; s < c->n; s++) {
+        int32_t j = c->item[s];
+        int listed = 0;
+        for (int r = 0; r < n_listed && !listed; r++)
+            listed = listed_slot[r] == s;
+        if (j == self || !e->items[j].live || listed || !(c->norm > 0) || !(nx > 0))
+            continue;
+        /* every cold row has norm c->norm: one dot per item */
+        float cs = rec_linalg_dot(x, c->x + (size_t)s * k, k) / (nx * c->norm);
+        if (cs > 0)
+            rec_topk_push(&t, cs, j);
+    }
+    int n_cand = rec_topk_sort(&t);
+    memcpy(warm, top, (size_t)got * sizeof *warm);
+    for (int r = 0; r < got; r++) {
+        const float *y = rec_cold_item_vec(e, warm[r].idx);
+        warm_cos[r] = y ? cosine(x, nx, y, k) : -INFINITY;
+    }
+    int a = 0, b = 0;
+    out = 0;
+    while (out < n && (a < got || b < n_cand)) {
+        int take_cold = b < n_cand && (a >= got || cand[b].score >= warm_cos[a] - 1e-4f);
+        cold_at[out] = (uint8_t)take_cold;
+        top[out++] = take_cold ? cand[b++] : warm[a++];
+    }
+done:
+    free(cand);
+    free(warm);
+    free(warm_cos);
+    free(listed_slot);
+    return out;
+}
+
 int rec_engine_similar(struct rec_engine *e, const char *item, int n, struct rec_result *out,
                        int *n_out)
 {
     *n_out = 0;
     struct rec_topk_entry *top = malloc((size_t)(n > 0 ? n : 1) * sizeof *top);
-    if (!top)
+    uint8_t *cold_at = calloc((size_t)(n > 0 ? n : 1), 1);
+    if (!top || !cold_at) {
+        free(top);
+        free(cold_at);
         return REC_ENOMEM;
+    }
     pthread_rwlock_rdlock(&e->lock);
     int32_t i = rec_idmap_get(&e->item_ids, item);
     if (i < 0 || !e->items[i].live) {
         pthread_rwlock_unlock(&e->lock);
         free(top);
+        free(cold_at);
         return REC_ENOTFOUND;
     }
     struct rec_topk t;
@@ -545,35 +639,33 @@ int rec_engine_similar(struct rec_engine *e, const char *item, int n, struct rec
     struct similar_visit v = {&t, e, i};
     rec_knn_each(&e->knn, i, similar_push, &v);
     int source = REC_SOURCE_KNN;
-    if (t.n < n && e->als && i < rec_als_n_items(e->als)) {
+    const float *x = rec_cold_item_vec(e, i); /* trained row or cold factors */
+    int k = e->als ? rec_als_factors(e->als) : 0;
+    if (t.n < n && x) {
         /* too few co-occurrences (a new item): cosine in factor space instead */
         t.n = 0;
         source = REC_SOURCE_ALS;
-        int k = rec_als_factors(e->als);
-        const float *yi = rec_als_item_vec(e->als, i);
-        float ni = sqrtf(rec_linalg_dot(yi, yi, k)) + 1e-9f;
-        for (int32_t j = 0; j < rec_als_n_items(e->als); j++) {
-            if (j == i || !e->items[j].live)
-                continue;
-            const float *yj = rec_als_item_vec(e->als, j);
-            float nj = sqrtf(rec_linalg_dot(yj, yj, k)) + 1e-9f;
-            rec_topk_push(&t, rec_linalg_dot(yi, yj, k) / (ni * nj), j);
-        }
+        similar_by_factors(e, i, x, k, &t);
     }
     int got = rec_topk_sort(&t);
+    if (source == REC_SOURCE_KNN && x && e->cold.n > 0)
+        got = merge_cold(e, i, x, k, top, got, n, cold_at);
     for (int r = 0; r < got; r++) {
         int32_t j = top[r].idx;
+        int new_item = cold_at[r] || (source == REC_SOURCE_ALS && e->items[j].cold);
         snprintf(out[r].id, sizeof out[r].id, "%s", rec_idmap_name(&e->item_ids, j));
         out[r].score = top[r].score;
-        out[r].source = source;
+        out[r].source = cold_at[r] ? REC_SOURCE_ALS : source;
         snprintf(out[r].because, sizeof out[r].because, "%s", item);
         snprintf(out[r].reason, sizeof out[r].reason, "%s %s",
-                 source == REC_SOURCE_KNN ? "often together with" : "similar to",
+                 new_item ? "new: like" : source == REC_SOURCE_KNN ? "often together with"
+                                                                    : "similar to",
                  item_label(e, i));
         rec_utf8_sanitize(out[r].reason);
     }
     *n_out = got;
     pthread_rwlock_unlock(&e->lock);
     free(top);
+    free(cold_at);
     return 0;
 }

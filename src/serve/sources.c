@@ -1,6 +1,7 @@
 /* sources.c: the extra model types the server blends with iALS (recd tune's "sources"): fitting
  * them at each training run and, when no weights are configured, learning the weights on a
- * validation carve of the same data (per-user random 80/20), iALS included as a source. */
+ * validation carve of the same data (per-user random, REC_EVAL_VALID_RATIO kept), iALS included
+ * as a source. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,7 +42,7 @@ static int learn_weights(const struct rec_engine_params *p, const struct rec_csr
         for (int64_t e = ui->indptr[u]; e < ui->indptr[u + 1]; e++)
             x[e] = (struct rec_interaction){u, ui->indices[e], ui->values[e], 0};
     if (!rc)
-        rc = rec_split_random(x, n, 0.8, p->als.seed ^ 0x626c656e64ULL, is_test);
+        rc = rec_split_random(x, n, REC_EVAL_VALID_RATIO, p->als.seed ^ 0x626c656e64ULL, is_test);
     if (!rc)
         rc = rec_eval_split_build(&valid, ui->n_rows, ui->n_cols, x, n, is_test);
     free(x);

@@ -310,9 +310,10 @@ int rec_engine_train_now(struct rec_engine *e)
     return rc;
 }
 
-/* After a snapshot load: content, attrs and cold factors from memory against the loaded model
+/* After a snapshot load: content, attrs, cold factors and the blended sources, from memory
+ * against the loaded model
  * (a snapshot holds iALS only). Failures leave them out: requests never depend on them. */
-static void refit_cold(struct rec_engine *e)
+static void refit_side_models(struct rec_engine *e)
 {
     pthread_mutex_lock(&e->fit_mu); /* e->als changes only under fit_mu */
     struct data_copy dc;
@@ -332,6 +333,18 @@ static void refit_cold(struct rec_engine *e)
         pthread_rwlock_unlock(&e->lock);
         rec_cold_fit_free(&cold);
         rec_cold_refresh(e, dc.n_items, dc.doc_gen);
+        /* the blended sources are not in the snapshot either */
+        struct rec_blend *blend = NULL;
+        if (rec_engine_fit_sources(&e->p, &ui, &blend) == 0 && blend) {
+            pthread_rwlock_wrlock(&e->lock);
+            struct rec_blend *old = e->blend;
+            e->blend = blend;
+            pthread_rwlock_unlock(&e->lock);
+            if (old) {
+                rec_blend_clear(old);
+                free(old);
+            }
+        }
     } else if (rc) {
         rec_warn("engine: cold-start models not refitted after the snapshot: %s", rec_strerror(rc));
     }
@@ -424,7 +437,7 @@ int rec_engine_load_snapshot(struct rec_engine *e)
     free_names(user_names, mu);
     free_names(item_names, mi);
     if (!rc)
-        refit_cold(e);
+        refit_side_models(e);
     if (!rc && need_train)
         rec_engine_note_events(e, 1);
     return rc;
