@@ -29,12 +29,20 @@ void rec_api_status(void *app, const struct rec_http_request *req, struct rec_ht
                             (json_int_t)st.n_events, "training", 0, "ready", 1);
     json_t *knn = json_pack("{s:s,s:I,s:b,s:b}", "name", "knn", "trained_events",
                             (json_int_t)st.n_events, "training", 0, "ready", 1);
+    json_t *models = json_pack("[ooo]", als, pop, knn);
+    if (st.n_sources > 0) { /* the served blend (recd tune's sources) */
+        json_object_set_new(als, "blend_weight", json_real(st.als_weight));
+        for (int s = 0; s < st.n_sources; s++)
+            json_array_append_new(models, json_pack("{s:s,s:f,s:b}", "name", st.source_name[s],
+                                                    "blend_weight", st.source_weight[s], "ready",
+                                                    st.source_ready[s]));
+    }
     rec_http_reply_json(res, 200,
-                        json_pack("{s:I,s:I,s:I,s:I,s:f,s:s,s:[ooo]}", "items", (json_int_t)st.n_items,
+                        json_pack("{s:I,s:I,s:I,s:I,s:f,s:s,s:o}", "items", (json_int_t)st.n_items,
                                   "users", (json_int_t)st.n_users, "events", (json_int_t)n_events,
                                   "events_in_memory", (json_int_t)st.n_events, "uptime_s",
                                   rec_mono_s() - api->started_mono, "version", RECD_VERSION,
-                                  "models", als, pop, knn));
+                                  "models", models));
 }
 
 void rec_api_train(void *app, const struct rec_http_request *req, struct rec_http_response *res)

@@ -472,6 +472,13 @@ int rec_engine_status(struct rec_engine *e, struct rec_engine_status *st)
     st->n_users = e->n_live_users;
     st->n_events = e->n_events;
     st->als = e->model;
+    st->n_sources = e->p.n_sources;
+    st->als_weight = e->blend ? e->blend->weight[0] : e->p.als_weight;
+    for (int s = 0; s < e->p.n_sources; s++) {
+        st->source_name[s] = e->p.source_type[s]->name;
+        st->source_weight[s] = e->blend ? e->blend->weight[s + 1] : e->p.source_weight[s];
+        st->source_ready[s] = e->blend && e->blend->model[s + 1] != NULL;
+    }
     pthread_rwlock_unlock(&e->lock);
     pthread_mutex_lock(&e->train_mu);
     st->als.training = e->training;

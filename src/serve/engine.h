@@ -72,6 +72,12 @@ struct rec_engine_status {
     int64_t n_users;
     int64_t n_events;                  /* events applied to memory */
     struct rec_model_status als;
+    /* the served blend: iALS plus the configured sources (weights as published) */
+    int n_sources;
+    const char *source_name[REC_BLEND_MAX];
+    float source_weight[REC_BLEND_MAX];
+    int source_ready[REC_BLEND_MAX];
+    float als_weight;
 };
 
 struct rec_user_info {

@@ -5,7 +5,7 @@ import os
 import tempfile
 import unittest
 
-from harness import main, run_recd
+from harness import Server, main, run_recd
 
 
 class EvalTuneTest(unittest.TestCase):
@@ -68,6 +68,32 @@ class EvalTuneTest(unittest.TestCase):
         rep, _ = self.eval("--config", conf, "--models", "pop,served", "--k", "10")
         served = rep["models"][1]["metrics"]["10"]["ndcg"]
         self.assertGreater(served, rep["models"][0]["metrics"]["10"]["ndcg"])
+
+        # the server reads the same file: the blend is served and reported, before and after a
+        # restart (sources are refitted from memory next to the iALS snapshot)
+        data = os.path.join(self.dir, "served-data")
+        r = run_recd("import", self.data, "--data", data)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for attempt in range(2):
+            s = Server("--config", conf, "--sources", "ease,itemknn", "--blend-weights",
+                       "als=1,ease=0.5,itemknn=0.3", "--retrain-events", "0",
+                       data=data).start()
+            try:
+                if attempt == 0:
+                    st, body = s.request("POST", "/v1/train?wait=1")
+                    self.assertEqual(st, 200, body)
+                st, status = s.get("/v1/status")
+                names = {m["name"]: m for m in status["models"]}
+                for name in ("ease", "itemknn"):
+                    self.assertIn(name, names)
+                    self.assertTrue(names[name]["ready"], status)
+                self.assertIn("blend_weight", names["als"])
+                st, rec = s.get("/v1/recommend/u1?n=5")
+                self.assertEqual(st, 200)
+                self.assertEqual(len(rec["items"]), 5)
+            finally:
+                s.stop()
+
 
 
 if __name__ == "__main__":
