@@ -17,6 +17,7 @@
 #include "app/app.h"
 #include "app/eval_data.h"
 #include "app/eval_models.h"
+#include "app/eval_replay.h"
 #include "app/eval_served.h"
 #include "core/clock.h"
 #include "core/err.h"
@@ -27,8 +28,8 @@
 #define MAX_MODELS 12
 #define MAX_ROUNDS REC_SPLIT_MAX_FOLDS
 
-enum protocol { P_RANDOM, P_TEMPORAL, P_LEAVE_LAST, P_KFOLD, P_FILES };
-static const char *const protocol_names[] = {"random", "temporal", "leave-last", "kfold", "files"};
+enum protocol { P_RANDOM, P_TEMPORAL, P_LEAVE_LAST, P_KFOLD, P_REPLAY, P_FILES };
+static const char *const protocol_names[] = {"random", "temporal", "leave-last", "kfold", "replay", "files"};
 
 struct run {
     struct rec_config *c;
@@ -99,6 +100,8 @@ static int round_mask(struct run *R, int r, uint8_t *is_test)
     case P_FILES:
         memcpy(is_test, d->pair_from_test, (size_t)d->n_pairs);
         return 0;
+    case P_REPLAY:
+        break; /* not a split: run_replay */
     }
     return REC_EINTERNAL;
 }
@@ -331,6 +334,49 @@ static int32_t count_cols(const struct rec_interaction *x, int64_t n, int32_t n_
     return c;
 }
 
+/* --protocol replay: every policy of the served pipeline, one table. */
+static int run_replay(struct run *R, const char *path, json_t **report, char *err, size_t errlen)
+{
+    int rc = rec_eval_data_load(&R->d, path, R->c->data, NULL, NULL, R->c->weights, err, errlen);
+    if (rc)
+        return rc;
+    struct rec_engine_params p;
+    rec_app_engine_params(R->c, &p, 0, NULL, 0);
+    json_t *models = json_array();
+    rc = rec_eval_replay(&p, &R->d, R->c->replay_fraction, R->c->retrain_every, ~0u, R->ks, R->n_k,
+                         R->c->write_recs, models, err, errlen);
+    if (rc) {
+        json_decref(models);
+        return rc;
+    }
+    printf("%-10s", "policy");
+    for (int q = 0; q < R->n_k; q++)
+        printf("   HR@%-4d NDCG@%-4d", R->ks[q], R->ks[q]);
+    printf(" %8s %8s\n", "train_s", "total_s");
+    size_t i;
+    json_t *m;
+    json_array_foreach(models, i, m)
+    {
+        printf("%-10s", json_string_value(json_object_get(m, "name")));
+        for (int q = 0; q < R->n_k; q++) {
+            char key[16];
+            snprintf(key, sizeof key, "%d", R->ks[q]);
+            json_t *at = json_object_get(json_object_get(m, "metrics"), key);
+            printf("  %7.4f  %8.4f", json_real_value(json_object_get(at, "hr")),
+                   json_real_value(json_object_get(at, "ndcg")));
+        }
+        printf(" %8.2f %8.2f\n", json_real_value(json_object_get(m, "train_seconds")),
+               json_real_value(json_object_get(m, "seconds")));
+    }
+    json_t *ks = json_array();
+    for (int q = 0; q < R->n_k; q++)
+        json_array_append_new(ks, json_integer(R->ks[q]));
+    *report = json_pack("{s:s,s:s,s:s,s:o,s:o,s:f}", "title", "recd eval: replay", "dataset",
+                        path ? path : R->c->data, "protocol", "replay", "ks", ks, "models", models,
+                        "fraction", R->c->replay_fraction);
+    return 0;
+}
+
 static int run_all(struct run *R, const char *path, char *err, size_t errlen)
 {
     int rc = rec_eval_data_load(&R->d, path, R->c->data, R->c->train_file, R->c->test_file,
@@ -404,8 +450,19 @@ int rec_cmd_eval(int argc, char **argv)
     }
     R->n_rounds = R->protocol == P_KFOLD ? c.folds : 1;
     double t0 = rec_mono_s();
-    rc = run_all(R, np == 1 ? pos[0] : NULL, err, sizeof err);
     json_t *report = NULL;
+    if (R->protocol == P_REPLAY) {
+        if (c.replay_fraction <= 0 || c.replay_fraction >= 1) {
+            fprintf(stderr, "recd eval: 0 < --replay-fraction < 1\n");
+            rc = REC_EINVAL;
+        } else if (!(rc = run_replay(R, np == 1 ? pos[0] : NULL, &report, err, sizeof err))) {
+            rc = write_outputs(R, report);
+        } else {
+            fprintf(stderr, "recd eval: %s\n", err[0] ? err : rec_strerror(rc));
+        }
+        goto done;
+    }
+    rc = run_all(R, np == 1 ? pos[0] : NULL, err, sizeof err);
     if (rc) {
         fprintf(stderr, "recd eval: %s\n", err[0] ? err : rec_strerror(rc));
     } else {
@@ -423,6 +480,7 @@ int rec_cmd_eval(int argc, char **argv)
         print_table(R, models);
         rc = write_outputs(R, report);
     }
+done:
     json_decref(report);
     for (int mi = 0; mi < R->n_models; mi++)
         for (int r = 0; r < R->n_rounds; r++)

@@ -81,6 +81,8 @@ struct rec_config {
     int trials;             /* tune: random configurations per model */
     double time_limit;      /* tune: seconds per model, 0 = none */
     double valid_ratio;     /* validation carve: share of training pairs kept for fitting */
+    double replay_fraction; /* replay protocol: share of events (by time) that trains */
+    int64_t retrain_every;  /* replay protocol: stream events between retrains, 0 = a fifth */
 };
 
 /* Model types with a params-<name> option, in model_params order. */

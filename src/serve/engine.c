@@ -215,7 +215,8 @@ static int32_t apply_one(struct rec_engine *e, const struct rec_event *ev)
     if (w == 0)
         return u; /* impressions and zero-weight types leave history alone */
 
-    rec_pop_add(&e->pop, i, w, ev->ts);
+    if (!e->p.user_only)
+        rec_pop_add(&e->pop, i, w, ev->ts);
     struct hist_entry *h = hist_find(us, i);
     if (!h && !(h = hist_append(us, i)))
         return -1;
@@ -224,9 +225,12 @@ static int32_t apply_one(struct rec_engine *e, const struct rec_event *ev)
         h->type = (uint8_t)ev->type;
     /* the same decay as the item's total, so deleting the user takes back exactly this share */
     int64_t ref = h->ts;
-    h->pop_mass = (float)rec_pop_decay_add(h->pop_mass, &ref, w, ev->ts, e->pop.half_life_s);
+    if (!e->p.user_only)
+        h->pop_mass = (float)rec_pop_decay_add(h->pop_mass, &ref, w, ev->ts, e->pop.half_life_s);
+    else if (ev->ts > ref)
+        ref = ev->ts;
     h->ts = (uint32_t)ref;
-    if (h->knn_rank < 0 && h->weight > 0) {
+    if (h->knn_rank < 0 && h->weight > 0 && !e->p.user_only) {
         h->knn_rank = us->n_knn++;
         knn_link(e, us, (int32_t)(h - us->hist), 1.0f);
     }
@@ -275,6 +279,13 @@ static int cmp_i32(const void *a, const void *b)
 {
     int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
     return (x > y) - (x < y);
+}
+
+void rec_engine_set_user_only(struct rec_engine *e, int on)
+{
+    pthread_rwlock_wrlock(&e->lock);
+    e->p.user_only = on;
+    pthread_rwlock_unlock(&e->lock);
 }
 
 int rec_engine_apply_events(struct rec_engine *e, const struct rec_event *ev, int n,
@@ -455,6 +466,14 @@ int32_t rec_engine_user_index(struct rec_engine *e, const char *id)
     int32_t u = rec_idmap_get(&e->user_ids, id);
     pthread_rwlock_unlock(&e->lock);
     return u;
+}
+
+const char *rec_engine_item_name(struct rec_engine *e, int32_t item)
+{
+    pthread_rwlock_rdlock(&e->lock);
+    const char *s = rec_idmap_name(&e->item_ids, item);
+    pthread_rwlock_unlock(&e->lock);
+    return s ? s : "";
 }
 
 int32_t rec_engine_item_index(struct rec_engine *e, const char *id)

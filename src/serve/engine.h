@@ -40,6 +40,8 @@ struct rec_engine_params {
     int retrain_events;                /* background retrain after this many events; 0 = off */
     int retrain_seconds;               /* ... or after this long with new events; 0 = off */
     int background;                    /* run the trainer thread (serve); else train on demand */
+    int user_only;                     /* events update users' histories and factors only, not
+                                        * popularity or co-occurrence (replay evaluation) */
     const char *model_dir;             /* where snapshots go; NULL = keep models in memory only */
 };
 
@@ -114,6 +116,8 @@ void rec_engine_ingest_end(struct rec_engine *e);
  * factors of every user they touch before returning, so the next request reflects them. */
 int rec_engine_apply_events(struct rec_engine *e, const struct rec_event *ev, int n,
                             const uint8_t *mask);
+/* Switches user_only (see rec_engine_params) for the events applied from now on. */
+void rec_engine_set_user_only(struct rec_engine *e, int on);
 /* Catalog metadata the engine needs (title for reasons); creates or revives the item. The same
  * as rec_engine_put_item_doc with doc NULL. */
 int rec_engine_put_item(struct rec_engine *e, const char *id, const char *title);
@@ -155,6 +159,8 @@ int rec_engine_popular(struct rec_engine *e, int n, struct rec_result *out, int 
 /* Index-level top-n for offline evaluation: items[0..*n_out) best first. Thread-safe. */
 int rec_engine_recommend_idx(struct rec_engine *e, int32_t user, int n, enum rec_mode mode,
                              int32_t *items, int *n_out);
+/* Id of a dense item index (valid until the item is deleted), "" when out of range or deleted. */
+const char *rec_engine_item_name(struct rec_engine *e, int32_t item);
 /* Dense index of a user/item id, -1 when unknown. */
 int32_t rec_engine_user_index(struct rec_engine *e, const char *id);
 int32_t rec_engine_item_index(struct rec_engine *e, const char *id);

@@ -2,10 +2,12 @@
 `recd gen` (always available, so this runs in every CI)."""
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import unittest
 
-from harness import Server, main, run_recd
+from harness import SHARED, Server, main, run_recd
 
 
 class EvalTuneTest(unittest.TestCase):
@@ -33,6 +35,32 @@ class EvalTuneTest(unittest.TestCase):
             rep, out = self.eval("--protocol", proto, "--models", "pop,ease", "--k", "10")
             self.assertIn("protocol " + proto, out)
             self.assertGreater(rep["models"][1]["metrics"]["10"]["users"], 0)
+
+    def test_replay_agrees_with_evalkit(self):
+        """Prequential replay of the served pipeline: every policy is reported, and evalkit's
+        replay-score gives the same numbers from the lists (online vs static on real data:
+        test_quality)."""
+        recs = os.path.join(self.dir, "replay")
+        rep, out = self.eval("--protocol", "replay", "--k", "5,10", "--retrain-every", "1500",
+                             "--write-recs", recs)
+        m = {x["name"]: x["metrics"] for x in rep["models"]}
+        self.assertEqual(sorted(m), ["online", "retrain", "static", "user-only"])
+        # streamed events with a positive weight on an item the user does not have yet
+        self.assertGreater(m["static"]["10"]["users"], 1000)
+        for policy in m:
+            self.assertGreater(m[policy]["10"]["hr"], m[policy]["5"]["hr"])
+        evalkit = os.path.join(SHARED, "..", "tools", "evalkit.py")
+        if not os.path.exists(evalkit):
+            return
+        for policy in ("static", "online"):
+            for k in ("5", "10"):
+                ek = subprocess.run([sys.executable, "-B", evalkit, "replay-score", "--stream",
+                                     recs + ".stream", "--recs", recs + "." + policy, "--k", k],
+                                    check=True, capture_output=True, text=True)
+                ref = json.loads(ek.stdout)
+                self.assertEqual(ref["events"], m[policy][k]["users"])
+                self.assertAlmostEqual(ref["hr@" + k], m[policy][k]["hr"], places=5)
+                self.assertAlmostEqual(ref["ndcg@" + k], m[policy][k]["ndcg"], places=5)
 
     def test_html_report(self):
         html = os.path.join(self.dir, "r.html")

@@ -43,6 +43,19 @@ class QualityTest(unittest.TestCase):
         beyond = {x["name"]: x["beyond"] for x in report["models"]}
         self.assertGreater(beyond["als"]["coverage"], beyond["pop"]["coverage"] * 3)
 
+    def test_ml100k_replay_online_beats_static(self):
+        """Protocol replay (prequential): the first 80% of events by time train, the rest are
+        streamed; updating the model with every event must pay clearly."""
+        out = os.path.join(tempfile.mkdtemp(prefix="recd-q-"), "replay.json")
+        r = run_recd("eval", ML100K, "--protocol", "replay", "--k", "10", "--out", out)
+        print(r.stdout)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(out) as f:
+            m = {x["name"]: x["metrics"]["10"] for x in json.load(f)["models"]}
+        self.assertEqual(m["static"]["users"], 20000)  # MovieLens has no repeated pairs
+        self.assertGreater(m["online"]["hr"], m["static"]["hr"] * 1.25)
+        self.assertGreater(m["user-only"]["hr"], m["static"]["hr"] * 1.25)
+
 
 if __name__ == "__main__":
     if not os.path.exists(os.path.join(ML100K, "u.data.zst")) and \
