@@ -1,20 +1,19 @@
 /* runner.c: scoring a split's test users with one scorer, in parallel, into metrics at several K.
  *
- * Users are handed out through an atomic counter; each thread accumulates its own metrics and
+ * Users are handed out through an atomic counter; each thread (core/workers) accumulates its own metrics and
  * they are merged in thread order at the end. Sums are over users, so the merge is exact up to
  * float addition order (the means printed agree to far more than the 3 decimals evalkit checks).
  */
 #include "eval/runner.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/workers.h"
 #include "eval/beyond.h"
 #include "serve/topk.h"
 
@@ -144,9 +143,9 @@ static void merge(struct rec_metrics *a, const struct rec_metrics *b)
     a->n_users += b->n_users;
 }
 
-static void *run_part(void *arg)
+static void run_part(void *arg, int thread)
 {
-    struct part *p = arg;
+    struct part *p = (struct part *)arg + thread;
     struct job *j = p->job;
     const struct rec_eval_split *s = j->s;
     float *scores = malloc(((size_t)s->n_items + 1) * sizeof *scores);
@@ -194,7 +193,6 @@ out:
     free(heap);
     free(seen);
     free(scores);
-    return NULL;
 }
 
 /* Coverage, diversity, novelty and popularity bias of the kept lists. */
@@ -237,10 +235,7 @@ int rec_eval_run(const struct rec_eval_split *s, rec_eval_score_fn fn, void *ctx
             return REC_EINVAL;
         j.max_k = ks[q] > j.max_k ? ks[q] : j.max_k;
     }
-    if (threads <= 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (int)n;
-    }
+    threads = rec_workers_count(threads, MAX_THREADS);
     if (!(j.lists = malloc(((size_t)s->n_users + 1) * j.max_k * sizeof *j.lists)))
         return REC_ENOMEM;
     for (int64_t e = 0; e < (int64_t)s->n_users * j.max_k; e++)
@@ -253,14 +248,7 @@ int rec_eval_run(const struct rec_eval_split *s, rec_eval_score_fn fn, void *ctx
             parts[t].at[q].k = ks[q];
     }
     double t0 = rec_mono_s();
-    pthread_t tid[MAX_THREADS];
-    int started = 0;
-    for (int t = 1; t < threads; t++)
-        if (pthread_create(&tid[started], NULL, run_part, &parts[t]) == 0)
-            started++;
-    run_part(&parts[0]);
-    for (int t = 0; t < started; t++)
-        pthread_join(tid[t], NULL);
+    rec_workers_run(threads, run_part, parts);
     out->seconds = rec_mono_s() - t0;
     out->n_k = n_k;
     int rc = 0;

@@ -50,16 +50,15 @@
 #include "model/als.h"
 
 #include <math.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/rand.h"
 #include "core/log.h"
+#include "core/workers.h"
+#include "model/binio.h"
 #include "model/linalg.h"
 #include "model/simd.h"
 
@@ -205,12 +204,8 @@ struct half {
     float reg;
     int k;
     int cg_steps;
-    _Atomic int64_t next; /* first row of the next unclaimed chunk */
-};
-
-struct worker {
-    struct half *h;
-    float *scratch; /* 3k floats + one per entry of the longest row, private to this worker */
+    float *scratch;          /* per_worker floats per thread, private to it: cg_row's scratch */
+    size_t per_worker;
 };
 
 #define dot rec_simd_dot
@@ -281,45 +276,20 @@ static void cg_row(const struct half *h, int32_t row, float *scratch)
     }
 }
 
-static void *worker_main(void *arg)
+static void solve_rows(void *ctx, int thread, int64_t lo, int64_t hi)
 {
-    struct worker *w = arg;
-    struct half *h = w->h;
-    int64_t n = h->m->n_rows;
-    for (;;) {
-        int64_t lo = atomic_fetch_add(&h->next, CHUNK_ROWS);
-        if (lo >= n)
-            break;
-        int64_t hi = lo + CHUNK_ROWS < n ? lo + CHUNK_ROWS : n;
-        for (int64_t row = lo; row < hi; row++)
-            cg_row(h, (int32_t)row, w->scratch);
-    }
-    return NULL;
+    struct half *h = ctx;
+    for (int64_t row = lo; row < hi; row++)
+        cg_row(h, (int32_t)row, h->scratch + (size_t)thread * h->per_worker);
 }
 
 /* Runs one half-sweep on nthreads threads (the caller's included). A thread that fails to start
  * only costs speed: the remaining workers drain the shared counter. */
-static void run_half(struct half *h, struct worker *workers, int nthreads)
+static void run_half(struct half *h, int nthreads)
 {
     rec_linalg_gram(h->fixed, h->m->n_cols, h->k, h->gram);
-    atomic_store(&h->next, 0);
-    int64_t chunks = (h->m->n_rows + CHUNK_ROWS - 1) / CHUNK_ROWS;
-    if (nthreads > chunks)
-        nthreads = chunks > 0 ? (int)chunks : 1;
-
     rec_linalg_set_blas_threads(1);
-    pthread_t tid[MAX_THREADS];
-    int started = 0;
-    for (int t = 1; t < nthreads; t++) {
-        workers[t].h = h;
-        if (pthread_create(&tid[started], NULL, worker_main, &workers[t]) != 0)
-            break;
-        started++;
-    }
-    workers[0].h = h;
-    worker_main(&workers[0]);
-    for (int t = 0; t < started; t++)
-        pthread_join(tid[t], NULL);
+    rec_workers_for(nthreads, h->m->n_rows, CHUNK_ROWS, solve_rows, h);
     rec_linalg_set_blas_threads(0);
 }
 
@@ -392,16 +362,11 @@ int rec_als_fit(const struct rec_csr *ui, const struct rec_als_params *p, struct
     double t0 = rec_mono_s();
     int rc = REC_ENOMEM;
     const int k = p->factors;
-    int nthreads = p->threads;
-    if (nthreads == 0) {
-        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-        nthreads = ncpu < 1 ? 1 : ncpu > MAX_THREADS ? MAX_THREADS : (int)ncpu;
-    }
+    int nthreads = rec_workers_count(p->threads, MAX_THREADS);
 
     struct rec_csr pos = {0}, pos_t = {0};
     float *gram = NULL, *scratch = NULL;
     int32_t *iota = NULL;
-    struct worker *workers = NULL;
     struct rec_als *m = model_alloc(p, ui->n_rows, ui->n_cols);
     if (!m)
         goto out;
@@ -414,13 +379,10 @@ int rec_als_fit(const struct rec_csr *ui, const struct rec_als_params *p, struct
     gram = malloc((size_t)k * k * sizeof *gram);
     iota = malloc((size_t)n_iota * sizeof *iota);
     scratch = malloc((size_t)nthreads * per_worker * sizeof *scratch);
-    workers = calloc((size_t)nthreads, sizeof *workers);
-    if (!gram || !iota || !scratch || !workers)
+    if (!gram || !iota || !scratch)
         goto out;
     for (int64_t j = 0; j < n_iota; j++)
         iota[j] = (int32_t)j;
-    for (int t = 0; t < nthreads; t++)
-        workers[t].scratch = scratch + (size_t)t * per_worker;
 
     uint64_t state = p->seed;
     float scale = INIT_SCALE / sqrtf((float)k);
@@ -428,12 +390,14 @@ int rec_als_fit(const struct rec_csr *ui, const struct rec_als_params *p, struct
     fill_normal(m->y, (size_t)m->n_items * k, scale, &state);
 
     struct half users = {.m = &pos, .solve = m->x, .fixed = m->y, .gram = gram, .iota = iota, .longest = longest,
-                         .alpha = p->alpha, .reg = p->reg, .k = k, .cg_steps = p->cg_steps};
+                         .alpha = p->alpha, .reg = p->reg, .k = k, .cg_steps = p->cg_steps,
+                         .scratch = scratch, .per_worker = per_worker};
     struct half items = {.m = &pos_t, .solve = m->y, .fixed = m->x, .gram = gram, .iota = iota, .longest = longest,
-                         .alpha = p->alpha, .reg = p->reg, .k = k, .cg_steps = p->cg_steps};
+                         .alpha = p->alpha, .reg = p->reg, .k = k, .cg_steps = p->cg_steps,
+                         .scratch = scratch, .per_worker = per_worker};
     for (int it = 0; it < p->iters; it++) {
-        run_half(&users, workers, nthreads);
-        run_half(&items, workers, nthreads);
+        run_half(&users, nthreads);
+        run_half(&items, nthreads);
     }
     rec_linalg_gram(m->y, m->n_items, k, m->yty);
 
@@ -444,7 +408,6 @@ int rec_als_fit(const struct rec_csr *ui, const struct rec_als_params *p, struct
     m = NULL;
     rc = REC_OK;
 out:
-    free(workers);
     free(scratch);
     free(iota);
     free(gram);
@@ -581,102 +544,11 @@ int rec_als_remap(const struct rec_als *src, const int32_t *user_map, int32_t n_
 
 /* ---- save ---------------------------------------------------------------------------------- */
 
-#define FNV_OFFSET 0xcbf29ce484222325ull
-#define FNV_PRIME 0x100000001b3ull
-
-static uint64_t fnv1a(uint64_t h, const unsigned char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= FNV_PRIME;
-    }
-    return h;
-}
-
-struct writer {
-    FILE *f;
-    uint64_t h;
-    int err;
-    size_t len;
-    unsigned char buf[8192];
-};
-
-static void w_flush(struct writer *w)
-{
-    if (w->len > 0 && !w->err && fwrite(w->buf, 1, w->len, w->f) != w->len)
-        w->err = 1;
-    w->len = 0;
-}
-
-static void w_bytes(struct writer *w, const void *p, size_t n)
-{
-    const unsigned char *s = p;
-    w->h = fnv1a(w->h, s, n);
-    while (n > 0) {
-        if (w->len == sizeof w->buf)
-            w_flush(w);
-        size_t take = sizeof w->buf - w->len < n ? sizeof w->buf - w->len : n;
-        memcpy(w->buf + w->len, s, take);
-        w->len += take;
-        s += take;
-        n -= take;
-    }
-}
-
-static void put_le(unsigned char *b, uint64_t v, int n)
-{
-    for (int i = 0; i < n; i++)
-        b[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void w_u32(struct writer *w, uint32_t v)
-{
-    unsigned char b[4];
-    put_le(b, v, 4);
-    w_bytes(w, b, 4);
-}
-
-static void w_u64(struct writer *w, uint64_t v)
-{
-    unsigned char b[8];
-    put_le(b, v, 8);
-    w_bytes(w, b, 8);
-}
-
-static uint32_t f32_bits(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
-
-static float bits_f32(uint32_t u)
-{
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-static void w_f32s(struct writer *w, const float *v, size_t n)
-{
-    unsigned char b[4 * 256];
-    while (n > 0) {
-        size_t take = n < 256 ? n : 256;
-        for (size_t i = 0; i < take; i++)
-            put_le(b + 4 * i, f32_bits(v[i]), 4);
-        w_bytes(w, b, 4 * take);
-        v += take;
-        n -= take;
-    }
-}
-
-static void w_ids(struct writer *w, const char *const *ids, int32_t n)
+static void w_ids(struct rec_binw *w, const char *const *ids, int32_t n)
 {
     for (int32_t r = 0; r < n; r++) {
         const char *id = ids && ids[r] ? ids[r] : "";
-        size_t len = strlen(id);
-        w_u32(w, (uint32_t)len);
-        w_bytes(w, id, len);
+        rec_binw_str(w, id, strlen(id));
     }
 }
 
@@ -695,139 +567,27 @@ int rec_als_save(const struct rec_als *m, FILE *f, const char *const *user_ids,
 {
     if (!m || !f || !ids_ok(user_ids, m->n_users) || !ids_ok(item_ids, m->n_items))
         return REC_EINVAL;
-    struct writer *w = malloc(sizeof *w);
-    if (!w)
-        return REC_ENOMEM;
-    w->f = f;
-    w->h = FNV_OFFSET;
-    w->err = 0;
-    w->len = 0;
-
-    w_bytes(w, MAGIC, sizeof MAGIC);
-    w_u32(w, FORMAT_VERSION);
-    w_u32(w, (uint32_t)m->p.factors);
-    w_u32(w, f32_bits(m->p.reg));
-    w_u32(w, f32_bits(m->p.alpha));
-    w_u32(w, (uint32_t)m->p.iters);
-    w_u32(w, (uint32_t)m->p.cg_steps);
-    w_u32(w, (uint32_t)m->p.threads);
-    w_u64(w, m->p.seed);
-    w_u32(w, (uint32_t)m->n_users);
-    w_u32(w, (uint32_t)m->n_items);
-    w_u32(w, (uint32_t)m->k);
-    w_ids(w, user_ids, m->n_users);
-    w_ids(w, item_ids, m->n_items);
-    w_f32s(w, m->x, (size_t)m->n_users * m->k);
-    w_f32s(w, m->y, (size_t)m->n_items * m->k);
-    uint64_t sum = w->h;
-    w_u64(w, sum);
-    w_flush(w);
-    int err = w->err;
-    free(w);
-    if (err || fflush(f) != 0 || ferror(f))
-        return REC_EIO;
-    return REC_OK;
+    struct rec_binw w;
+    rec_binw_init(&w, f);
+    rec_binw_head(&w, MAGIC, FORMAT_VERSION);
+    rec_binw_i32(&w, m->p.factors);
+    rec_binw_f32(&w, m->p.reg);
+    rec_binw_f32(&w, m->p.alpha);
+    rec_binw_i32(&w, m->p.iters);
+    rec_binw_i32(&w, m->p.cg_steps);
+    rec_binw_i32(&w, m->p.threads);
+    rec_binw_u64(&w, m->p.seed);
+    rec_binw_i32(&w, m->n_users);
+    rec_binw_i32(&w, m->n_items);
+    rec_binw_i32(&w, m->k);
+    w_ids(&w, user_ids, m->n_users);
+    w_ids(&w, item_ids, m->n_items);
+    rec_binw_f32s(&w, m->x, (size_t)m->n_users * m->k);
+    rec_binw_f32s(&w, m->y, (size_t)m->n_items * m->k);
+    return rec_binw_finish(&w);
 }
 
 /* ---- load ---------------------------------------------------------------------------------- */
-
-struct reader {
-    FILE *f;
-    uint64_t h;
-    int rc; /* first error: REC_EFORMAT (short file or bad content), REC_EIO, REC_ENOMEM */
-};
-
-static int r_bytes(struct reader *r, void *p, size_t n)
-{
-    if (r->rc)
-        return r->rc;
-    if (fread(p, 1, n, r->f) != n) {
-        r->rc = ferror(r->f) ? REC_EIO : REC_EFORMAT;
-        return r->rc;
-    }
-    r->h = fnv1a(r->h, p, n);
-    return REC_OK;
-}
-
-static uint64_t get_le(const unsigned char *b, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v |= (uint64_t)b[i] << (8 * i);
-    return v;
-}
-
-static uint32_t r_u32(struct reader *r)
-{
-    unsigned char b[4] = {0};
-    r_bytes(r, b, 4);
-    return (uint32_t)get_le(b, 4);
-}
-
-static uint64_t r_u64(struct reader *r)
-{
-    unsigned char b[8] = {0};
-    r_bytes(r, b, 8);
-    return get_le(b, 8);
-}
-
-static int32_t r_i32(struct reader *r)
-{
-    uint32_t u = r_u32(r);
-    return u <= INT32_MAX ? (int32_t)u : -1 - (int32_t)(UINT32_MAX - u);
-}
-
-static void fail(struct reader *r, int rc)
-{
-    if (!r->rc)
-        r->rc = rc;
-}
-
-/* Ensures *v has room for need elements of size sz, growing geometrically from what is already
- * there (never straight to a size announced by the file). */
-static int grow(void **v, size_t *cap, size_t need, size_t sz)
-{
-    if (need <= *cap)
-        return REC_OK;
-    size_t c = *cap ? *cap : 1024;
-    while (c < need)
-        c *= 2;
-    void *nv = realloc(*v, c * sz);
-    if (!nv)
-        return REC_ENOMEM;
-    *v = nv;
-    *cap = c;
-    return REC_OK;
-}
-
-/* Reads n floats into a freshly allocated array (owned by the caller; NULL on error). */
-static float *r_f32s(struct reader *r, size_t n)
-{
-    float *v = NULL;
-    size_t cap = 0, got = 0;
-    unsigned char b[4 * 1024];
-    if (grow((void **)&v, &cap, n < 1024 ? n + 1 : 1024, sizeof *v) != REC_OK) {
-        fail(r, REC_ENOMEM);
-        return NULL;
-    }
-    while (got < n && !r->rc) {
-        size_t take = n - got < 1024 ? n - got : 1024;
-        if (r_bytes(r, b, 4 * take) != REC_OK)
-            break;
-        if (grow((void **)&v, &cap, got + take, sizeof *v) != REC_OK) {
-            fail(r, REC_ENOMEM);
-            break;
-        }
-        for (size_t i = 0; i < take; i++)
-            v[got + i] = bits_f32((uint32_t)get_le(b + 4 * i, 4));
-        got += take;
-    }
-    if (r->rc) {
-        free(v);
-        return NULL;
-    }
-    return v;
-}
 
 static void free_ids(char **ids, size_t n)
 {
@@ -840,36 +600,20 @@ static void free_ids(char **ids, size_t n)
 
 /* Reads n ids. With keep, returns an array of n malloc'd strings (never NULL on success, even for
  * n = 0); without, checks and discards them and returns NULL. */
-static char **r_ids(struct reader *r, int32_t n, int keep)
+static char **r_ids(struct rec_binr *r, int32_t n, int keep)
 {
-    char **ids = NULL;
-    size_t cap = 0, got = 0;
-    char *tmp = NULL;
-    if (keep && grow((void **)&ids, &cap, 1, sizeof *ids) != REC_OK)
-        fail(r, REC_ENOMEM);
-    if (!keep && !(tmp = malloc(ID_MAX + 1)))
-        fail(r, REC_ENOMEM);
+    char **ids = NULL, *tmp = malloc(ID_MAX + 1);
+    size_t cap = 0, got = 0, len;
+    if (!tmp || (keep && rec_binr_grow(r, (void **)&ids, &cap, 1, sizeof *ids) != REC_OK))
+        rec_binr_fail(r, REC_ENOMEM);
     for (int32_t i = 0; i < n && !r->rc; i++) {
-        uint32_t len = r_u32(r);
-        if (r->rc)
-            break;
-        if (len > ID_MAX) {
-            fail(r, REC_EFORMAT);
-            break;
-        }
-        char *s = tmp;
-        if (keep && (grow((void **)&ids, &cap, got + 1, sizeof *ids) != REC_OK ||
-                     !(s = malloc((size_t)len + 1)))) {
-            fail(r, REC_ENOMEM);
-            break;
-        }
-        if (keep)
-            ids[got++] = s;
-        if (r_bytes(r, s, len) != REC_OK)
-            break;
-        s[len] = '\0';
-        if (memchr(s, '\0', len))
-            fail(r, REC_EFORMAT);
+        if (rec_binr_str(r, tmp, 0, ID_MAX, &len) != REC_OK || !keep ||
+            rec_binr_grow(r, (void **)&ids, &cap, got + 1, sizeof *ids) != REC_OK)
+            continue;
+        if (!(ids[got] = malloc(len + 1)))
+            rec_binr_fail(r, REC_ENOMEM);
+        else
+            memcpy(ids[got++], tmp, len + 1);
     }
     free(tmp);
     if (r->rc || !keep) {
@@ -893,48 +637,42 @@ int rec_als_load(FILE *f, struct rec_als **out, char ***user_ids, char ***item_i
     if (item_ids)
         *item_ids = NULL;
 
-    struct reader r = {.f = f, .h = FNV_OFFSET, .rc = REC_OK};
+    struct rec_binr r;
+    rec_binr_init(&r, f);
     struct rec_als *m = NULL;
     char **uids = NULL, **iids = NULL;
     float *x = NULL, *y = NULL;
 
-    char magic[sizeof MAGIC];
-    r_bytes(&r, magic, sizeof magic);
-    if (!r.rc && memcmp(magic, MAGIC, sizeof MAGIC) != 0)
-        fail(&r, REC_EFORMAT);
-    if (r_u32(&r) != FORMAT_VERSION)
-        fail(&r, REC_EFORMAT);
+    if (rec_binr_head(&r, MAGIC) != FORMAT_VERSION)
+        rec_binr_fail(&r, REC_EFORMAT);
     struct rec_als_params p;
-    p.factors = r_i32(&r);
-    p.reg = bits_f32(r_u32(&r));
-    p.alpha = bits_f32(r_u32(&r));
-    p.iters = r_i32(&r);
-    p.cg_steps = r_i32(&r);
-    p.threads = r_i32(&r);
-    p.seed = r_u64(&r);
-    int32_t n_users = r_i32(&r), n_items = r_i32(&r), k = r_i32(&r);
+    p.factors = rec_binr_i32(&r);
+    p.reg = rec_binr_f32(&r);
+    p.alpha = rec_binr_f32(&r);
+    p.iters = rec_binr_i32(&r);
+    p.cg_steps = rec_binr_i32(&r);
+    p.threads = rec_binr_i32(&r);
+    p.seed = rec_binr_u64(&r);
+    int32_t n_users = rec_binr_i32(&r), n_items = rec_binr_i32(&r), k = rec_binr_i32(&r);
     if (!r.rc && (rec_als_check_params(&p) || k != p.factors || n_users < 0 || n_items < 0))
-        fail(&r, REC_EFORMAT);
+        rec_binr_fail(&r, REC_EFORMAT);
 
     if (!r.rc)
         uids = r_ids(&r, n_users, user_ids != NULL);
     if (!r.rc)
         iids = r_ids(&r, n_items, item_ids != NULL);
     if (!r.rc)
-        x = r_f32s(&r, (size_t)n_users * k);
+        x = rec_binr_f32s(&r, (size_t)n_users * k, 0);
     if (!r.rc)
-        y = r_f32s(&r, (size_t)n_items * k);
-    uint64_t want = r.h;
-    if (!r.rc && r_u64(&r) != want)
-        fail(&r, REC_EFORMAT);
-    if (!r.rc) {
+        y = rec_binr_f32s(&r, (size_t)n_items * k, 0);
+    if (rec_binr_finish(&r) == REC_OK) {
         m = calloc(1, sizeof *m);
         float *yty = malloc((size_t)k * k * sizeof *yty);
         if (!m || !yty) {
             free(m);
             free(yty);
             m = NULL;
-            fail(&r, REC_ENOMEM);
+            rec_binr_fail(&r, REC_ENOMEM);
         } else {
             *m = (struct rec_als){.p = p, .n_users = n_users, .n_items = n_items, .k = k,
                                   .x = x, .y = y, .yty = yty};

@@ -59,16 +59,15 @@
 #include "model/bpr.h"
 
 #include <math.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/rand.h"
+#include "core/workers.h"
+#include "model/binio.h"
 #include "model/linalg.h"
 
 #define MAX_THREADS 256
@@ -378,7 +377,6 @@ struct job {
     int64_t n_chunks;          /* ceil(total / CHUNK) */
     uint64_t seed;
     float lr, reg, reg_bias;
-    _Atomic int64_t next;      /* first unclaimed chunk */
 };
 
 /* x . (a - c). Lane-wise partial sums over blocks of LANES floats let the compiler vectorize
@@ -448,15 +446,10 @@ static void run_chunk(struct job *j, int64_t c)
     }
 }
 
-static void *worker_main(void *arg)
+static void run_chunks(void *ctx, int thread, int64_t lo, int64_t hi)
 {
-    struct job *j = arg;
-    for (;;) {
-        int64_t c = atomic_fetch_add(&j->next, 1);
-        if (c >= j->n_chunks)
-            return NULL;
-        run_chunk(j, c);
-    }
+    for (int64_t c = lo; c < hi; c++)
+        run_chunk(ctx, c);
 }
 
 /* Copy of ui keeping only entries with a finite strength > 0 (the positives). */
@@ -506,32 +499,12 @@ static int check_csr(const struct rec_csr *ui, char *err, size_t errlen)
     return REC_OK;
 }
 
-static int thread_count(int requested)
-{
-    if (requested <= 0) {
-        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-        requested = ncpu < 1 ? 1 : (int)(ncpu > MAX_THREADS ? MAX_THREADS : ncpu);
-    }
-    return requested > MAX_THREADS ? MAX_THREADS : requested;
-}
-
 /* Runs every chunk on nthreads threads (the caller's included). Threads claim chunks in order
  * from one counter, so all of them sample from all positives at the same stage of the schedule,
  * however they are scheduled. A thread that fails to start only costs speed. */
 static void train(struct job *job, int nthreads)
 {
-    pthread_t tid[MAX_THREADS];
-    int started = 0;
-    if (nthreads > job->n_chunks)
-        nthreads = job->n_chunks > 0 ? (int)job->n_chunks : 1;
-    for (int t = 1; t < nthreads; t++) {
-        if (pthread_create(&tid[started], NULL, worker_main, job) != 0)
-            break;
-        started++;
-    }
-    worker_main(job);
-    for (int t = 0; t < started; t++)
-        pthread_join(tid[t], NULL);
+    rec_workers_for(nthreads, job->n_chunks, 1, run_chunks, job);
 }
 
 static int all_finite(const float *v, size_t n)
@@ -560,7 +533,7 @@ static int bpr_fit(const struct rec_train_input *in, const double *params, struc
 
     double t0 = rec_mono_s();
     const struct rec_csr *ui = in->ui;
-    int nthreads = thread_count(in->threads);
+    int nthreads = rec_workers_count(in->threads, MAX_THREADS);
     struct rec_csr pos = {0};
     int32_t *row_of = NULL;
     float *bias = NULL;
@@ -592,7 +565,6 @@ static int bpr_fit(const struct rec_train_input *in, const double *params, struc
                       .total = nnz * (int64_t)params[P_EPOCHS], .lr = (float)params[P_LR],
                       .reg = (float)params[P_REG], .reg_bias = (float)params[P_REG_BIAS]};
     job.n_chunks = (job.total + CHUNK - 1) / CHUNK;
-    atomic_init(&job.next, 0);
     if (m->n_items > 0)
         train(&job, nthreads);
     for (int32_t i = 0; i < m->n_items; i++)
@@ -732,197 +704,42 @@ static int bpr_similar(const struct rec_model *model, int32_t item, float *score
     return REC_OK;
 }
 
-/* ---- save ---------------------------------------------------------------------------------- */
+/* ---- save / load -------------------------------------------------------------------------- */
 
-#define FNV_OFFSET 0xcbf29ce484222325ull
-#define FNV_PRIME 0x100000001b3ull
-
-static uint64_t fnv1a(uint64_t h, const unsigned char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= FNV_PRIME;
-    }
-    return h;
-}
-
-struct writer {
-    FILE *f;
-    uint64_t h;
-    int err;
-    size_t len;
-    unsigned char buf[8192];
-};
-
-static void w_flush(struct writer *w)
-{
-    if (w->len > 0 && !w->err && fwrite(w->buf, 1, w->len, w->f) != w->len)
-        w->err = 1;
-    w->len = 0;
-}
-
-/* Appends v as n little-endian bytes. */
-static void w_le(struct writer *w, uint64_t v, int n)
-{
-    if (w->len + 8 > sizeof w->buf)
-        w_flush(w);
-    unsigned char *b = w->buf + w->len;
-    for (int i = 0; i < n; i++)
-        b[i] = (unsigned char)(v >> (8 * i));
-    w->h = fnv1a(w->h, b, (size_t)n);
-    w->len += (size_t)n;
-}
-
-static uint32_t f32_bits(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
-
-static void w_f32s(struct writer *w, const float *v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        w_le(w, f32_bits(v[i]), 4);
-}
-
-static void w_i32s(struct writer *w, const int32_t *v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        w_le(w, (uint32_t)v[i], 4);
-}
-
-/* Returns 0, REC_EINVAL (NULL m or f), REC_ENOMEM or REC_EIO (the file is then incomplete).
- * Flushes f. Thread-safe for distinct f. */
+/* Returns 0, REC_EINVAL (NULL m or f) or REC_EIO (the file is then incomplete). Flushes f.
+ * Thread-safe for distinct f. */
 static int bpr_save(const struct rec_model *model, FILE *f)
 {
     const struct rec_bpr *m = from_model(model);
     if (!m || !f)
         return REC_EINVAL;
-    struct writer *w = malloc(sizeof *w);
-    if (!w)
-        return REC_ENOMEM;
-    *w = (struct writer){.f = f, .h = FNV_OFFSET};
     const size_t k = (size_t)m->k;
-    for (size_t i = 0; i < sizeof MAGIC; i++)
-        w_le(w, (unsigned char)MAGIC[i], 1);
-    w_le(w, FORMAT_VERSION, 4);
-    w_le(w, N_PARAMS, 4);
-    for (int j = 0; j < N_PARAMS; j++) {
-        uint64_t bits;
-        memcpy(&bits, &m->params[j], sizeof bits);
-        w_le(w, bits, 8);
-    }
-    w_le(w, (uint32_t)m->n_users, 4);
-    w_le(w, (uint32_t)m->n_items, 4);
-    w_le(w, (uint32_t)m->k, 4);
-    w_i32s(w, m->user_n, (size_t)m->n_users);
-    w_i32s(w, m->item_n, (size_t)m->n_items);
-    w_f32s(w, m->x, (size_t)m->n_users * k);
-    w_f32s(w, m->y, (size_t)m->n_items * k);
-    w_f32s(w, m->b, (size_t)m->n_items);
-    w_le(w, w->h, 8);
-    w_flush(w);
-    int bad = w->err;
-    free(w);
-    if (bad || fflush(f) != 0 || ferror(f))
-        return REC_EIO;
-    return REC_OK;
+    struct rec_binw w;
+    rec_binw_init(&w, f);
+    rec_binw_head(&w, MAGIC, FORMAT_VERSION);
+    rec_binw_params(&w, m->params, N_PARAMS);
+    rec_binw_i32(&w, m->n_users);
+    rec_binw_i32(&w, m->n_items);
+    rec_binw_i32(&w, m->k);
+    rec_binw_i32s(&w, m->user_n, (size_t)m->n_users);
+    rec_binw_i32s(&w, m->item_n, (size_t)m->n_items);
+    rec_binw_f32s(&w, m->x, (size_t)m->n_users * k);
+    rec_binw_f32s(&w, m->y, (size_t)m->n_items * k);
+    rec_binw_f32s(&w, m->b, (size_t)m->n_items);
+    return rec_binw_finish(&w);
 }
 
-/* ---- load ---------------------------------------------------------------------------------- */
-
-struct reader {
-    FILE *f;
-    uint64_t h;
-    int rc; /* first error: REC_EFORMAT (short file or bad content), REC_EIO, REC_ENOMEM */
-};
-
-static void fail(struct reader *r, int rc)
+/* n counts in 0..max into a new array of n + 1 (NULL on error). */
+static int32_t *r_counts(struct rec_binr *r, size_t n, int32_t max)
 {
-    if (!r->rc)
-        r->rc = rc;
-}
-
-static void r_bytes(struct reader *r, unsigned char *p, size_t n)
-{
-    if (r->rc)
-        return;
-    if (fread(p, 1, n, r->f) != n) {
-        fail(r, ferror(r->f) ? REC_EIO : REC_EFORMAT);
-        return;
-    }
-    r->h = fnv1a(r->h, p, n);
-}
-
-static uint64_t get_le(const unsigned char *b, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v |= (uint64_t)b[i] << (8 * i);
-    return v;
-}
-
-static uint64_t r_le(struct reader *r, int n)
-{
-    unsigned char b[8] = {0};
-    r_bytes(r, b, (size_t)n);
-    return get_le(b, n);
-}
-
-static int32_t r_i32(struct reader *r)
-{
-    uint32_t u = (uint32_t)r_le(r, 4);
-    return u <= INT32_MAX ? (int32_t)u : -1 - (int32_t)(UINT32_MAX - u);
-}
-
-/* Reads n 4-byte words into a fresh array of n + 1 elements of 4 bytes: floats (rejecting
- * non-finite ones) when as_float, else int32 counts in 0..max. The array grows geometrically as
- * the bytes arrive, never straight to the size the file announces. NULL on error. */
-static void *r_words(struct reader *r, size_t n, int as_float, int32_t max)
-{
-    size_t cap = n < 4096 ? n + 1 : 4096, got = 0;
-    void *v = malloc(cap * 4);
-    unsigned char b[4 * 1024];
-    if (!v)
-        fail(r, REC_ENOMEM);
-    while (got < n && !r->rc) {
-        size_t take = n - got < 1024 ? n - got : 1024;
-        r_bytes(r, b, 4 * take);
-        if (r->rc)
-            break;
-        if (got + take + 1 > cap) {
-            while (cap < got + take + 1)
-                cap *= 2;
-            cap = cap < n + 1 ? cap : n + 1;
-            void *nv = realloc(v, cap * 4);
-            if (!nv) {
-                fail(r, REC_ENOMEM);
-                break;
-            }
-            v = nv;
+    uint32_t *v = rec_binr_u32s(r, n);
+    for (size_t i = 0; v && i < n; i++)
+        if (v[i] > (uint32_t)max) {
+            rec_binr_fail(r, REC_EFORMAT);
+            free(v);
+            return NULL;
         }
-        for (size_t i = 0; i < take; i++) {
-            uint32_t u = (uint32_t)get_le(b + 4 * i, 4);
-            if (as_float) {
-                float x;
-                memcpy(&x, &u, sizeof x);
-                ((float *)v)[got + i] = x;
-                if (!isfinite(x))
-                    fail(r, REC_EFORMAT);
-            } else {
-                ((int32_t *)v)[got + i] = (int32_t)(u & 0x7fffffffu);
-                if (u > (uint32_t)max)
-                    fail(r, REC_EFORMAT);
-            }
-        }
-        got += take;
-    }
-    if (r->rc) {
-        free(v);
-        return NULL;
-    }
-    return v;
+    return (int32_t *)v;
 }
 
 /* Returns 0, REC_EINVAL (NULL f/out), REC_EFORMAT (any damage: short file, bad magic, version,
@@ -933,22 +750,16 @@ static int bpr_load(FILE *f, struct rec_model **out)
     if (!f || !out)
         return REC_EINVAL;
     *out = NULL;
-    struct reader r = {.f = f, .h = FNV_OFFSET};
-    unsigned char magic[sizeof MAGIC];
-    r_bytes(&r, magic, sizeof magic);
-    if (!r.rc && memcmp(magic, MAGIC, sizeof MAGIC) != 0)
-        fail(&r, REC_EFORMAT);
-    if (r_le(&r, 4) != FORMAT_VERSION || r_le(&r, 4) != N_PARAMS)
-        fail(&r, REC_EFORMAT);
+    struct rec_binr r;
+    rec_binr_init(&r, f);
+    if (rec_binr_head(&r, MAGIC) != FORMAT_VERSION)
+        rec_binr_fail(&r, REC_EFORMAT);
     double params[N_PARAMS];
-    for (int j = 0; j < N_PARAMS; j++) {
-        uint64_t bits = r_le(&r, 8);
-        memcpy(&params[j], &bits, sizeof bits);
-    }
-    int32_t n_users = r_i32(&r), n_items = r_i32(&r), k = r_i32(&r);
+    rec_binr_params(&r, params, N_PARAMS);
+    int32_t n_users = rec_binr_i32(&r), n_items = rec_binr_i32(&r), k = rec_binr_i32(&r);
     if (!r.rc && (check_params(params, NULL, 0) || k != (int)params[P_FACTORS] || n_users < 0 ||
                   n_items < 0))
-        fail(&r, REC_EFORMAT);
+        rec_binr_fail(&r, REC_EFORMAT);
     if (r.rc)
         return r.rc;
 
@@ -959,20 +770,17 @@ static int bpr_load(FILE *f, struct rec_model **out)
     m->n_users = n_users;
     m->n_items = n_items;
     m->k = k;
-    m->user_n = r_words(&r, (size_t)n_users, 0, n_items);
-    m->item_n = r_words(&r, (size_t)n_items, 0, n_users);
-    m->x = r_words(&r, (size_t)n_users * (size_t)k, 1, 0);
-    m->y = r_words(&r, (size_t)n_items * (size_t)k, 1, 0);
-    m->b = r_words(&r, (size_t)n_items, 1, 0);
-    uint64_t want = r.h;
-    if (r_le(&r, 8) != want)
-        fail(&r, REC_EFORMAT);
-    if (!r.rc && !(m->norm = calloc((size_t)n_items + 1, sizeof *m->norm)))
-        fail(&r, REC_ENOMEM);
+    m->user_n = r_counts(&r, (size_t)n_users, n_items);
+    m->item_n = r_counts(&r, (size_t)n_items, n_users);
+    m->x = rec_binr_f32s(&r, (size_t)n_users * (size_t)k, 1);
+    m->y = rec_binr_f32s(&r, (size_t)n_items * (size_t)k, 1);
+    m->b = rec_binr_f32s(&r, (size_t)n_items, 1);
+    if (rec_binr_finish(&r) == REC_OK && !(m->norm = calloc((size_t)n_items + 1, sizeof *m->norm)))
+        rec_binr_fail(&r, REC_ENOMEM);
     if (!r.rc) {
         item_norms(m);
         if (build_sampler(m) != REC_OK)
-            fail(&r, REC_ENOMEM);
+            rec_binr_fail(&r, REC_ENOMEM);
     }
     if (r.rc) {
         bpr_free(m);

@@ -46,6 +46,7 @@
 #include "core/err.h"
 #include "core/idmap.h"
 #include "core/log.h"
+#include "model/binio.h"
 
 #define TAG 0x434e5431u        /* "CNT1": marks a content model behind struct rec_model */
 #define TERM_MAX 128           /* bytes of a category or tag term */
@@ -656,46 +657,6 @@ int rec_content_neighbors_of_item(const struct rec_model *m, int32_t item,
 
 /* ---- save ----------------------------------------------------------------------------------- */
 
-#define FNV_OFFSET 0xcbf29ce484222325ull
-#define FNV_PRIME 0x100000001b3ull
-
-static uint64_t fnv1a(uint64_t h, const unsigned char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= FNV_PRIME;
-    }
-    return h;
-}
-
-struct writer {
-    FILE *f;
-    uint64_t h;
-    int err;
-};
-
-static void w_bytes(struct writer *w, const void *p, size_t n)
-{
-    w->h = fnv1a(w->h, p, n);
-    if (!w->err && n > 0 && fwrite(p, 1, n, w->f) != n)
-        w->err = 1;
-}
-
-static void w_uint(struct writer *w, uint64_t v, int nbytes)
-{
-    unsigned char b[8];
-    for (int i = 0; i < nbytes; i++)
-        b[i] = (unsigned char)(v >> (8 * i));
-    w_bytes(w, b, (size_t)nbytes);
-}
-
-static void w_f32(struct writer *w, float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    w_uint(w, u, 4);
-}
-
 /* Returns 0, REC_EINVAL (not a content model, NULL f) or REC_EIO. Flushes f. Thread-safe for
  * distinct f. */
 static int content_save(const struct rec_model *m, FILE *f)
@@ -703,144 +664,49 @@ static int content_save(const struct rec_model *m, FILE *f)
     const struct content *c = as_content(m);
     if (!c || !f)
         return REC_EINVAL;
-    struct writer w = {.f = f, .h = FNV_OFFSET};
+    struct rec_binw w;
+    rec_binw_init(&w, f);
     int64_t nnz = c->vec.indptr[c->n_items];
-    w_bytes(&w, MAGIC, sizeof MAGIC);
-    w_uint(&w, FORMAT_VERSION, 4);
-    w_uint(&w, N_PARAMS, 4);
-    for (int j = 0; j < N_PARAMS; j++) {
-        uint64_t u;
-        memcpy(&u, &c->p[j], sizeof u);
-        w_uint(&w, u, 8);
-    }
-    w_uint(&w, (uint32_t)c->n_items, 4);
-    w_uint(&w, (uint32_t)c->n_terms, 4);
-    w_uint(&w, (uint64_t)nnz, 8);
+    rec_binw_head(&w, MAGIC, FORMAT_VERSION);
+    rec_binw_params(&w, c->p, N_PARAMS);
+    rec_binw_i32(&w, c->n_items);
+    rec_binw_i32(&w, c->n_terms);
+    rec_binw_u64(&w, (uint64_t)nnz);
     for (int32_t t = 0; t < c->n_terms; t++) {
         const char *key = rec_idmap_name(&c->vocab, t);
-        size_t len = strlen(key);
-        w_uint(&w, len, 4);
-        w_bytes(&w, key, len);
+        rec_binw_str(&w, key, strlen(key));
     }
-    for (int32_t t = 0; t < c->n_terms; t++)
-        w_f32(&w, c->idf[t]);
+    rec_binw_f32s(&w, c->idf, (size_t)c->n_terms);
     for (int32_t i = 0; i < c->n_items; i++)
-        w_uint(&w, (uint64_t)(c->vec.indptr[i + 1] - c->vec.indptr[i]), 4);
-    for (int64_t e = 0; e < nnz; e++)
-        w_uint(&w, (uint32_t)c->vec.indices[e], 4);
-    for (int64_t e = 0; e < nnz; e++)
-        w_f32(&w, c->vec.values[e]);
-    w_uint(&w, w.h, 8);
-    if (w.err || fflush(f) != 0 || ferror(f))
-        return REC_EIO;
-    return REC_OK;
+        rec_binw_u32(&w, (uint32_t)(c->vec.indptr[i + 1] - c->vec.indptr[i]));
+    rec_binw_i32s(&w, c->vec.indices, (size_t)nnz);
+    rec_binw_f32s(&w, c->vec.values, (size_t)nnz);
+    return rec_binw_finish(&w);
 }
 
 /* ---- load ----------------------------------------------------------------------------------- */
 
-struct reader {
-    FILE *f;
-    uint64_t h;
-    int rc; /* first error */
-};
-
-static void fail(struct reader *r, int rc)
-{
-    if (!r->rc)
-        r->rc = rc;
-}
-
-static int r_bytes(struct reader *r, void *p, size_t n)
-{
-    if (r->rc)
-        return r->rc;
-    if (fread(p, 1, n, r->f) != n) {
-        fail(r, ferror(r->f) ? REC_EIO : REC_EFORMAT);
-        return r->rc;
-    }
-    r->h = fnv1a(r->h, p, n);
-    return REC_OK;
-}
-
-static uint64_t get_le(const unsigned char *b, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v |= (uint64_t)b[i] << (8 * i);
-    return v;
-}
-
-static uint64_t r_uint(struct reader *r, int nbytes)
-{
-    unsigned char b[8] = {0};
-    r_bytes(r, b, (size_t)nbytes);
-    return get_le(b, nbytes);
-}
-
-/* Reads n 4-byte little-endian words into a new array (caller frees; NULL on error), growing it
- * geometrically as the bytes arrive so a forged count cannot force a huge allocation. */
-static uint32_t *r_words(struct reader *r, size_t n)
-{
-    uint32_t *v = NULL;
-    size_t cap = 0, got = 0;
-    unsigned char b[4 * 1024];
-    while (!r->rc) {
-        size_t take = n - got < 1024 ? n - got : 1024;
-        if (got + take > cap || !v) {
-            size_t c = cap ? cap * 2 : 1024;
-            while (c < got + take)
-                c *= 2;
-            uint32_t *nv = realloc(v, c * sizeof *v);
-            if (!nv) {
-                fail(r, REC_ENOMEM);
-                break;
-            }
-            v = nv;
-            cap = c;
-        }
-        if (take == 0 || r_bytes(r, b, 4 * take) != REC_OK)
-            break;
-        for (size_t i = 0; i < take; i++)
-            v[got + i] = (uint32_t)get_le(b + 4 * i, 4);
-        got += take;
-    }
-    if (r->rc) {
-        free(v);
-        return NULL;
-    }
-    return v;
-}
-
-static float bits_f32(uint32_t u)
-{
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
 /* Reads the term keys into c->vocab: unique, a field char, ':', 1..TERM_MAX bytes, no NUL. */
-static void r_terms(struct reader *r, struct content *c)
+static void r_terms(struct rec_binr *r, struct content *c)
 {
     char key[KEY_MAX];
+    size_t len;
     for (int32_t t = 0; t < c->n_terms && !r->rc; t++) {
-        uint32_t len = (uint32_t)r_uint(r, 4);
-        if (!r->rc && (len < 3 || len > KEY_MAX - 1))
-            fail(r, REC_EFORMAT);
-        if (r_bytes(r, key, len) != REC_OK)
+        if (rec_binr_str(r, key, 3, KEY_MAX - 1, &len) != REC_OK)
             break;
-        key[len] = '\0';
         int created = 0;
-        if (memchr(key, '\0', len) || key_field(key) < 0 || key[1] != ':')
-            fail(r, REC_EFORMAT);
+        if (key_field(key) < 0 || key[1] != ':')
+            rec_binr_fail(r, REC_EFORMAT);
         else if (rec_idmap_put(&c->vocab, key, &created) < 0)
-            fail(r, REC_ENOMEM);
+            rec_binr_fail(r, REC_ENOMEM);
         else if (!created)
-            fail(r, REC_EFORMAT);
+            rec_binr_fail(r, REC_EFORMAT);
     }
 }
 
-/* Builds c->vec from row lengths and entries, checking every invariant score relies on. */
-static int build_vec(struct content *c, const uint32_t *lens, uint32_t *terms, uint32_t *vals,
+/* Builds c->vec from row lengths and entries (taking terms and vals on success), checking every
+ * invariant score relies on. */
+static int build_vec(struct content *c, const uint32_t *lens, uint32_t *terms, float *vals,
                      int64_t nnz)
 {
     c->vec.n_rows = c->n_items;
@@ -855,39 +721,27 @@ static int build_vec(struct content *c, const uint32_t *lens, uint32_t *terms, u
             return REC_EFORMAT;
         for (int64_t e = lo; e < hi; e++)
             if (terms[e] >= (uint32_t)c->n_terms || (e > lo && terms[e] <= terms[e - 1]) ||
-                !isfinite(bits_f32(vals[e])))
+                !isfinite(vals[e]))
                 return REC_EFORMAT;
         c->vec.indptr[i + 1] = hi;
     }
     if (c->vec.indptr[c->n_items] != nnz)
         return REC_EFORMAT;
-    /* the u32 arrays become the CSR's int32 indices and float values in place */
-    for (int64_t e = 0; e < nnz; e++) {
-        float f = bits_f32(vals[e]);
-        memcpy(&vals[e], &f, sizeof f);
-    }
-    c->vec.indices = (int32_t *)terms;
-    c->vec.values = (float *)vals;
+    c->vec.indices = (int32_t *)terms; /* every term id is below n_terms <= INT32_MAX */
+    c->vec.values = vals;
     return REC_OK;
 }
 
-static void r_header(struct reader *r, struct content *c, int64_t *nnz)
+static void r_header(struct rec_binr *r, struct content *c, int64_t *nnz)
 {
-    char magic[sizeof MAGIC];
-    r_bytes(r, magic, sizeof magic);
-    if (!r->rc && memcmp(magic, MAGIC, sizeof MAGIC) != 0)
-        fail(r, REC_EFORMAT);
-    if (r_uint(r, 4) != FORMAT_VERSION || r_uint(r, 4) != N_PARAMS)
-        fail(r, REC_EFORMAT);
-    for (int j = 0; j < N_PARAMS; j++) {
-        uint64_t u = r_uint(r, 8);
-        memcpy(&c->p[j], &u, sizeof u);
-    }
-    uint32_t n_items = (uint32_t)r_uint(r, 4), n_terms = (uint32_t)r_uint(r, 4);
-    uint64_t n = r_uint(r, 8);
+    if (rec_binr_head(r, MAGIC) != FORMAT_VERSION)
+        rec_binr_fail(r, REC_EFORMAT);
+    rec_binr_params(r, c->p, N_PARAMS);
+    uint32_t n_items = rec_binr_u32(r), n_terms = rec_binr_u32(r);
+    uint64_t n = rec_binr_u64(r);
     if (!r->rc && (check_params(c->p) || n_items > INT32_MAX || n_terms > INT32_MAX ||
                    n > (uint64_t)INT32_MAX * 1024))
-        fail(r, REC_EFORMAT);
+        rec_binr_fail(r, REC_EFORMAT);
     c->n_items = (int32_t)n_items;
     c->n_terms = (int32_t)n_terms;
     *nnz = (int64_t)n;
@@ -905,38 +759,29 @@ static int content_load(FILE *f, struct rec_model **out)
         return REC_ENOMEM;
     c->tag = TAG;
     rec_idmap_init(&c->vocab);
-    struct reader r = {.f = f, .h = FNV_OFFSET};
+    struct rec_binr r;
+    rec_binr_init(&r, f);
     int64_t nnz = 0;
-    uint32_t *idf = NULL, *lens = NULL, *terms = NULL, *vals = NULL;
+    uint32_t *lens = NULL, *terms = NULL;
+    float *vals = NULL;
     r_header(&r, c, &nnz);
     r_terms(&r, c);
     if (!r.rc)
-        idf = r_words(&r, (size_t)c->n_terms);
+        c->idf = rec_binr_f32s(&r, (size_t)c->n_terms, 0);
     if (!r.rc)
-        lens = r_words(&r, (size_t)c->n_items);
+        lens = rec_binr_u32s(&r, (size_t)c->n_items);
     if (!r.rc)
-        terms = r_words(&r, (size_t)nnz);
+        terms = rec_binr_u32s(&r, (size_t)nnz);
     if (!r.rc)
-        vals = r_words(&r, (size_t)nnz);
-    uint64_t want = r.h;
-    if (!r.rc && r_uint(&r, 8) != want)
-        fail(&r, REC_EFORMAT);
-    for (int32_t t = 0; !r.rc && t < c->n_terms; t++) {
-        float v = bits_f32(idf[t]);
-        if (!(v > 0.0f) || !isfinite(v))
-            fail(&r, REC_EFORMAT);
-        memcpy(&idf[t], &v, sizeof v);
-    }
-    if (!r.rc) {
-        c->idf = (float *)idf;
-        idf = NULL;
-        fail(&r, build_vec(c, lens, terms, vals, nnz));
-        if (c->vec.indices)
-            terms = vals = NULL;
-    }
+        vals = rec_binr_f32s(&r, (size_t)nnz, 0);
+    rec_binr_finish(&r);
+    for (int32_t t = 0; !r.rc && t < c->n_terms; t++)
+        if (!(c->idf[t] > 0.0f) || !isfinite(c->idf[t]))
+            rec_binr_fail(&r, REC_EFORMAT);
+    if (!r.rc && rec_binr_fail(&r, build_vec(c, lens, terms, vals, nnz)) == REC_OK)
+        terms = NULL, vals = NULL;
     if (!r.rc)
-        fail(&r, rec_csr_transpose(&c->vec, &c->inv));
-    free(idf);
+        rec_binr_fail(&r, rec_csr_transpose(&c->vec, &c->inv));
     free(lens);
     free(terms);
     free(vals);

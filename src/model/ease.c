@@ -40,16 +40,15 @@
 #include "model/ease.h"
 
 #include <math.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <unistd.h>
 
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/workers.h"
+#include "model/binio.h"
 #include "model/linalg.h"
 
 /* NDCG@10 on ML-100K P1, binary=1, mean of seeds 42..46 (best lambda x dropout of a grid
@@ -238,7 +237,6 @@ struct gram_job {
     const struct rec_csr *x;  /* users x items, positive part */
     const struct rec_csr *xt; /* its transpose */
     float *g;                 /* n x n, zeroed; upper triangle filled */
-    _Atomic int32_t next;     /* first row of the next unclaimed chunk */
 };
 
 /* First position in idx[lo, hi) holding a value >= v (idx ascending). */
@@ -271,19 +269,10 @@ static void gram_row(const struct gram_job *job, int32_t i)
     }
 }
 
-static void *gram_worker(void *arg)
+static void gram_rows(void *ctx, int thread, int64_t lo, int64_t hi)
 {
-    struct gram_job *job = arg;
-    int32_t n = job->x->n_cols;
-    for (;;) {
-        int32_t lo = atomic_fetch_add(&job->next, CHUNK_ROWS);
-        if (lo >= n)
-            break;
-        int32_t hi = n - lo < CHUNK_ROWS ? n : lo + CHUNK_ROWS;
-        for (int32_t i = lo; i < hi; i++)
-            gram_row(job, i);
-    }
-    return NULL;
+    for (int64_t i = lo; i < hi; i++)
+        gram_row(ctx, (int32_t)i);
 }
 
 /* Fills the upper triangle of g (zeroed) with X'X on nthreads threads, the caller's included.
@@ -292,20 +281,7 @@ static void *gram_worker(void *arg)
 static void build_gram(const struct rec_csr *x, const struct rec_csr *xt, float *g, int nthreads)
 {
     struct gram_job job = {.x = x, .xt = xt, .g = g};
-    atomic_init(&job.next, 0);
-    int32_t chunks = x->n_cols / CHUNK_ROWS + 1;
-    if (nthreads > chunks)
-        nthreads = (int)chunks;
-    pthread_t tid[MAX_THREADS];
-    int started = 0;
-    for (int t = 1; t < nthreads; t++) {
-        if (pthread_create(&tid[started], NULL, gram_worker, &job) != 0)
-            break;
-        started++;
-    }
-    gram_worker(&job);
-    for (int t = 0; t < started; t++)
-        pthread_join(tid[t], NULL);
+    rec_workers_for(nthreads, x->n_cols, CHUNK_ROWS, gram_rows, &job);
 }
 
 /* P (full, symmetric) -> B = -P diagMat(s) with diag(B) = 0, in place. */
@@ -350,14 +326,6 @@ static void scale_rows(float *b, int32_t n, const float *d)
         for (int32_t j = 0; j < n; j++)
             row[j] *= d[i];
     }
-}
-
-static int thread_count(int requested)
-{
-    if (requested > 0)
-        return requested > MAX_THREADS ? MAX_THREADS : requested;
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    return ncpu < 1 ? 1 : ncpu > MAX_THREADS ? MAX_THREADS : (int)ncpu;
 }
 
 /* Gram, regularization and inversion: b (zeroed, n x n) ends up holding B. OpenBLAS's thread
@@ -422,7 +390,7 @@ static int ease_fit(const struct rec_train_input *in, const double *params, stru
     }
 
     double t0 = rec_mono_s();
-    int nthreads = thread_count(in->threads), rc;
+    int nthreads = rec_workers_count(in->threads, MAX_THREADS), rc;
     struct rec_csr x = {0}, xt = {0};
     float *scratch = NULL;
     struct rec_ease *m = calloc(1, sizeof *m);
@@ -579,67 +547,6 @@ static int ease_similar(const struct rec_model *mm, int32_t item, float *scores)
 
 /* ---- save / load -------------------------------------------------------------------------- */
 
-#define FNV_OFFSET 0xcbf29ce484222325ull
-#define FNV_PRIME 0x100000001b3ull
-#define IO_FLOATS 4096
-
-static uint64_t fnv1a(uint64_t h, const unsigned char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= FNV_PRIME;
-    }
-    return h;
-}
-
-static void put_le(unsigned char *b, uint64_t v, int n)
-{
-    for (int i = 0; i < n; i++)
-        b[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get_le(const unsigned char *b, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v |= (uint64_t)b[i] << (8 * i);
-    return v;
-}
-
-static uint32_t f32_bits(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
-
-static float bits_f32(uint32_t u)
-{
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-struct writer {
-    FILE *f;
-    uint64_t h;
-    int err;
-};
-
-static void w_bytes(struct writer *w, const void *p, size_t n)
-{
-    w->h = fnv1a(w->h, p, n);
-    if (!w->err && fwrite(p, 1, n, w->f) != n)
-        w->err = 1;
-}
-
-static void w_u32(struct writer *w, uint32_t v)
-{
-    unsigned char b[4];
-    put_le(b, v, 4);
-    w_bytes(w, b, 4);
-}
-
 /* Returns 0, REC_EINVAL (NULL m or f) or REC_EIO (write failure: the file is then incomplete).
  * Flushes f. Thread-safe for distinct f. */
 static int ease_save(const struct rec_model *mm, FILE *f)
@@ -647,105 +554,18 @@ static int ease_save(const struct rec_model *mm, FILE *f)
     const struct rec_ease *m = as_cease(mm);
     if (!m || !f)
         return REC_EINVAL;
-    unsigned char *buf = malloc(4 * IO_FLOATS);
-    if (!buf)
-        return REC_ENOMEM;
-    struct writer w = {.f = f, .h = FNV_OFFSET};
-    w_bytes(&w, MAGIC, sizeof MAGIC);
-    w_u32(&w, FORMAT_VERSION);
-    w_u32(&w, f32_bits(m->lambda));
-    w_u32(&w, (uint32_t)m->binary);
-    w_u32(&w, (uint32_t)m->max_items);
-    w_u32(&w, f32_bits(m->dropout));
-    w_u32(&w, (uint32_t)m->zero_diag);
-    w_u32(&w, f32_bits(m->pop_exp));
-    w_u32(&w, (uint32_t)m->n_items);
-    size_t total = (size_t)m->n_items * m->n_items;
-    for (size_t done = 0; done < total && !w.err;) {
-        size_t take = total - done < IO_FLOATS ? total - done : IO_FLOATS;
-        for (size_t i = 0; i < take; i++)
-            put_le(buf + 4 * i, f32_bits(m->b[done + i]), 4);
-        w_bytes(&w, buf, 4 * take);
-        done += take;
-    }
-    unsigned char sum[8];
-    put_le(sum, w.h, 8);
-    w_bytes(&w, sum, 8);
-    free(buf);
-    if (w.err || fflush(f) != 0 || ferror(f))
-        return REC_EIO;
-    return REC_OK;
-}
-
-struct reader {
-    FILE *f;
-    uint64_t h;
-    int rc; /* first error: REC_EFORMAT (short file or bad content), REC_EIO, REC_ENOMEM */
-};
-
-static void r_bytes(struct reader *r, void *p, size_t n)
-{
-    if (r->rc)
-        return;
-    if (fread(p, 1, n, r->f) != n) {
-        r->rc = ferror(r->f) ? REC_EIO : REC_EFORMAT;
-        return;
-    }
-    r->h = fnv1a(r->h, p, n);
-}
-
-static uint32_t r_u32(struct reader *r)
-{
-    unsigned char b[4] = {0};
-    r_bytes(r, b, 4);
-    return (uint32_t)get_le(b, 4);
-}
-
-static void fail(struct reader *r, int rc)
-{
-    if (!r->rc)
-        r->rc = rc;
-}
-
-/* Reads n finite floats into a new array (caller frees; NULL on error), growing it only as the
- * bytes arrive. */
-static float *r_matrix(struct reader *r, size_t n)
-{
-    unsigned char *buf = malloc(4 * IO_FLOATS);
-    size_t cap = n < IO_FLOATS ? n + 1 : IO_FLOATS, got = 0;
-    float *v = malloc(cap * sizeof *v);
-    if (!buf || !v)
-        fail(r, REC_ENOMEM);
-    while (got < n && !r->rc) {
-        size_t take = n - got < IO_FLOATS ? n - got : IO_FLOATS;
-        r_bytes(r, buf, 4 * take);
-        if (r->rc)
-            break;
-        if (got + take > cap) {
-            size_t c = cap;
-            while (c < got + take)
-                c = c < n / 2 ? c * 2 : n;
-            float *nv = realloc(v, c * sizeof *v);
-            if (!nv) {
-                fail(r, REC_ENOMEM);
-                break;
-            }
-            v = nv;
-            cap = c;
-        }
-        for (size_t i = 0; i < take; i++) {
-            v[got + i] = bits_f32((uint32_t)get_le(buf + 4 * i, 4));
-            if (!isfinite(v[got + i]))
-                fail(r, REC_EFORMAT);
-        }
-        got += take;
-    }
-    free(buf);
-    if (r->rc) {
-        free(v);
-        return NULL;
-    }
-    return v;
+    struct rec_binw w;
+    rec_binw_init(&w, f);
+    rec_binw_head(&w, MAGIC, FORMAT_VERSION);
+    rec_binw_f32(&w, m->lambda);
+    rec_binw_u32(&w, (uint32_t)m->binary);
+    rec_binw_u32(&w, (uint32_t)m->max_items);
+    rec_binw_f32(&w, m->dropout);
+    rec_binw_u32(&w, (uint32_t)m->zero_diag);
+    rec_binw_f32(&w, m->pop_exp);
+    rec_binw_u32(&w, (uint32_t)m->n_items);
+    rec_binw_f32s(&w, m->b, (size_t)m->n_items * m->n_items);
+    return rec_binw_finish(&w);
 }
 
 /* Returns 0, REC_EINVAL (NULL f/out), REC_EFORMAT (short file, bad magic, version, params, size,
@@ -756,40 +576,32 @@ static int ease_load(FILE *f, struct rec_model **out)
     if (!f || !out)
         return REC_EINVAL;
     *out = NULL;
-    struct reader r = {.f = f, .h = FNV_OFFSET, .rc = REC_OK};
-    char magic[sizeof MAGIC];
-    r_bytes(&r, magic, sizeof magic);
-    if (!r.rc && memcmp(magic, MAGIC, sizeof MAGIC) != 0)
-        fail(&r, REC_EFORMAT);
-    uint32_t version = r_u32(&r);
+    struct rec_binr r;
+    rec_binr_init(&r, f);
+    uint32_t version = rec_binr_head(&r, MAGIC);
     if (version != 1 && version != FORMAT_VERSION)
-        fail(&r, REC_EFORMAT);
+        rec_binr_fail(&r, REC_EFORMAT);
     double p[REC_EASE_N_PARAMS];
-    p[REC_EASE_LAMBDA] = bits_f32(r_u32(&r));
-    p[REC_EASE_BINARY] = r_u32(&r);
-    p[REC_EASE_MAX_ITEMS] = r_u32(&r);
+    p[REC_EASE_LAMBDA] = rec_binr_f32(&r);
+    p[REC_EASE_BINARY] = rec_binr_u32(&r);
+    p[REC_EASE_MAX_ITEMS] = rec_binr_u32(&r);
     p[REC_EASE_DROPOUT] = 0.0; /* version 1: plain EASE */
     p[REC_EASE_ZERO_DIAG] = 1.0;
     p[REC_EASE_POP_EXP] = 0.0;
     if (version >= 2) {
-        p[REC_EASE_DROPOUT] = bits_f32(r_u32(&r));
-        p[REC_EASE_ZERO_DIAG] = r_u32(&r);
-        p[REC_EASE_POP_EXP] = bits_f32(r_u32(&r));
+        p[REC_EASE_DROPOUT] = rec_binr_f32(&r);
+        p[REC_EASE_ZERO_DIAG] = rec_binr_u32(&r);
+        p[REC_EASE_POP_EXP] = rec_binr_f32(&r);
     }
-    uint32_t n = r_u32(&r);
+    uint32_t n = rec_binr_u32(&r);
     if (!r.rc && (check_params(p) || n > p[REC_EASE_MAX_ITEMS]))
-        fail(&r, REC_EFORMAT);
+        rec_binr_fail(&r, REC_EFORMAT);
     float *b = NULL;
     if (!r.rc)
-        b = r_matrix(&r, (size_t)n * n);
-    uint64_t want = r.h;
-    unsigned char sum[8] = {0};
-    r_bytes(&r, sum, 8);
-    if (!r.rc && get_le(sum, 8) != want)
-        fail(&r, REC_EFORMAT);
+        b = rec_binr_f32s(&r, (size_t)n * n, 1);
     struct rec_ease *m = NULL;
-    if (!r.rc && !(m = calloc(1, sizeof *m)))
-        fail(&r, REC_ENOMEM);
+    if (rec_binr_finish(&r) == REC_OK && !(m = calloc(1, sizeof *m)))
+        rec_binr_fail(&r, REC_ENOMEM);
     if (r.rc) {
         free(b);
         return r.rc;

@@ -42,15 +42,14 @@
 
 #include <float.h>
 #include <math.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/workers.h"
+#include "model/binio.h"
 
 #define MAX_THREADS 256
 #define CHUNK_ITEMS 16
@@ -147,7 +146,7 @@ struct job {
     int32_t *nbr;           /* n_items x k slab */
     float *sim;
     int64_t *cnt;           /* cnt[i + 1] = kept neighbours of i (indptr before the prefix sum) */
-    _Atomic int64_t next;   /* first item of the next unclaimed chunk */
+    struct worker *ws;      /* one per thread */
 };
 
 struct worker {
@@ -275,35 +274,11 @@ static void fit_item(struct worker *w, int32_t i)
     jb->cnt[i + 1] = kept;
 }
 
-static void *worker_main(void *arg)
+static void fit_items(void *ctx, int thread, int64_t lo, int64_t hi)
 {
-    struct worker *w = arg;
-    int64_t n = w->jb->iu->n_rows;
-    for (;;) {
-        int64_t lo = atomic_fetch_add(&w->jb->next, CHUNK_ITEMS);
-        if (lo >= n)
-            break;
-        int64_t hi = lo + CHUNK_ITEMS < n ? lo + CHUNK_ITEMS : n;
-        for (int64_t i = lo; i < hi; i++)
-            fit_item(w, (int32_t)i);
-    }
-    return NULL;
-}
-
-/* Runs every item on nthreads threads (the caller's included). A thread that fails to start only
- * costs speed: the others drain the shared counter. */
-static void run_workers(struct worker *ws, int nthreads)
-{
-    pthread_t tid[MAX_THREADS];
-    int started = 0;
-    for (int t = 1; t < nthreads; t++) {
-        if (pthread_create(&tid[started], NULL, worker_main, &ws[t]) != 0)
-            break;
-        started++;
-    }
-    worker_main(&ws[0]);
-    for (int t = 0; t < started; t++)
-        pthread_join(tid[t], NULL);
+    struct job *jb = ctx;
+    for (int64_t i = lo; i < hi; i++)
+        fit_item(&jb->ws[thread], (int32_t)i);
 }
 
 /* ---- fit: setup ------------------------------------------------------------------------------ */
@@ -323,12 +298,6 @@ static int check_csr(const struct rec_csr *m)
         if (m->indices[e] < 0 || m->indices[e] >= m->n_cols)
             return REC_EINVAL;
     return REC_OK;
-}
-
-static int threads_for(int requested)
-{
-    long n = requested > 0 ? requested : sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (int)n;
 }
 
 /* Per-user weights (1, or 1/log(1 + positives) with user_weight) and per-item norm factors. */
@@ -428,7 +397,7 @@ static int fit(const struct rec_train_input *in, const double *params, struct re
     if (k > (int64_t)n_items - 1)
         k = n_items > 0 ? n_items - 1 : 0;
     jb.k = (int)k;
-    int nthreads = threads_for(in->threads);
+    int nthreads = rec_workers_count(in->threads, MAX_THREADS);
     int64_t chunks = ((int64_t)n_items + CHUNK_ITEMS - 1) / CHUNK_ITEMS;
     if (nthreads > chunks)
         nthreads = chunks > 0 ? (int)chunks : 1;
@@ -446,12 +415,12 @@ static int fit(const struct rec_train_input *in, const double *params, struct re
     ws = calloc((size_t)nthreads, sizeof *ws);
     if (!m->indptr || !m->nbr || !m->sim || !acc || !touched || !heaps || !ws)
         goto out;
-    jb.nbr = m->nbr, jb.sim = m->sim, jb.cnt = m->indptr;
-    atomic_init(&jb.next, 0);
+    jb.nbr = m->nbr, jb.sim = m->sim, jb.cnt = m->indptr, jb.ws = ws;
     for (int t = 0; t < nthreads; t++)
         ws[t] = (struct worker){&jb, acc + (size_t)t * ni, touched + (size_t)t * ni,
                                 heaps + (size_t)t * ((size_t)k + 1)};
-    run_workers(ws, nthreads);
+    /* items take chunks from one atomic counter: popular items cost far more than rare ones */
+    rec_workers_for(nthreads, n_items, CHUNK_ITEMS, fit_items, &jb);
     compact(m, jb.k);
 
     rec_debug("itemknn: fit %d items, %lld neighbour entries, %d threads: %.3f s", (int)n_items,
@@ -533,60 +502,7 @@ static int similar(const struct rec_model *mm, int32_t item, float *scores)
     return REC_OK;
 }
 
-/* ---- save ---------------------------------------------------------------------------------- */
-
-#define FNV_OFFSET 0xcbf29ce484222325ull
-#define FNV_PRIME 0x100000001b3ull
-
-static uint64_t fnv1a(uint64_t h, const unsigned char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= FNV_PRIME;
-    }
-    return h;
-}
-
-static void put_le(unsigned char *b, uint64_t v, int n)
-{
-    for (int i = 0; i < n; i++)
-        b[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get_le(const unsigned char *b, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v |= (uint64_t)b[i] << (8 * i);
-    return v;
-}
-
-struct writer {
-    FILE *f;
-    uint64_t h;
-    int err;
-};
-
-static void w_bytes(struct writer *w, const void *p, size_t n)
-{
-    w->h = fnv1a(w->h, p, n);
-    if (!w->err && fwrite(p, 1, n, w->f) != n)
-        w->err = 1;
-}
-
-static void w_u32(struct writer *w, uint32_t v)
-{
-    unsigned char b[4];
-    put_le(b, v, 4);
-    w_bytes(w, b, 4);
-}
-
-static void w_u64(struct writer *w, uint64_t v)
-{
-    unsigned char b[8];
-    put_le(b, v, 8);
-    w_bytes(w, b, 8);
-}
+/* ---- save / load -------------------------------------------------------------------------- */
 
 /* Returns 0, REC_EINVAL (NULL m or f) or REC_EIO (write failure; the file is then incomplete).
  * Flushes f. Thread-safe for distinct f. */
@@ -595,136 +511,55 @@ static int save(const struct rec_model *mm, FILE *f)
     const struct itemknn *m = as_knn(mm);
     if (!m || !f)
         return REC_EINVAL;
-    struct writer w = {f, FNV_OFFSET, 0};
-    w_bytes(&w, MAGIC, sizeof MAGIC);
-    w_u32(&w, FORMAT_VERSION);
-    w_u32(&w, N_PARAMS);
-    for (int j = 0; j < N_PARAMS; j++) {
-        uint64_t bits;
-        memcpy(&bits, &m->p[j], sizeof bits);
-        w_u64(&w, bits);
-    }
-    w_u32(&w, (uint32_t)m->n_items);
+    struct rec_binw w;
+    rec_binw_init(&w, f);
+    rec_binw_head(&w, MAGIC, FORMAT_VERSION);
+    rec_binw_params(&w, m->p, N_PARAMS);
+    rec_binw_i32(&w, m->n_items);
     for (int32_t i = 0; i < m->n_items && !w.err; i++) {
-        unsigned char b[8 * 64];
-        int64_t lo = m->indptr[i], hi = m->indptr[i + 1];
-        w_u32(&w, (uint32_t)(hi - lo));
-        while (lo < hi) {
-            int take = hi - lo < 64 ? (int)(hi - lo) : 64;
-            for (int t = 0; t < take; t++) {
-                uint32_t bits;
-                memcpy(&bits, &m->sim[lo + t], sizeof bits);
-                put_le(b + 8 * t, (uint32_t)m->nbr[lo + t], 4);
-                put_le(b + 8 * t + 4, bits, 4);
-            }
-            w_bytes(&w, b, 8 * (size_t)take);
-            lo += take;
+        rec_binw_u32(&w, (uint32_t)(m->indptr[i + 1] - m->indptr[i]));
+        for (int64_t e = m->indptr[i]; e < m->indptr[i + 1]; e++) {
+            rec_binw_i32(&w, m->nbr[e]);
+            rec_binw_f32(&w, m->sim[e]);
         }
     }
-    w_u64(&w, w.h);
-    if (w.err || fflush(f) != 0 || ferror(f))
-        return REC_EIO;
-    return REC_OK;
+    return rec_binw_finish(&w);
 }
 
-/* ---- load ---------------------------------------------------------------------------------- */
-
-struct reader {
-    FILE *f;
-    uint64_t h;
-    int rc; /* first error: REC_EFORMAT (short file or bad content), REC_EIO, REC_ENOMEM */
-};
-
-static void r_bytes(struct reader *r, void *p, size_t n)
-{
-    if (r->rc)
-        return;
-    if (fread(p, 1, n, r->f) != n) {
-        r->rc = ferror(r->f) ? REC_EIO : REC_EFORMAT;
-        return;
-    }
-    r->h = fnv1a(r->h, p, n);
-}
-
-static uint32_t r_u32(struct reader *r)
-{
-    unsigned char b[4] = {0};
-    r_bytes(r, b, 4);
-    return (uint32_t)get_le(b, 4);
-}
-
-static uint64_t r_u64(struct reader *r)
-{
-    unsigned char b[8] = {0};
-    r_bytes(r, b, 8);
-    return get_le(b, 8);
-}
-
-static void fail(struct reader *r, int rc)
-{
-    if (!r->rc)
-        r->rc = rc;
-}
-
-/* Ensures *v has room for need elements of size sz, growing geometrically from what is already
- * there (never straight to a size announced by the file). */
-static int grow(void **v, size_t *cap, size_t need, size_t sz)
-{
-    if (need <= *cap)
-        return REC_OK;
-    size_t c = *cap ? *cap : 256;
-    while (c < need)
-        c *= 2;
-    void *nv = realloc(*v, c * sz);
-    if (!nv)
-        return REC_ENOMEM;
-    *v = nv;
-    *cap = c;
-    return REC_OK;
-}
-
-/* Reads item i's list (count entries) into m at m->indptr[i], growing the arrays. */
-static void r_list(struct reader *r, struct itemknn *m, int32_t i, uint32_t count,
+/* Reads item i's list (count entries, count already bounded by neighbors) into m at
+ * m->indptr[i], growing the arrays. */
+static void r_list(struct rec_binr *r, struct itemknn *m, int32_t i, uint32_t count,
                    size_t *cap)
 {
     int64_t at = m->indptr[i];
-    for (uint32_t t = 0; t < count && !r->rc; t++) {
-        unsigned char b[8];
-        r_bytes(r, b, 8);
-        if (r->rc)
-            return;
-        size_t c0 = *cap;
-        if (grow((void **)&m->nbr, &c0, (size_t)at + 1, sizeof *m->nbr) != REC_OK ||
-            grow((void **)&m->sim, cap, (size_t)at + 1, sizeof *m->sim) != REC_OK) {
-            fail(r, REC_ENOMEM);
-            return;
-        }
-        uint32_t j = (uint32_t)get_le(b, 4), bits = (uint32_t)get_le(b + 4, 4);
-        float s;
-        memcpy(&s, &bits, sizeof s);
-        if (j >= (uint32_t)m->n_items || (int32_t)j == i || !(s > 0.0f && s <= FLT_MAX))
-            fail(r, REC_EFORMAT);
-        m->nbr[at] = (int32_t)j;
-        m->sim[at++] = s;
+    size_t c0 = *cap;
+    uint32_t *e = rec_binr_u32s(r, 2 * (size_t)count); /* (neighbour, similarity bits) pairs */
+    if (!e || rec_binr_grow(r, (void **)&m->nbr, &c0, (size_t)at + count, sizeof *m->nbr) ||
+        rec_binr_grow(r, (void **)&m->sim, cap, (size_t)at + count, sizeof *m->sim)) {
+        free(e);
+        return;
     }
+    for (uint32_t t = 0; t < count; t++) {
+        uint32_t j = e[2 * t];
+        float s;
+        memcpy(&s, &e[2 * t + 1], sizeof s);
+        if (j >= (uint32_t)m->n_items || (int32_t)j == i || !(s > 0.0f && s <= FLT_MAX))
+            rec_binr_fail(r, REC_EFORMAT);
+        m->nbr[at + t] = (int32_t)j;
+        m->sim[at + t] = s;
+    }
+    free(e);
 }
 
 /* Reads the header and the lists into m (fields owned by m even on failure). */
-static void r_model(struct reader *r, struct itemknn *m)
+static void r_model(struct rec_binr *r, struct itemknn *m)
 {
-    char magic[sizeof MAGIC];
-    r_bytes(r, magic, sizeof magic);
-    if (!r->rc && memcmp(magic, MAGIC, sizeof MAGIC) != 0)
-        fail(r, REC_EFORMAT);
-    if (r_u32(r) != FORMAT_VERSION || r_u32(r) != N_PARAMS)
-        fail(r, REC_EFORMAT);
-    for (int j = 0; j < N_PARAMS; j++) {
-        uint64_t bits = r_u64(r);
-        memcpy(&m->p[j], &bits, sizeof bits);
-    }
-    uint32_t n = r_u32(r);
+    if (rec_binr_head(r, MAGIC) != FORMAT_VERSION)
+        rec_binr_fail(r, REC_EFORMAT);
+    rec_binr_params(r, m->p, N_PARAMS);
+    uint32_t n = rec_binr_u32(r);
     if (!r->rc && (params_check(m->p, NULL, 0) != REC_OK || n > INT32_MAX))
-        fail(r, REC_EFORMAT);
+        rec_binr_fail(r, REC_EFORMAT);
     if (r->rc)
         return;
     m->n_items = (int32_t)n;
@@ -732,29 +567,24 @@ static void r_model(struct reader *r, struct itemknn *m)
     if (max_count > n - (n > 0))
         max_count = n - (n > 0);
     size_t icap = 0, cap = 0;
-    if (grow((void **)&m->indptr, &icap, 1, sizeof *m->indptr) != REC_OK)
-        fail(r, REC_ENOMEM);
-    else
+    if (rec_binr_grow(r, (void **)&m->indptr, &icap, 1, sizeof *m->indptr) == REC_OK)
         m->indptr[0] = 0;
     for (int32_t i = 0; i < m->n_items && !r->rc; i++) {
-        uint32_t count = r_u32(r);
+        uint32_t count = rec_binr_u32(r);
         if (!r->rc && count > max_count)
-            fail(r, REC_EFORMAT);
-        if (!r->rc && grow((void **)&m->indptr, &icap, (size_t)i + 2, sizeof *m->indptr))
-            fail(r, REC_ENOMEM);
+            rec_binr_fail(r, REC_EFORMAT);
+        if (!r->rc)
+            rec_binr_grow(r, (void **)&m->indptr, &icap, (size_t)i + 2, sizeof *m->indptr);
         r_list(r, m, i, count, &cap);
         if (!r->rc)
             m->indptr[i + 1] = m->indptr[i] + count;
     }
     if (!r->rc && (!m->nbr || !m->sim)) { /* no entries at all: keep non-NULL arrays */
         size_t c0 = 0, c1 = 0;
-        if (grow((void **)&m->nbr, &c0, 1, sizeof *m->nbr) ||
-            grow((void **)&m->sim, &c1, 1, sizeof *m->sim))
-            fail(r, REC_ENOMEM);
+        if (rec_binr_grow(r, (void **)&m->nbr, &c0, 1, sizeof *m->nbr) == REC_OK)
+            rec_binr_grow(r, (void **)&m->sim, &c1, 1, sizeof *m->sim);
     }
-    uint64_t want = r->h;
-    if (!r->rc && r_u64(r) != want)
-        fail(r, REC_EFORMAT);
+    rec_binr_finish(r);
 }
 
 /* Returns 0, REC_EINVAL (NULL f/out), REC_EFORMAT (any damage: short file, bad magic, version,
@@ -765,7 +595,8 @@ static int load(FILE *f, struct rec_model **out)
     if (!f || !out)
         return REC_EINVAL;
     *out = NULL;
-    struct reader r = {f, FNV_OFFSET, REC_OK};
+    struct rec_binr r;
+    rec_binr_init(&r, f);
     struct itemknn *m = calloc(1, sizeof *m);
     if (!m)
         return REC_ENOMEM;
