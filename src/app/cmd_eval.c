@@ -342,8 +342,17 @@ static int run_replay(struct run *R, const char *path, json_t **report, char *er
         return rc;
     struct rec_engine_params p;
     rec_app_engine_params(R->c, &p, 0, NULL, 0);
+    /* --models may name policies (static, user-only, online, retrain); otherwise all run */
+    static const char *const policies[] = {"static", "user-only", "online", "retrain"};
+    unsigned mask = 0;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", R->c->models ? R->c->models : "");
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+        for (unsigned j = 0; j < 4; j++)
+            if (!strcmp(tok, policies[j]))
+                mask |= 1u << j;
     json_t *models = json_array();
-    rc = rec_eval_replay(&p, &R->d, R->c->replay_fraction, R->c->retrain_every, ~0u, R->ks, R->n_k,
+    rc = rec_eval_replay(&p, &R->d, R->c->replay_fraction, R->c->retrain_every, mask ? mask : ~0u, R->ks, R->n_k,
                          R->c->write_recs, models, err, errlen);
     if (rc) {
         json_decref(models);
@@ -440,7 +449,8 @@ int rec_cmd_eval(int argc, char **argv)
     R->c = &c;
     if (parse_ks(c.k, R->ks, &R->n_k) || parse_protocol(&c, &R->protocol) || c.ratio <= 0 ||
         c.ratio >= 1 || c.leave < 1 || c.folds < 2 || c.folds > 16 ||
-        rec_eval_models_parse(&c, R->models, MAX_MODELS, &R->n_models, err, sizeof err)) {
+        (R->protocol != P_REPLAY &&
+         rec_eval_models_parse(&c, R->models, MAX_MODELS, &R->n_models, err, sizeof err))) {
         fprintf(stderr, "recd eval: %s\n",
                 err[0] ? err : "--k takes up to 8 lengths 1..1000 (5,10,20); --protocol random, temporal, "
                                "leave-last or kfold; 0 < --ratio < 1; --leave >= 1; 2 <= --folds <= 16");

@@ -48,6 +48,9 @@ struct rec_config {
     int knn_window;         /* co-occurrence window: each item pairs with this many previous */
     double knn_shrink;
     int recent_items;       /* a user's latest items used as kNN seeds */
+    double user_half_life;  /* hours; a user's older interactions fade (0 = never) */
+    double session_gap;     /* minutes that close a session */
+    double session_boost;   /* weight of the current session's interactions (1 = none) */
     int exclude_seen;       /* bool */
     double blend_knn;       /* fusion weight of the kNN list (iALS = 1) */
     double blend_popular;

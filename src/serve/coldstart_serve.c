@@ -119,7 +119,7 @@ static void cold_drop(struct rec_engine *e, int32_t i)
 }
 
 /* Sets item i's cold factors (lock held for write). */
-static void cold_put(struct rec_engine *e, int32_t i, const float *x)
+void rec_cold_put(struct rec_engine *e, int32_t i, const float *x)
 {
     int32_t s = e->items[i].cold - 1;
     if (s >= 0) {
@@ -275,6 +275,7 @@ void rec_cold_publish(struct rec_engine *e, struct rec_cold_fit *f)
     e->n_has_hist = f->has_hist ? f->n_items : 0;
     e->cold_gen++;
     memset(f, 0, sizeof *f);
+    rec_online_reset(e); /* the new model has learned from the events the sums held */
 }
 
 void rec_cold_destroy(struct rec_engine *e)
@@ -339,7 +340,7 @@ void rec_cold_fill(struct rec_engine *e, int32_t i)
             done = 1;
         } else if (e->cold_gen == gen) {
             if (rc == 0)
-                cold_put(e, i, buf);
+                rec_cold_put(e, i, buf);
             else
                 cold_drop(e, i);
             done = 1;

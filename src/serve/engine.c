@@ -82,6 +82,7 @@ void rec_engine_destroy(struct rec_engine *e)
     rec_idmap_free(&e->item_ids);
     rec_pop_free(&e->pop);
     rec_knn_free(&e->knn);
+    rec_online_free(e);
     rec_als_destroy(e->als);
     if (e->blend) {
         rec_blend_clear(e->blend);
@@ -252,6 +253,30 @@ int rec_engine_ux_reserve(struct rec_engine *e, int32_t n_users, int k)
     return 0;
 }
 
+int64_t rec_engine_user_latest(const struct user *us)
+{
+    int64_t t = 0;
+    for (int32_t j = 0; j < us->n_hist; j++)
+        if (us->hist[j].ts > t)
+            t = us->hist[j].ts;
+    return t;
+}
+
+float rec_engine_hist_strength(const struct rec_engine *e, const struct hist_entry *h, int64_t latest_ts)
+{
+    float w = h->weight;
+    if (w <= 0)
+        return w;
+    double age = (double)(latest_ts - (int64_t)h->ts);
+    if (age < 0)
+        age = 0;
+    if (e->p.user_half_life_s > 0)
+        w *= (float)exp2(-age / e->p.user_half_life_s);
+    if (e->p.session_boost != 1.0f && e->p.session_boost > 0 && age <= e->p.session_gap_s)
+        w *= e->p.session_boost;
+    return w;
+}
+
 void rec_engine_fold_in(struct rec_engine *e, int32_t u)
 {
     struct user *us = rec_engine_user_at(e, u);
@@ -264,11 +289,12 @@ void rec_engine_fold_in(struct rec_engine *e, int32_t u)
     int32_t *items = malloc((size_t)(us->n_hist + 1) * sizeof *items);
     float *w = malloc((size_t)(us->n_hist + 1) * sizeof *w);
     int n = 0;
+    int64_t latest = rec_engine_user_latest(us);
     if (items && w)
         for (int32_t j = 0; j < us->n_hist; j++)
             if (us->hist[j].weight > 0 && us->hist[j].item < n_model_items) {
                 items[n] = us->hist[j].item;
-                w[n++] = us->hist[j].weight;
+                w[n++] = rec_engine_hist_strength(e, &us->hist[j], latest);
             }
     us->has_x = n > 0 && rec_als_fold_in(e->als, items, w, n, e->ux + (size_t)u * k) == 0;
     free(items);
@@ -291,9 +317,13 @@ void rec_engine_set_user_only(struct rec_engine *e, int on)
 int rec_engine_apply_events(struct rec_engine *e, const struct rec_event *ev, int n,
                             const uint8_t *mask)
 {
-    int32_t touched_small[64], *touched = touched_small;
-    if (n > 64 && !(touched = malloc((size_t)n * sizeof *touched)))
+    int32_t touched_small[64], *touched = touched_small, ev_user_small[64], *ev_user = ev_user_small;
+    if (n > 64 && (!(touched = malloc((size_t)n * sizeof *touched)) ||
+                   !(ev_user = malloc((size_t)n * sizeof *ev_user)))) {
+        if (touched != touched_small)
+            free(touched);
         return REC_ENOMEM;
+    }
     int n_touched = 0, rc = 0, applied = 0;
 
     pthread_rwlock_wrlock(&e->lock);
@@ -301,6 +331,7 @@ int rec_engine_apply_events(struct rec_engine *e, const struct rec_event *ev, in
         if (mask && !mask[j])
             continue;
         int32_t u = apply_one(e, &ev[j]);
+        ev_user[j] = u;
         if (u < 0) {
             rc = REC_ENOMEM;
             break;
@@ -315,10 +346,21 @@ int rec_engine_apply_events(struct rec_engine *e, const struct rec_event *ev, in
     for (int t = 0; t < n_touched; t++)
         if ((t == 0 || touched[t] != touched[t - 1]) && e->users[touched[t]].n_hist > 0)
             rec_engine_fold_in(e, touched[t]);
+    /* then items the model has no row for learn from these events against the new user rows */
+    for (int j = 0; j < n && !rc && e->online.k > 0; j++) {
+        if (mask && !mask[j])
+            continue;
+        int32_t i = rec_idmap_get(&e->item_ids, ev[j].item);
+        float w = (float)rec_event_weight(e->p.weights, ev[j].type, ev[j].value);
+        if (i >= 0 && e->items[i].live && w > 0)
+            rec_online_event(e, ev_user[j], i, w);
+    }
     pthread_rwlock_unlock(&e->lock);
 
     if (touched != touched_small)
         free(touched);
+    if (ev_user != ev_user_small)
+        free(ev_user);
     rec_engine_note_events(e, applied);
     return rc;
 }

@@ -40,6 +40,11 @@ struct rec_engine_params {
     int retrain_events;                /* background retrain after this many events; 0 = off */
     int retrain_seconds;               /* ... or after this long with new events; 0 = off */
     int background;                    /* run the trainer thread (serve); else train on demand */
+    double user_half_life_s;           /* a history entry's strength halves per this age, measured
+                                        * from the user's latest event; 0 = no decay */
+    double session_gap_s;              /* entries within this of the user's latest event form
+                                        * their current session ... */
+    float session_boost;               /* ... and weigh this much more (1 = off) */
     int user_only;                     /* events update users' histories and factors only, not
                                         * popularity or co-occurrence (replay evaluation) */
     const char *model_dir;             /* where snapshots go; NULL = keep models in memory only */

@@ -38,6 +38,7 @@ struct item {
     char *doc;              /* owned JSON document with some content field, or NULL */
     uint64_t doc_gen;       /* value of rec_engine.doc_gen when doc last changed */
     int32_t cold;           /* 1 + slot in rec_engine.cold holding its factors, 0 = none */
+    int32_t online;         /* 1 + slot in rec_engine.online (sums of its events), 0 = none */
     uint8_t live;           /* 0 when deleted */
 };
 
@@ -49,6 +50,17 @@ struct cold_set {
     int32_t n, cap;
     int k;
     float norm;         /* every x row is scaled to this norm: the mean of the trained rows */
+};
+
+/* Per-item sums of the events of items without a trained row (online_items.c). */
+struct online_set {
+    int32_t *item;          /* slot -> item */
+    int32_t *n_ev;
+    float *a;               /* slot s: k x k sum of (c - 1) x x' */
+    float *b;               /* slot s: k sum of c x */
+    int32_t n, cap;
+    int k;                  /* 0: off until the next publish */
+    float *xtx;             /* Gram of the published model's user factors */
 };
 
 /* What a training run (or the refit after a snapshot load) publishes for cold start. */
@@ -95,6 +107,7 @@ struct rec_engine {
     int64_t cold_gen;                   /* bumps at each publish of the above */
     uint64_t doc_gen;                   /* bumps at each item doc change */
     int64_t n_item_docs, n_user_docs;   /* non-NULL docs */
+    struct online_set online;           /* item rows learned from events since the publish */
 
     /* trainer: guarded by train_mu */
     pthread_mutex_t train_mu;
@@ -112,6 +125,11 @@ struct rec_engine {
 };
 
 /* engine.c */
+/* Strength of a history entry for fitting and fold-in: its summed weight, decayed by its age
+ * relative to the user's latest event (latest_ts) and boosted inside the current session. */
+float rec_engine_hist_strength(const struct rec_engine *e, const struct hist_entry *h, int64_t latest_ts);
+/* Latest event time in a user's history. */
+int64_t rec_engine_user_latest(const struct user *us);
 struct user *rec_engine_user_at(struct rec_engine *e, int32_t u);
 /* Makes room for k floats per user in ux (lock held for write). 0 or REC_ENOMEM. */
 int rec_engine_ux_reserve(struct rec_engine *e, int32_t n_users, int k);
@@ -147,6 +165,14 @@ const float *rec_cold_item_vec(const struct rec_engine *e, int32_t i);
  * *rc = REC_ENOMEM on allocation failure. */
 char *rec_cold_keep_item_doc(const char *doc, int *rc);
 char *rec_cold_keep_user_doc(const char *doc, int *rc);
+/* online_items.c: forget the sums and take X'X from the published model (lock held for write),
+ * and fold one event of user u (already folded in) on item i into i's row when the model has
+ * no trained row for i. */
+void rec_online_reset(struct rec_engine *e);
+void rec_online_free(struct rec_engine *e);
+void rec_online_event(struct rec_engine *e, int32_t u, int32_t i, float strength);
+/* coldstart_serve.c: sets item i's factors in the cold set (lock held for write). */
+void rec_cold_put(struct rec_engine *e, int32_t i, const float *x);
 /* trainer.c */
 int rec_engine_trainer_start(struct rec_engine *e);
 void rec_engine_trainer_stop(struct rec_engine *e);

@@ -182,6 +182,7 @@ static int copy_data(const struct rec_engine *e, struct data_copy *c)
     int64_t cap = 0;
     for (int32_t u = 0; u < c->n_users; u++) {
         const struct user *us = &e->users[u];
+        int64_t latest = rec_engine_user_latest(us);
         for (int32_t k = 0; k < us->n_hist; k++) {
             if (us->hist[k].weight <= 0)
                 continue;
@@ -192,7 +193,8 @@ static int copy_data(const struct rec_engine *e, struct data_copy *c)
                     return REC_ENOMEM;
                 c->t = nt;
             }
-            c->t[c->n_t++] = (struct rec_triplet){u, us->hist[k].item, us->hist[k].weight};
+            c->t[c->n_t++] = (struct rec_triplet){u, us->hist[k].item,
+                                                  rec_engine_hist_strength(e, &us->hist[k], latest)};
         }
     }
     if (e->n_item_docs > 0) {
