@@ -620,10 +620,14 @@ int rec_engine_similar(struct rec_engine *e, const char *item, int n, struct rec
 {
     *n_out = 0;
     struct rec_topk_entry *top = malloc((size_t)(n > 0 ? n : 1) * sizeof *top);
+    struct rec_topk_entry *fac = malloc((size_t)(n > 0 ? n : 1) * sizeof *fac);
     uint8_t *cold_at = calloc((size_t)(n > 0 ? n : 1), 1);
-    if (!top || !cold_at) {
+    uint8_t *by_factors = calloc((size_t)(n > 0 ? n : 1), 1);
+    if (!top || !fac || !cold_at || !by_factors) {
         free(top);
+        free(fac);
         free(cold_at);
+        free(by_factors);
         return REC_ENOMEM;
     }
     pthread_rwlock_rdlock(&e->lock);
@@ -631,7 +635,9 @@ int rec_engine_similar(struct rec_engine *e, const char *item, int n, struct rec
     if (i < 0 || !e->items[i].live) {
         pthread_rwlock_unlock(&e->lock);
         free(top);
+        free(fac);
         free(cold_at);
+        free(by_factors);
         return REC_ENOTFOUND;
     }
     struct rec_topk t;
@@ -641,31 +647,46 @@ int rec_engine_similar(struct rec_engine *e, const char *item, int n, struct rec
     int source = REC_SOURCE_KNN;
     const float *x = rec_cold_item_vec(e, i); /* trained row or cold factors */
     int k = e->als ? rec_als_factors(e->als) : 0;
-    if (t.n < n && x) {
-        /* too few co-occurrences (a new item): cosine in factor space instead */
-        t.n = 0;
-        source = REC_SOURCE_ALS;
-        similar_by_factors(e, i, x, k, &t);
-    }
     int got = rec_topk_sort(&t);
-    if (source == REC_SOURCE_KNN && x && e->cold.n > 0)
+    if (got < n && x) {
+        /* too few co-occurrences (a new item): the co-occurring items first, then the nearest
+         * in factor space */
+        struct rec_topk f;
+        rec_topk_init(&f, fac, n);
+        similar_by_factors(e, i, x, k, &f);
+        int nf = rec_topk_sort(&f);
+        for (int r = 0; r < nf && got < n; r++) {
+            int dup = 0;
+            for (int q = 0; q < got && !dup; q++)
+                dup = top[q].idx == fac[r].idx;
+            if (!dup) {
+                by_factors[got] = 1;
+                top[got++] = fac[r];
+            }
+        }
+        if (got > 0 && by_factors[0])
+            source = REC_SOURCE_ALS; /* nothing co-occurred */
+    } else if (x && e->cold.n > 0) {
         got = merge_cold(e, i, x, k, top, got, n, cold_at);
+    }
     for (int r = 0; r < got; r++) {
         int32_t j = top[r].idx;
-        int new_item = cold_at[r] || (source == REC_SOURCE_ALS && e->items[j].cold);
+        int src = cold_at[r] || by_factors[r] ? REC_SOURCE_ALS : source;
+        int new_item = cold_at[r] || (src == REC_SOURCE_ALS && e->items[j].cold);
         snprintf(out[r].id, sizeof out[r].id, "%s", rec_idmap_name(&e->item_ids, j));
         out[r].score = top[r].score;
-        out[r].source = cold_at[r] ? REC_SOURCE_ALS : source;
+        out[r].source = src;
         snprintf(out[r].because, sizeof out[r].because, "%s", item);
         snprintf(out[r].reason, sizeof out[r].reason, "%s %s",
-                 new_item ? "new: like" : source == REC_SOURCE_KNN ? "often together with"
-                                                                    : "similar to",
+                 new_item ? "new: like" : src == REC_SOURCE_KNN ? "often together with" : "similar to",
                  item_label(e, i));
         rec_utf8_sanitize(out[r].reason);
     }
     *n_out = got;
     pthread_rwlock_unlock(&e->lock);
     free(top);
+    free(fac);
     free(cold_at);
+    free(by_factors);
     return 0;
 }
