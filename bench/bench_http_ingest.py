@@ -26,9 +26,12 @@ def client(port, t, batch, stop, out):
     c = http.client.HTTPConnection("127.0.0.1", port)
     acked = reqs = n = 0
     while time.time() < stop:
-        body = json.dumps([{"user": "u%d" % ((t * 7919 + n * batch + k) % 20000),
-                            "item": "i%d" % ((n * 31 + k) % 5000), "type": "click"}
-                           for k in range(batch)])
+        # formatted by hand (json.dumps of 1,000 dicts costs the client as much as the server);
+        # distinct timestamps, so no event is a duplicate of another
+        base = 1700000000 + (t * 1000003 + n * batch) % 100000000
+        body = "[" + ",".join('{"user":"u%d","item":"i%d","type":"click","ts":%d}' % (
+            (t * 7919 + n * batch + k) % 20000, (n * 31 + k) % 5000, base + k)
+            for k in range(batch)) + "]"
         n += 1
         c.request("POST", "/v1/events", body, {"Content-Type": "application/json"})
         r = c.getresponse()
@@ -46,7 +49,7 @@ def main():
         s.post("/v1/events", [{"user": "u%d" % k, "item": "i%d" % (k % 5000), "type": "view"}
                               for k in range(5000)])
         s.post("/v1/train?wait=1")
-        for clients, batch in ((1, 1), (8, 1), (8, 100)):
+        for clients, batch in ((1, 1), (8, 1), (8, 100), (2, 1000), (4, 1000)):
             out = {}
             stop = time.time() + SECONDS
             threads = [threading.Thread(target=client, args=(s.port, t, batch, stop, out))

@@ -59,6 +59,7 @@ void rec_app_engine_params(const struct rec_config *c, struct rec_engine_params 
     p->user_half_life_s = c->user_half_life * 3600.0;
     p->session_gap_s = c->session_gap * 60.0;
     p->session_boost = (float)c->session_boost;
+    p->fold_in_steps = c->fold_in_steps;
     p->exclude_seen = c->exclude_seen;
     p->blend_knn = (float)c->blend_knn;
     p->blend_popular = (float)c->blend_popular;

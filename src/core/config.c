@@ -52,6 +52,7 @@ static const struct opt opts[] = {
     {"user-half-life", OPT_DBL, OFF(user_half_life), "0", MODEL_CMDS, "hours after which a user's interaction counts half, relative to their latest (0: no decay)"},
     {"session-gap", OPT_DBL, OFF(session_gap), "30", MODEL_CMDS, "minutes without events that end a session"},
     {"session-boost", OPT_DBL, OFF(session_boost), "1", MODEL_CMDS, "weight multiplier of the user's current session (1: none)"},
+    {"fold-in-steps", OPT_INT, OFF(fold_in_steps), "3", MODEL_CMDS, "conjugate-gradient steps of a live fold-in, from the user's factors (0: exact solve)"},
     {"exclude-seen", OPT_BOOL, OFF(exclude_seen), "true", MODEL_CMDS, "leave items the user already interacted with out of recommendations"},
     {"blend-knn", OPT_DBL, OFF(blend_knn), "0.1", MODEL_CMDS, "weight of the kNN list when fusing (iALS weighs 1)"},
     {"blend-popular", OPT_DBL, OFF(blend_popular), "0.01", MODEL_CMDS, "weight of the popularity list when fusing (iALS weighs 1)"},
@@ -95,6 +96,14 @@ static const struct opt opts[] = {
     {"trials", OPT_INT, OFF(trials), "27", REC_CMD_TUNE, "random configurations per model (successive halving keeps the best third each rung)"},
     {"valid-ratio", OPT_DBL, OFF(valid_ratio), "0.9", EVAL_CMDS, "validation split carved from training data (tune, blend weights): share of each user's pairs kept for fitting"},
     {"time-limit", OPT_DBL, OFF(time_limit), "0", REC_CMD_TUNE, "seconds of search per model (0: no limit)"},
+
+    {"kafka-brokers", OPT_STR, OFF(kafka_brokers), NULL, REC_CMD_SERVE, "Kafka bootstrap servers host:port,...: consume events from --kafka-topic (none: no Kafka)"},
+    {"kafka-topic", OPT_STR, OFF(kafka_topic), "events", REC_CMD_SERVE, "Kafka topic of events (JSON as POST /v1/events, one event or an array per message)"},
+    {"kafka-group", OPT_STR, OFF(kafka_group), "recd", REC_CMD_SERVE, "Kafka consumer group; recd nodes in one group split the partitions"},
+    {"kafka-dead-letter-topic", OPT_STR, OFF(kafka_dead_letter_topic), NULL, REC_CMD_SERVE, "also produce invalid messages to this topic (they always go to the dead_letters table)"},
+    {"kafka-properties", OPT_STR, OFF(kafka_properties), NULL, REC_CMD_SERVE, "extra librdkafka properties, name=value,... (security, timeouts)"},
+    {"kafka-batch", OPT_INT, OFF(kafka_batch), "1000", REC_CMD_SERVE, "most Kafka messages stored in one commit"},
+    {"kafka-dead-letter-bytes", OPT_INT, OFF(kafka_dead_letter_bytes), "4096", REC_CMD_SERVE, "bytes of an invalid message kept in its dead letter"},
 };
 #define N_OPTS (sizeof opts / sizeof opts[0])
 

@@ -51,6 +51,7 @@ struct rec_config {
     double user_half_life;  /* hours; a user's older interactions fade (0 = never) */
     double session_gap;     /* minutes that close a session */
     double session_boost;   /* weight of the current session's interactions (1 = none) */
+    int fold_in_steps;      /* CG steps of a live fold-in (0: exact) */
     int exclude_seen;       /* bool */
     double blend_knn;       /* fusion weight of the kNN list (iALS = 1) */
     double blend_popular;
@@ -86,6 +87,14 @@ struct rec_config {
     double valid_ratio;     /* validation carve: share of training pairs kept for fitting */
     double replay_fraction; /* replay protocol: share of events (by time) that trains */
     int64_t retrain_every;  /* replay protocol: stream events between retrains, 0 = a fifth */
+    /* serve: Kafka ingestion (on when kafka_brokers is set) */
+    char *kafka_brokers;    /* bootstrap servers, host:port,... */
+    char *kafka_topic;
+    char *kafka_group;      /* consumer group id */
+    char *kafka_dead_letter_topic; /* NULL: dead letters only in the store */
+    char *kafka_properties; /* extra librdkafka properties, name=value,... */
+    int kafka_batch;        /* messages per store commit */
+    int kafka_dead_letter_bytes; /* message bytes a dead letter keeps */
 };
 
 /* Model types with a params-<name> option, in model_params order. */

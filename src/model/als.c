@@ -50,6 +50,7 @@
 #include "model/als.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -419,6 +420,22 @@ out:
 
 /* ---- fold-in and scoring ------------------------------------------------------------------- */
 
+/* 0, 1, ..., MAX_FACTORS-1: the rows of Y'Y for rec_simd_rows_wsum. */
+static int32_t iota_rows[MAX_FACTORS];
+static pthread_once_t iota_once = PTHREAD_ONCE_INIT;
+
+static void iota_init(void)
+{
+    for (int j = 0; j < MAX_FACTORS; j++)
+        iota_rows[j] = j;
+}
+
+static const int32_t *iota_k(void)
+{
+    pthread_once(&iota_once, iota_init);
+    return iota_rows;
+}
+
 struct hist {
     int32_t item;
     float r;
@@ -494,6 +511,64 @@ int rec_als_fold_in(const struct rec_als *m, const int32_t *items, const float *
     free(h);
     free(a);
     return rc;
+}
+
+/* Warm-started fold-in: steps of CG on the same system as rec_als_fold_in, from the x given
+ * (the user's factors before their newest events). Items must be distinct (the engine's history
+ * is). Cost O(steps (n k + k^2)) instead of O(n k^2 + k^3): what a live event pays. */
+int rec_als_fold_in_cg(const struct rec_als *m, const int32_t *items, const float *strengths, int n,
+                       int steps, float *x)
+{
+    if (!m || !x || n < 0 || (n > 0 && (!items || !strengths)) || m->k < 1)
+        return REC_EINVAL;
+    const int k = m->k;
+    float *buf = calloc((size_t)3 * k + 2 * (size_t)n + 1, sizeof *buf);
+    int32_t *idx = malloc(((size_t)n + 1) * sizeof *idx);
+    if (!buf || !idx) {
+        free(buf);
+        free(idx);
+        return REC_ENOMEM;
+    }
+    float *r = buf, *p = buf + k, *ap = buf + 2 * (size_t)k, *c1 = ap + k, *w = c1 + n;
+    int np = 0;
+    for (int e = 0; e < n; e++)
+        if (items[e] >= 0 && items[e] < m->n_items && strengths[e] > 0.0f && isfinite(strengths[e])) {
+            idx[np] = items[e];
+            c1[np++] = m->p.alpha * strengths[e];
+        }
+    float lambda = row_lambda(m->p.reg, np);
+    /* r = b - A x = sum (c - (c-1) y.x) y - Y'Y x - lambda x */
+    for (int j = 0; j < k; j++) {
+        r[j] = -lambda * x[j];
+        p[j] = -x[j];
+    }
+    rec_simd_rows_wsum(m->yty, iota_k(), p, k, k, r);
+    for (int e = 0; e < np; e++)
+        w[e] = 1.0f + c1[e] - c1[e] * rec_simd_dot(m->y + (size_t)idx[e] * k, x, k);
+    rec_simd_rows_wsum(m->y, idx, w, np, k, r);
+    memcpy(p, r, (size_t)k * sizeof *p);
+    float rs = rec_simd_dot(r, r, k);
+    for (int step = 0; step < steps && rs > 0.0f; step++) {
+        for (int j = 0; j < k; j++)
+            ap[j] = lambda * p[j];
+        rec_simd_rows_wsum(m->yty, iota_k(), p, k, k, ap);
+        for (int e = 0; e < np; e++)
+            w[e] = c1[e] * rec_simd_dot(m->y + (size_t)idx[e] * k, p, k);
+        rec_simd_rows_wsum(m->y, idx, w, np, k, ap);
+        float pap = rec_simd_dot(p, ap, k);
+        if (!(pap > 0.0f))
+            break;
+        float a = rs / pap;
+        rec_simd_axpy(a, p, x, k);
+        rec_simd_axpy(-a, ap, r, k);
+        float rs_new = rec_simd_dot(r, r, k);
+        for (int j = 0; j < k; j++)
+            p[j] = r[j] + rs_new / rs * p[j];
+        rs = rs_new;
+    }
+    free(buf);
+    free(idx);
+    return 0;
 }
 
 void rec_als_score_all(const struct rec_als *m, const float *x, float *scores)

@@ -50,6 +50,10 @@ const float *rec_als_item_vec(const struct rec_als *m, int32_t item);
  * x. Thread-safe. Returns 0 or REC_ENOMEM. */
 int rec_als_fold_in(const struct rec_als *m, const int32_t *items, const float *strengths, int n,
                     float *x);
+/* Warm-started fold-in: steps of conjugate gradient on the same system, from the x given (the
+ * user's previous factors), for distinct items. O(steps (n k + k^2)). 0, REC_EINVAL, REC_ENOMEM. */
+int rec_als_fold_in_cg(const struct rec_als *m, const int32_t *items, const float *strengths, int n,
+                       int steps, float *x);
 /* scores[i] = dot(x, item i) for every item i < n_items. Thread-safe. */
 void rec_als_score_all(const struct rec_als *m, const float *x, float *scores);
 

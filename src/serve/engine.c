@@ -296,7 +296,13 @@ void rec_engine_fold_in(struct rec_engine *e, int32_t u)
                 items[n] = us->hist[j].item;
                 w[n++] = rec_engine_hist_strength(e, &us->hist[j], latest);
             }
-    us->has_x = n > 0 && rec_als_fold_in(e->als, items, w, n, e->ux + (size_t)u * k) == 0;
+    /* a user with factors moves from them by a few CG steps (an event changes the system a
+     * little); a user without gets the exact solve */
+    float *x = e->ux + (size_t)u * k;
+    if (n > 0 && us->has_x && e->p.fold_in_steps > 0)
+        us->has_x = rec_als_fold_in_cg(e->als, items, w, n, e->p.fold_in_steps, x) == 0;
+    else
+        us->has_x = n > 0 && rec_als_fold_in(e->als, items, w, n, x) == 0;
     free(items);
     free(w);
 }

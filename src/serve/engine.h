@@ -45,6 +45,8 @@ struct rec_engine_params {
     double session_gap_s;              /* entries within this of the user's latest event form
                                         * their current session ... */
     float session_boost;               /* ... and weigh this much more (1 = off) */
+    int fold_in_steps;                 /* CG steps of a live fold-in from the user's factors;
+                                        * 0 = exact solve every time */
     int user_only;                     /* events update users' histories and factors only, not
                                         * popularity or co-occurrence (replay evaluation) */
     const char *model_dir;             /* where snapshots go; NULL = keep models in memory only */
