@@ -3,7 +3,7 @@
  *
  * The data are split exactly as `recd eval` splits them (--ratio, --seed, per-user random); the
  * test part is dropped before anything else happens. The training part is split again per user
- * (--valid-ratio, 90/10): models are fitted on the 90% and scored by NDCG@K on the rest. Each model of --models
+ * (--valid-ratio, 80/20): models are fitted on the 80% and scored by NDCG@K on the rest. Each model of --models
  * is tuned by successive halving (eval/tune.c); then the tuned models' blend weights are learned
  * on the same validation split. The result is a config file (--out) that `recd serve --config`,
  * `recd train` and `recd eval --config` read: params-<type>, sources and blend-weights.

@@ -94,7 +94,7 @@ static const struct opt opts[] = {
     {"write-recs", OPT_STR, OFF(write_recs), NULL, REC_CMD_EVAL, "write each model's lists as user item rank lines (FILE.<model>)"},
     {"html", OPT_STR, OFF(html), NULL, EVAL_CMDS, "write an HTML report with charts"},
     {"trials", OPT_INT, OFF(trials), "27", REC_CMD_TUNE, "random configurations per model (successive halving keeps the best third each rung)"},
-    {"valid-ratio", OPT_DBL, OFF(valid_ratio), "0.9", EVAL_CMDS, "validation split carved from training data (tune, blend weights): share of each user's pairs kept for fitting"},
+    {"valid-ratio", OPT_DBL, OFF(valid_ratio), "0.8", EVAL_CMDS, "validation split carved from training data (tune, blend weights): share of each user's pairs kept for fitting"},
     {"time-limit", OPT_DBL, OFF(time_limit), "0", REC_CMD_TUNE, "seconds of search per model (0: no limit)"},
 
     {"kafka-brokers", OPT_STR, OFF(kafka_brokers), NULL, REC_CMD_SERVE, "Kafka bootstrap servers host:port,...: consume events from --kafka-topic (none: no Kafka)"},

@@ -18,7 +18,7 @@
 #define CANDIDATES 100
 /* a weight moves only for a validation gain above this: smaller ones are mostly noise, and
  * every move away from the best single source must pay for itself */
-#define MIN_GAIN 2e-4
+#define MIN_GAIN 1e-3
 
 static const float grid[] = {0, 0.02f, 0.05f, 0.1f, 0.2f, 0.3f, 0.5f, 0.7f, 1, 1.4f, 2, 3, 5};
 
