@@ -294,36 +294,6 @@ static void run_half(struct half *h, int nthreads)
     rec_linalg_set_blas_threads(0);
 }
 
-/* Copy of ui keeping only finite entries > 0 (the only ones fit uses). */
-static int positive_part(const struct rec_csr *ui, struct rec_csr *out)
-{
-    int64_t nnz = ui->indptr[ui->n_rows];
-    memset(out, 0, sizeof *out);
-    out->n_rows = ui->n_rows;
-    out->n_cols = ui->n_cols;
-    out->indptr = malloc(((size_t)ui->n_rows + 1) * sizeof *out->indptr);
-    out->indices = malloc(((size_t)nnz + 1) * sizeof *out->indices);
-    out->values = malloc(((size_t)nnz + 1) * sizeof *out->values);
-    if (!out->indptr || !out->indices || !out->values) {
-        rec_csr_free(out);
-        return REC_ENOMEM;
-    }
-    int64_t n = 0;
-    out->indptr[0] = 0;
-    for (int32_t r = 0; r < ui->n_rows; r++) {
-        for (int64_t e = ui->indptr[r]; e < ui->indptr[r + 1]; e++) {
-            float v = ui->values[e];
-            if (v > 0.0f && isfinite(v)) {
-                out->indices[n] = ui->indices[e];
-                out->values[n] = v;
-                n++;
-            }
-        }
-        out->indptr[r + 1] = n;
-    }
-    return REC_OK;
-}
-
 static int64_t longest_row(const struct rec_csr *m)
 {
     int64_t best = 0;
@@ -333,31 +303,12 @@ static int64_t longest_row(const struct rec_csr *m)
     return best;
 }
 
-/* REC_EINVAL unless ui is a well-formed CSR (cheap O(nnz) check; fit indexes by it). */
-static int check_csr(const struct rec_csr *ui)
-{
-    if (!ui || ui->n_rows < 0 || ui->n_cols < 0 || !ui->indptr)
-        return REC_EINVAL;
-    if (ui->indptr[0] != 0)
-        return REC_EINVAL;
-    for (int32_t r = 0; r < ui->n_rows; r++)
-        if (ui->indptr[r + 1] < ui->indptr[r])
-            return REC_EINVAL;
-    int64_t nnz = ui->indptr[ui->n_rows];
-    if (nnz > 0 && (!ui->indices || !ui->values))
-        return REC_EINVAL;
-    for (int64_t e = 0; e < nnz; e++)
-        if (ui->indices[e] < 0 || ui->indices[e] >= ui->n_cols)
-            return REC_EINVAL;
-    return REC_OK;
-}
-
 int rec_als_fit(const struct rec_csr *ui, const struct rec_als_params *p, struct rec_als **out)
 {
     if (!out)
         return REC_EINVAL;
     *out = NULL;
-    if (rec_als_check_params(p) || check_csr(ui) != REC_OK)
+    if (rec_als_check_params(p) || rec_csr_check(ui, 0) != REC_OK)
         return REC_EINVAL;
 
     double t0 = rec_mono_s();
@@ -371,7 +322,7 @@ int rec_als_fit(const struct rec_csr *ui, const struct rec_als_params *p, struct
     struct rec_als *m = model_alloc(p, ui->n_rows, ui->n_cols);
     if (!m)
         goto out;
-    if (positive_part(ui, &pos) != REC_OK || rec_csr_transpose(&pos, &pos_t) != REC_OK)
+    if (rec_csr_positive(ui, 0, &pos) != REC_OK || rec_csr_transpose(&pos, &pos_t) != REC_OK)
         goto out;
     int64_t longest = longest_row(&pos) > longest_row(&pos_t) ? longest_row(&pos) : longest_row(&pos_t);
     int64_t n_iota = longest > k ? longest : k;

@@ -452,50 +452,13 @@ static void run_chunks(void *ctx, int thread, int64_t lo, int64_t hi)
         run_chunk(ctx, c);
 }
 
-/* Copy of ui keeping only entries with a finite strength > 0 (the positives). */
-static int positive_part(const struct rec_csr *ui, struct rec_csr *out)
-{
-    int64_t nnz = ui->indptr[ui->n_rows];
-    memset(out, 0, sizeof *out);
-    out->n_rows = ui->n_rows;
-    out->n_cols = ui->n_cols;
-    out->indptr = malloc(((size_t)ui->n_rows + 1) * sizeof *out->indptr);
-    out->indices = malloc(((size_t)nnz + 1) * sizeof *out->indices);
-    if (!out->indptr || !out->indices) {
-        rec_csr_free(out);
-        return REC_ENOMEM;
-    }
-    int64_t n = 0;
-    out->indptr[0] = 0;
-    for (int32_t r = 0; r < ui->n_rows; r++) {
-        for (int64_t e = ui->indptr[r]; e < ui->indptr[r + 1]; e++) {
-            float v = ui->values[e];
-            if (v > 0.0f && isfinite(v))
-                out->indices[n++] = ui->indices[e];
-        }
-        out->indptr[r + 1] = n;
-    }
-    return REC_OK;
-}
-
 /* REC_EINVAL unless ui is a well-formed CSR with sorted, unique columns (the negative sampler's
  * binary search relies on it). O(nnz). */
 static int check_csr(const struct rec_csr *ui, char *err, size_t errlen)
 {
-    if (!ui || ui->n_rows < 0 || ui->n_cols < 0 || !ui->indptr || ui->indptr[0] != 0)
-        return rec_errf(err, errlen, REC_EINVAL, "bpr: malformed interaction matrix");
-    for (int32_t r = 0; r < ui->n_rows; r++) {
-        if (ui->indptr[r + 1] < ui->indptr[r])
-            return rec_errf(err, errlen, REC_EINVAL, "bpr: row %d has a negative length", r);
-        for (int64_t e = ui->indptr[r]; e < ui->indptr[r + 1]; e++) {
-            int32_t c = ui->indices ? ui->indices[e] : -1;
-            if (c < 0 || c >= ui->n_cols || (e > ui->indptr[r] && c <= ui->indices[e - 1]))
-                return rec_errf(err, errlen, REC_EINVAL,
-                                "bpr: row %d has columns out of range or unsorted", r);
-        }
-    }
-    if (ui->indptr[ui->n_rows] > 0 && !ui->values)
-        return rec_errf(err, errlen, REC_EINVAL, "bpr: interaction matrix has no values");
+    if (rec_csr_check(ui, 1))
+        return rec_errf(err, errlen, REC_EINVAL, "bpr: malformed interaction matrix (each row needs "
+                        "sorted, unique columns in range)");
     return REC_OK;
 }
 
@@ -539,7 +502,7 @@ static int bpr_fit(const struct rec_train_input *in, const double *params, struc
     float *bias = NULL;
     struct rec_bpr *m = bpr_alloc(params, ui->n_rows, ui->n_cols);
     rc = REC_ENOMEM;
-    if (!m || positive_part(ui, &pos) != REC_OK)
+    if (!m || rec_csr_positive(ui, 0, &pos) != REC_OK)
         goto out;
     int64_t nnz = pos.indptr[pos.n_rows];
     row_of = malloc(((size_t)nnz + 1) * sizeof *row_of);

@@ -6,6 +6,7 @@
  */
 #include "model/csr.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -164,4 +165,50 @@ int rec_csr_transpose(const struct rec_csr *src, struct rec_csr *dst)
     dst->indices = indices;
     dst->values = values;
     return REC_OK;
+}
+
+int rec_csr_check(const struct rec_csr *m, int sorted)
+{
+    if (!m || m->n_rows < 0 || m->n_cols < 0 || !m->indptr || m->indptr[0] != 0)
+        return REC_EINVAL;
+    for (int32_t r = 0; r < m->n_rows; r++)
+        if (m->indptr[r + 1] < m->indptr[r])
+            return REC_EINVAL;
+    int64_t nnz = m->indptr[m->n_rows];
+    if (nnz > 0 && (!m->indices || !m->values))
+        return REC_EINVAL;
+    for (int32_t r = 0; r < m->n_rows; r++)
+        for (int64_t e = m->indptr[r]; e < m->indptr[r + 1]; e++)
+            if (m->indices[e] < 0 || m->indices[e] >= m->n_cols ||
+                (sorted && e > m->indptr[r] && m->indices[e] <= m->indices[e - 1]))
+                return REC_EINVAL;
+    return 0;
+}
+
+int rec_csr_positive(const struct rec_csr *m, int binary, struct rec_csr *out)
+{
+    int64_t nnz = m->indptr[m->n_rows];
+    memset(out, 0, sizeof *out);
+    out->n_rows = m->n_rows;
+    out->n_cols = m->n_cols;
+    out->indptr = malloc(((size_t)m->n_rows + 1) * sizeof *out->indptr);
+    out->indices = malloc(((size_t)nnz + 1) * sizeof *out->indices);
+    out->values = malloc(((size_t)nnz + 1) * sizeof *out->values);
+    if (!out->indptr || !out->indices || !out->values) {
+        rec_csr_free(out);
+        return REC_ENOMEM;
+    }
+    int64_t n = 0;
+    out->indptr[0] = 0;
+    for (int32_t r = 0; r < m->n_rows; r++) {
+        for (int64_t e = m->indptr[r]; e < m->indptr[r + 1]; e++) {
+            float v = m->values[e];
+            if (v > 0.0f && isfinite(v)) {
+                out->indices[n] = m->indices[e];
+                out->values[n++] = binary ? 1.0f : v;
+            }
+        }
+        out->indptr[r + 1] = n;
+    }
+    return 0;
 }

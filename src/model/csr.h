@@ -27,5 +27,11 @@ int rec_csr_from_triplets(struct rec_csr *m, int32_t n_rows, int32_t n_cols,
 /* Transpose of src into dst (caller frees dst). Returns 0 or REC_ENOMEM. */
 int rec_csr_transpose(const struct rec_csr *src, struct rec_csr *dst);
 void rec_csr_free(struct rec_csr *m);
+/* 0 when m is well formed (indptr from 0 and non-decreasing, values present, columns in range
+ * and, with sorted, strictly increasing within each row), else REC_EINVAL. O(nnz). */
+int rec_csr_check(const struct rec_csr *m, int sorted);
+/* Copy of m keeping the finite entries > 0, valued 1 when binary (the fits' input). 0 or
+ * REC_ENOMEM; the caller frees out. */
+int rec_csr_positive(const struct rec_csr *m, int binary, struct rec_csr *out);
 
 #endif

@@ -184,55 +184,6 @@ static float *alloc_matrix(size_t count)
 
 /* ---- fit ---------------------------------------------------------------------------------- */
 
-/* REC_EINVAL unless ui is a well-formed CSR with sorted, unique columns (O(nnz)). */
-static int check_csr(const struct rec_csr *ui)
-{
-    if (!ui || ui->n_rows < 0 || ui->n_cols < 0 || !ui->indptr || ui->indptr[0] != 0)
-        return REC_EINVAL;
-    for (int32_t r = 0; r < ui->n_rows; r++)
-        if (ui->indptr[r + 1] < ui->indptr[r])
-            return REC_EINVAL;
-    int64_t nnz = ui->indptr[ui->n_rows];
-    if (nnz > 0 && (!ui->indices || !ui->values))
-        return REC_EINVAL;
-    for (int32_t r = 0; r < ui->n_rows; r++)
-        for (int64_t e = ui->indptr[r]; e < ui->indptr[r + 1]; e++)
-            if (ui->indices[e] < 0 || ui->indices[e] >= ui->n_cols ||
-                (e > ui->indptr[r] && ui->indices[e] <= ui->indices[e - 1]))
-                return REC_EINVAL;
-    return REC_OK;
-}
-
-/* Copy of ui with the finite entries > 0 only, valued 1 when binary. 0 or REC_ENOMEM. */
-static int positive_part(const struct rec_csr *ui, int binary, struct rec_csr *out)
-{
-    int64_t nnz = ui->indptr[ui->n_rows];
-    memset(out, 0, sizeof *out);
-    out->n_rows = ui->n_rows;
-    out->n_cols = ui->n_cols;
-    out->indptr = malloc(((size_t)ui->n_rows + 1) * sizeof *out->indptr);
-    out->indices = malloc(((size_t)nnz + 1) * sizeof *out->indices);
-    out->values = malloc(((size_t)nnz + 1) * sizeof *out->values);
-    if (!out->indptr || !out->indices || !out->values) {
-        rec_csr_free(out);
-        return REC_ENOMEM;
-    }
-    int64_t n = 0;
-    out->indptr[0] = 0;
-    for (int32_t r = 0; r < ui->n_rows; r++) {
-        for (int64_t e = ui->indptr[r]; e < ui->indptr[r + 1]; e++) {
-            float v = ui->values[e];
-            if (v > 0.0f && isfinite(v)) {
-                out->indices[n] = ui->indices[e];
-                out->values[n] = binary ? 1.0f : v;
-                n++;
-            }
-        }
-        out->indptr[r + 1] = n;
-    }
-    return REC_OK;
-}
-
 struct gram_job {
     const struct rec_csr *x;  /* users x items, positive part */
     const struct rec_csr *xt; /* its transpose */
@@ -377,7 +328,7 @@ static int ease_fit(const struct rec_train_input *in, const double *params, stru
         return rec_errf(err, errlen, REC_EINVAL, "ease: %s", msg);
     if (in->threads < 0)
         return rec_errf(err, errlen, REC_EINVAL, "ease: threads must be >= 0");
-    if (check_csr(in->ui) != REC_OK)
+    if (rec_csr_check(in->ui, 1) != REC_OK)
         return rec_errf(err, errlen, REC_EINVAL, "ease: malformed interaction matrix");
 
     int32_t n = in->ui->n_cols, max_items = (int32_t)params[REC_EASE_MAX_ITEMS];
@@ -411,7 +362,7 @@ static int ease_fit(const struct rec_train_input *in, const double *params, stru
         goto out;
     }
     scratch = malloc((3 * (size_t)n + 1) * sizeof *scratch);
-    if (!scratch || positive_part(in->ui, m->binary, &x) != REC_OK ||
+    if (!scratch || rec_csr_positive(in->ui, m->binary, &x) != REC_OK ||
         rec_csr_transpose(&x, &xt) != REC_OK) {
         rc = rec_errf(err, errlen, REC_ENOMEM, "ease: out of memory copying the interactions");
         goto out;

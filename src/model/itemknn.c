@@ -283,23 +283,6 @@ static void fit_items(void *ctx, int thread, int64_t lo, int64_t hi)
 
 /* ---- fit: setup ------------------------------------------------------------------------------ */
 
-/* REC_EINVAL unless m is a well-formed CSR (O(nnz); fit indexes by it). */
-static int check_csr(const struct rec_csr *m)
-{
-    if (!m || m->n_rows < 0 || m->n_cols < 0 || !m->indptr || m->indptr[0] != 0)
-        return REC_EINVAL;
-    for (int32_t r = 0; r < m->n_rows; r++)
-        if (m->indptr[r + 1] < m->indptr[r])
-            return REC_EINVAL;
-    int64_t nnz = m->indptr[m->n_rows];
-    if (nnz > 0 && (!m->indices || !m->values))
-        return REC_EINVAL;
-    for (int64_t e = 0; e < nnz; e++)
-        if (m->indices[e] < 0 || m->indices[e] >= m->n_cols)
-            return REC_EINVAL;
-    return REC_OK;
-}
-
 /* Per-user weights (1, or 1/log(1 + positives) with user_weight) and per-item norm factors. */
 static int norms(struct job *jb, const double *p, float **uw_out, double **nl_out,
                  double **nr_out)
@@ -361,11 +344,11 @@ static int fit(const struct rec_train_input *in, const double *params, struct re
     if (!out)
         return rec_errf(err, errlen, REC_EINVAL, "itemknn: no output");
     *out = NULL;
-    if (!in || check_csr(in->ui) != REC_OK)
+    if (!in || rec_csr_check(in->ui, 0) != REC_OK)
         return rec_errf(err, errlen, REC_EINVAL, "itemknn: ui is not a valid CSR matrix");
     if (params_check(params, err, errlen) != REC_OK)
         return REC_EINVAL;
-    if (in->iu && (check_csr(in->iu) != REC_OK || in->iu->n_rows != in->ui->n_cols ||
+    if (in->iu && (rec_csr_check(in->iu, 0) != REC_OK || in->iu->n_rows != in->ui->n_cols ||
                    in->iu->n_cols != in->ui->n_rows ||
                    in->iu->indptr[in->iu->n_rows] != in->ui->indptr[in->ui->n_rows]))
         return rec_errf(err, errlen, REC_EINVAL, "itemknn: iu is not the transpose of ui");

@@ -67,6 +67,7 @@ void rec_engine_destroy(struct rec_engine *e)
     if (!e)
         return;
     rec_engine_trainer_stop(e);
+    rec_online_free(e); /* it clears marks in items[] */
     for (int32_t u = 0; u < e->user_ids.n_names; u++) {
         free(e->users[u].hist);
         free(e->users[u].doc);
@@ -82,7 +83,6 @@ void rec_engine_destroy(struct rec_engine *e)
     rec_idmap_free(&e->item_ids);
     rec_pop_free(&e->pop);
     rec_knn_free(&e->knn);
-    rec_online_free(e);
     rec_als_destroy(e->als);
     if (e->blend) {
         rec_blend_clear(e->blend);
