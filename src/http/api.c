@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 #include "core/err.h"
 #include "ingest/event.h"
@@ -97,9 +99,53 @@ static long count_top_level(const char *s, size_t n, long limit)
     return count + 1;
 }
 
+/* application/x-ndjson: one JSON object per line (blank lines skipped) into an array. A line
+ * that is not JSON refuses the whole body, naming the line, as a malformed array would. */
+static json_t *parse_ndjson(const struct rec_api *api, const struct rec_http_request *req,
+                            struct rec_http_response *res)
+{
+    json_t *arr = json_array();
+    const char *p = req->body, *end = req->body + req->body_len;
+    for (int line = 1; arr && p < end; line++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *stop = nl ? nl : end;
+        const char *q = p;
+        while (q < stop && (*q == ' ' || *q == '\t' || *q == '\r'))
+            q++;
+        if (q < stop) {
+            if (json_array_size(arr) >= (size_t)api->max_batch) {
+                rec_http_reply_error(res, 0, REC_ETOOBIG, "batch has more than %d records, the limit",
+                                     api->max_batch);
+                json_decref(arr);
+                return NULL;
+            }
+            json_error_t jerr;
+            json_t *v = json_loadb(p, (size_t)(stop - p), JSON_REJECT_DUPLICATES, &jerr);
+            if (!v) {
+                rec_http_reply_error(res, 0, REC_EFORMAT, "malformed JSON on line %d, column %d: %s",
+                                     line, jerr.column, jerr.text);
+                json_decref(arr);
+                return NULL;
+            }
+            json_array_append_new(arr, v);
+        }
+        p = nl ? nl + 1 : end;
+    }
+    if (arr && json_array_size(arr) == 0) {
+        rec_http_reply_error(res, 0, REC_EINVAL, "request body has no JSON lines");
+        json_decref(arr);
+        return NULL;
+    }
+    return arr;
+}
+
 void *rec_api_parse_batch(const struct rec_api *api, const struct rec_http_request *req,
                           struct rec_http_response *res, int allow_single)
 {
+    const char *ct = rec_http_header(req, "Content-Type");
+    if (req->body_len > 0 && ct && (!strncasecmp(ct, "application/x-ndjson", 20) ||
+                                    !strncasecmp(ct, "application/jsonl", 17)))
+        return parse_ndjson(api, req, res);
     if (req->body_len == 0) {
         rec_http_reply_error(res, 0, REC_EINVAL, "request body is empty; expected a JSON array");
         return NULL;

@@ -59,6 +59,8 @@ void rec_http_stop(struct rec_http_server *s);
 
 /* Value of query argument key (percent-decoded), or NULL. Valid during the handler. */
 const char *rec_http_query(const struct rec_http_request *req, const char *key);
+/* Value of a request header (case-insensitive name), or NULL. */
+const char *rec_http_header(const struct rec_http_request *req, const char *name);
 
 /* Response helpers (src/http/reply.c). reply_json takes ownership of (steals) the jansson value
  * passed as void* (json_t*) so that callers need not include jansson here. */

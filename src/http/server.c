@@ -593,6 +593,11 @@ void rec_http_stop(struct rec_http_server *s)
 }
 
 /* See http.h. Thread-safe for the request's own thread (the handler). */
+const char *rec_http_header(const struct rec_http_request *req, const char *name)
+{
+    return req->conn ? MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name) : NULL;
+}
+
 const char *rec_http_query(const struct rec_http_request *req, const char *key)
 {
     if (!req || !req->conn || !key)

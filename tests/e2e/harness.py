@@ -87,7 +87,7 @@ class Server:
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         req = urllib.request.Request("http://127.0.0.1:%d%s" % (self.port, path), data=data,
                                      method=method, headers=headers or {})
-        if data is not None:
+        if data is not None and not any(k.lower() == "content-type" for k in (headers or {})):
             req.add_header("Content-Type", "application/json")
         try:
             with urllib.request.urlopen(req, timeout=timeout) as r:

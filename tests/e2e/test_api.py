@@ -1,5 +1,6 @@
 """HTTP API end to end: catalog, events, real-time recommendations, deletions, and bad input of
 every kind, against a real `recd serve`."""
+import json
 import socket
 import unittest
 
@@ -181,6 +182,22 @@ class ApiTest(unittest.TestCase):
         self.assertEqual((st, r["accepted"]), (200, 1))
         self.assertEqual(len(r["rejected"]), 1)
         self.assertIn("unknown field", r["rejected"][0]["reason"])
+
+    def test_ndjson_events(self):
+        nd = "\n".join(json.dumps({"user": "nd-%d" % k, "item": "space-%d" % (k % 3), "type": "click"})
+                       for k in range(5))
+        body = (nd + "\n\n" + json.dumps({"user": "nd-x", "item": "space-1", "type": "teleport"}) + "\n").encode()
+        st, r = self.s.request("POST", "/v1/events", raw=body,
+                               headers={"Content-Type": "application/x-ndjson"})
+        self.assertEqual(st, 200, r)
+        self.assertEqual(r["accepted"], 5)
+        self.assertEqual(r["rejected"][0]["index"], 5)
+        _, u = self.s.get("/v1/users/nd-3")
+        self.assertEqual(u["events"], 1)
+        st, r = self.s.request("POST", "/v1/events", raw=b'{"user":"a","item":"b","type":"view"}\n{"user":',
+                               headers={"Content-Type": "application/x-ndjson"})
+        self.assertEqual(st, 400)
+        self.assertIn("line 2", r["error"]["message"])
 
     def test_malformed_bodies(self):
         self.assertError(self.s.post("/v1/events", raw=b"[{\"user\": "), 400, "malformed JSON")
