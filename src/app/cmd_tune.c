@@ -65,6 +65,14 @@ static int objective(void *vctx, const double *params, double *score)
 
 static void on_progress(void *p, int done, int total) { rec_progress_update(p, done); }
 
+/* The one list length tune optimizes (--k), or 0 when it is not a single number 1..1000. */
+static int single_k(const char *s)
+{
+    char *end;
+    long k = s ? strtol(s, &end, 10) : 0;
+    return s && *s && !*end && k >= 1 && k <= 1000 ? (int)k : 0;
+}
+
 static json_t *trial_json(const struct rec_model_type *t, const struct rec_tune_trial *tr)
 {
     char params[256];
@@ -104,12 +112,12 @@ static int write_config(const char *path, const char *data, const struct rec_con
 static int tune_all(struct rec_config *c, const char *path, json_t *report, char *err, size_t errlen)
 {
     struct rec_eval_model models[MAX_MODELS];
-    int n_models, k = atoi(c->k);
+    int n_models, k = single_k(c->k);
     int rc = rec_eval_models_parse(c, models, MAX_MODELS, &n_models, err, errlen);
     if (rc)
         return rc;
     if (k < 1)
-        return rec_errf(err, errlen, REC_EINVAL, "--k takes one list length for tune");
+        return rec_errf(err, errlen, REC_EINVAL, "--k takes one list length (1..1000) for tune");
     struct rec_eval_data d;
     rc = rec_eval_data_load(&d, path, c->data, NULL, NULL, c->weights, err, errlen);
     uint8_t *is_test = rc ? NULL : calloc((size_t)(d.n_pairs ? d.n_pairs : 1), 1);
@@ -222,7 +230,7 @@ int rec_cmd_tune(int argc, char **argv)
     char err[512] = "";
     json_t *report = json_pack("{s:s,s:s,s:s}", "title", "recd tune", "dataset", np ? pos[0] : c.data,
                                "protocol", "validation carve of a per-user random split");
-    json_object_set_new(report, "ks", json_pack("[i]", atoi(c.k)));
+    json_object_set_new(report, "ks", json_pack("[i]", single_k(c.k)));
     double t0 = rec_mono_s();
     rc = tune_all(&c, np ? pos[0] : NULL, report, err, sizeof err);
     if (rc) {
