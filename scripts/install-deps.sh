@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential cmake pkg-config clang
 libmicrohttpd-dev libjansson-dev libsqlite3-dev
-libopenblas-dev liblapacke-dev libzstd-dev libcmocka-dev sqlite3
+libopenblas-dev liblapacke-dev libzstd-dev libcmocka-dev librdkafka-dev sqlite3
 python3 curl zstd"
 
 missing=""

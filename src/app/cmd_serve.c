@@ -1,4 +1,5 @@
-/* cmd_serve.c: `recd serve`: store + engine + HTTP API until SIGINT or SIGTERM. */
+/* cmd_serve.c: `recd serve`: store + engine + HTTP API (+ the Kafka consumer when
+ * --kafka-brokers is set) until SIGINT or SIGTERM. */
 #include <signal.h>
 #include <stdio.h>
 
@@ -6,7 +7,35 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "http/api.h"
+#include "ingest/kafka.h"
 #include "store/store.h"
+
+/* Starts the Kafka consumer when brokers are configured (*out stays NULL otherwise) and
+ * publishes it to GET /v1/status. 0, or 1 after logging why. */
+static int start_kafka(const struct rec_config *c, struct rec_store *store,
+                       struct rec_engine *engine, struct rec_kafka **out)
+{
+    *out = NULL;
+    if (!c->kafka_brokers || !*c->kafka_brokers)
+        return 0;
+    struct rec_kafka_config kc;
+    rec_kafka_config_default(&kc);
+    kc.brokers = c->kafka_brokers;
+    kc.topic = c->kafka_topic;
+    kc.group = c->kafka_group;
+    kc.dead_letter_topic = c->kafka_dead_letter_topic;
+    kc.properties = c->kafka_properties;
+    kc.max_events = c->max_batch;
+    kc.batch_messages = c->kafka_batch;
+    kc.dead_letter_bytes = c->kafka_dead_letter_bytes;
+    char err[512];
+    if (rec_kafka_start(&kc, store, engine, out, err, sizeof err)) {
+        rec_error("cannot start the Kafka consumer: %s", err);
+        return 1;
+    }
+    rec_kafka_publish(*out);
+    return 0;
+}
 
 int rec_cmd_serve(int argc, char **argv)
 {
@@ -46,10 +75,17 @@ int rec_cmd_serve(int argc, char **argv)
         .app = &api,
     };
     hc.routes = rec_api_routes(&hc.n_routes);
-    struct rec_http_server *http;
     char err[512];
+    struct rec_kafka *kafka = NULL;
+    if (start_kafka(&c, store, engine, &kafka)) {
+        rec_app_close(store, engine);
+        rec_config_free(&c);
+        return 1;
+    }
+    struct rec_http_server *http;
     if (rec_http_start(&hc, &http, err, sizeof err)) {
         rec_error("cannot listen on %s:%d: %s", c.bind, c.port, err);
+        rec_kafka_stop(kafka);
         rec_app_close(store, engine);
         rec_config_free(&c);
         return 1;
@@ -61,6 +97,7 @@ int rec_cmd_serve(int argc, char **argv)
     int sig = 0;
     sigwait(&sigs, &sig);
     rec_info("signal %d: shutting down", sig);
+    rec_kafka_stop(kafka); /* makes what it received durable and commits, while all is up */
     rec_engine_shutdown(engine); /* releases requests waiting for a training run */
     rec_http_stop(http);
     rec_app_close(store, engine);

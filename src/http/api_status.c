@@ -1,13 +1,58 @@
 /* api_status.c: GET /v1/status, POST /v1/train, GET /health. */
 #include <jansson.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/clock.h"
 #include "core/err.h"
 #include "http/api.h"
+#include "ingest/kafka.h"
 #include "serve/engine.h"
 #include "store/store.h"
+
+static json_t *offset_json(int64_t v)
+{
+    return v >= 0 ? json_integer(v) : json_null();
+}
+
+/* The "kafka" object: counters and per-partition lag of the published consumer, NULL when
+ * recd does not consume from Kafka. */
+static json_t *kafka_json(void)
+{
+    struct rec_kafka_stats *k = malloc(sizeof *k); /* ~6 KiB: not on a worker's stack */
+    if (!k || rec_kafka_published_stats(k)) {
+        free(k);
+        return NULL;
+    }
+    json_t *parts = json_array();
+    for (int i = 0; i < k->n_partitions && i < REC_KAFKA_MAX_REPORTED; i++) {
+        const struct rec_kafka_partition *p = &k->partitions[i];
+        json_t *o = json_pack("{s:i}", "partition", (int)p->partition);
+        json_object_set_new(o, "high_watermark", offset_json(p->high_watermark));
+        json_object_set_new(o, "position", offset_json(p->position));
+        json_object_set_new(o, "committed", offset_json(p->committed));
+        json_object_set_new(o, "lag", offset_json(p->lag));
+        json_array_append_new(parts, o);
+    }
+    json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:i,s:o}",
+                          "topic", k->topic, "group", k->group,
+                          "consumed", (json_int_t)k->consumed, "events", (json_int_t)k->events,
+                          "applied", (json_int_t)k->applied,
+                          "duplicates", (json_int_t)k->duplicates,
+                          "invalid_events", (json_int_t)k->invalid_events,
+                          "dead_letters", (json_int_t)k->dead_letters,
+                          "dead_letters_produced", (json_int_t)k->dead_letters_produced,
+                          "store_errors", (json_int_t)k->store_errors,
+                          "commits", (json_int_t)k->commits,
+                          "rebalances", (json_int_t)k->rebalances, "lag", (json_int_t)k->lag,
+                          "assigned_partitions", k->n_partitions, "partitions", parts);
+    json_object_set_new(o, "brokers_up", k->brokers_up >= 0 ? json_integer(k->brokers_up) : json_null());
+    json_object_set_new(o, "last_error", k->last_error[0] ? json_string(k->last_error) : json_null());
+    json_object_set_new(o, "last_error_at", k->last_error_at ? json_integer(k->last_error_at) : json_null());
+    free(k);
+    return o;
+}
 
 void rec_api_status(void *app, const struct rec_http_request *req, struct rec_http_response *res)
 {
@@ -37,12 +82,15 @@ void rec_api_status(void *app, const struct rec_http_request *req, struct rec_ht
                                                     "blend_weight", st.source_weight[s], "ready",
                                                     st.source_ready[s]));
     }
-    rec_http_reply_json(res, 200,
-                        json_pack("{s:I,s:I,s:I,s:I,s:f,s:s,s:o}", "items", (json_int_t)st.n_items,
-                                  "users", (json_int_t)st.n_users, "events", (json_int_t)n_events,
-                                  "events_in_memory", (json_int_t)st.n_events, "uptime_s",
-                                  rec_mono_s() - api->started_mono, "version", RECD_VERSION,
-                                  "models", models));
+    json_t *body = json_pack("{s:I,s:I,s:I,s:I,s:f,s:s,s:o}", "items", (json_int_t)st.n_items,
+                             "users", (json_int_t)st.n_users, "events", (json_int_t)n_events,
+                             "events_in_memory", (json_int_t)st.n_events, "uptime_s",
+                             rec_mono_s() - api->started_mono, "version", RECD_VERSION,
+                             "models", models);
+    json_t *kafka = kafka_json();
+    if (kafka)
+        json_object_set_new(body, "kafka", kafka);
+    rec_http_reply_json(res, 200, body);
 }
 
 void rec_api_train(void *app, const struct rec_http_request *req, struct rec_http_response *res)

@@ -17,8 +17,8 @@
  * - events.seq is AUTOINCREMENT: after a user erasure removed the newest events, a plain rowid
  *   would hand the same seq out again and a consumer that replayed up to that seq would miss the
  *   new event. AUTOINCREMENT guarantees seqs only grow.
- * - events.event_id is UNIQUE; NULLs are distinct in SQLite, so events without an id are never
- *   deduplicated.
+ * - events.event_id is UNIQUE; NULLs are distinct in SQLite, so events without an id are
+ *   deduplicated by event_key instead (version 2).
  * - No foreign keys: the writer creates the users/items rows an event names in the same
  *   transaction, and items are only soft-deleted, so checks would cost time on every insert and
  *   catch nothing. */
@@ -48,9 +48,40 @@ static const char migration_1[] =
     "  key TEXT PRIMARY KEY,"
     "  value TEXT NOT NULL) WITHOUT ROWID;";
 
+/* Version 2: deduplication of events without an id, and dead letters.
+ * - events.event_key is rec_store_event_key(user, item, type, ts) for an event without id, NULL
+ *   for one with an id (event_id dedups those). Its unique index makes a redelivered id-less
+ *   event (Kafka at-least-once, a retried POST) a duplicate. The index leads with ts (which the
+ *   key covers anyway, so uniqueness is the same): events arrive roughly in time order, so new
+ *   entries land at the end of the b-tree, not on random pages (a random 64-bit key alone made
+ *   id-less inserts 3x slower: 116k -> 37k events/s in batches of 1000; 103k with ts first).
+ *   Existing rows get their key through the rec_event_key() SQL function registered for the
+ *   migration; UPDATE OR IGNORE leaves the key NULL on the later copies of events that were
+ *   stored twice before this version.
+ * - dead_letters keeps messages a stream source could not use (malformed JSON, invalid events),
+ *   with the first bytes of the message and why. (source, topic, partition, offset) is unique,
+ *   so a message redelivered after a crash is recorded once. */
+static const char migration_2[] =
+    "ALTER TABLE events ADD COLUMN event_key INTEGER;"
+    "CREATE UNIQUE INDEX events_key ON events(ts, event_key);"
+    "UPDATE OR IGNORE events SET event_key = rec_event_key(user, item, type, ts)"
+    "  WHERE event_id IS NULL;"
+    "CREATE TABLE dead_letters ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  source TEXT NOT NULL,"
+    "  topic TEXT NOT NULL,"
+    "  src_partition INTEGER NOT NULL,"
+    "  src_offset INTEGER NOT NULL,"
+    "  reason TEXT NOT NULL,"
+    "  payload BLOB,"
+    "  payload_bytes INTEGER NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  UNIQUE(source, topic, src_partition, src_offset));";
+
 /* migrations[i] brings the schema from version i to i + 1. */
 static const char *const migrations[] = {
     migration_1,
+    migration_2,
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == REC_STORE_SCHEMA_VERSION,
@@ -123,8 +154,26 @@ fail:
     return rc;
 }
 
+/* rec_event_key(user, item, type, ts): the dedup key of an id-less event, for migration 2. */
+static void event_key_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    const char *user = (const char *)sqlite3_value_text(argv[0]);
+    const char *item = (const char *)sqlite3_value_text(argv[1]);
+    if (!user || !item) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    sqlite3_result_int64(ctx, rec_store_event_key(user, item, sqlite3_value_int(argv[2]),
+                                                  sqlite3_value_int64(argv[3])));
+}
+
 int rec_store_schema_migrate(sqlite3 *db, int *version, char *err, size_t errlen)
 {
+    if (sqlite3_create_function(db, "rec_event_key", 4,
+                                SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, NULL,
+                                event_key_fn, NULL, NULL) != SQLITE_OK)
+        return rec_errf(err, errlen, REC_ESTORE, "cannot register rec_event_key: %s",
+                        sqlite3_errmsg(db));
     int done = 0;
     /* At most one pass per migration plus the final check. */
     for (int pass = 0; pass <= REC_STORE_SCHEMA_VERSION && !done; pass++) {

@@ -379,6 +379,7 @@ struct scan {
     int (*row)(sqlite3_stmt *st, const struct scan *sc);
     rec_store_row_cb row_cb;
     rec_store_event_cb event_cb;
+    rec_store_dead_letter_cb dead_cb;
     void *ctx;
 };
 
@@ -480,6 +481,37 @@ int rec_store_scan_events(struct rec_store *s, int64_t after_seq, rec_store_even
     struct scan sc = {.sql = "SELECT seq, event_id, user, item, type, value, ts, context"
                              " FROM events WHERE seq > ?1 ORDER BY seq",
                       .has_after = 1, .after = after_seq, .row = event_row, .event_cb = cb,
+                      .ctx = ctx};
+    return scan_run(s, &sc);
+}
+
+static int dead_letter_row(sqlite3_stmt *st, const struct scan *sc)
+{
+    struct rec_dead_letter d = {
+        .source = col_text(st, 1),
+        .topic = col_text(st, 2),
+        .partition = sqlite3_column_int(st, 3),
+        .offset = sqlite3_column_int64(st, 4),
+        .reason = col_text(st, 5),
+        .payload = sqlite3_column_blob(st, 6),
+        .payload_len = (size_t)sqlite3_column_bytes(st, 6),
+        .payload_bytes = sqlite3_column_int64(st, 7),
+        .ts = sqlite3_column_int64(st, 8),
+    };
+    if (!d.source || !d.topic || !d.reason)
+        return REC_ENOMEM;
+    return sc->dead_cb(sc->ctx, sqlite3_column_int64(st, 0), &d);
+}
+
+int rec_store_scan_dead_letters(struct rec_store *s, int64_t after_seq,
+                                rec_store_dead_letter_cb cb, void *ctx)
+{
+    if (!s || !cb)
+        return REC_EINVAL;
+    struct scan sc = {.sql = "SELECT seq, source, topic, src_partition, src_offset, reason,"
+                             " payload, payload_bytes, created_at"
+                             " FROM dead_letters WHERE seq > ?1 ORDER BY seq",
+                      .has_after = 1, .after = after_seq, .row = dead_letter_row, .dead_cb = cb,
                       .ctx = ctx};
     return scan_run(s, &sc);
 }

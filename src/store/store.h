@@ -8,6 +8,9 @@
  * Items and users are stored as JSON documents (text) the caller builds; the store does not
  * look inside them. Items are soft-deleted (kept with deleted=1) so their history stays valid;
  * users are erased with all their events.
+ *
+ * Events are deduplicated: by id when they have one, else by rec_store_event_key (user, item,
+ * type, ts), so a redelivered or retried event is stored, and applied, once.
  */
 #ifndef REC_STORE_STORE_H
 #define REC_STORE_STORE_H
@@ -17,7 +20,7 @@
 
 #include "ingest/event.h"
 
-#define REC_STORE_SCHEMA_VERSION 1
+#define REC_STORE_SCHEMA_VERSION 2
 #define REC_STORE_DB_NAME "recd.db"
 
 struct rec_store;
@@ -29,12 +32,38 @@ int rec_store_open(const char *dir, struct rec_store **out, char *err, size_t er
 void rec_store_close(struct rec_store *s);
 
 /* Appends n events durably in one group commit. Users and items named by the events that have
- * no row yet get one (doc "{}"). An event whose id was stored before is not stored again:
- * inserted[i] is set to 1 when events[i] was stored (and events[i].seq to its sequence number,
- * increasing in commit order), 0 for a duplicate. Returns 0 or a negative code; on error nothing
- * of this call is stored. */
+ * no row yet get one (doc "{}"). An event stored before is not stored again: one with the same
+ * id, or, for an event without id, one without id and the same rec_store_event_key (earlier in
+ * this call counts too). inserted[i] is set to 1 when events[i] was stored (and events[i].seq
+ * to its sequence number, increasing in commit order), 0 for a duplicate. Returns 0 or a
+ * negative code; on error nothing of this call is stored. */
 int rec_store_append_events(struct rec_store *s, struct rec_event *events, int n,
                             uint8_t *inserted);
+
+/* Dedup key of an event without id (events.event_key): a 64-bit hash of user, item, type and
+ * ts. Two id-less events that agree on all four are one event. Two different ones collide with
+ * probability about n^2 / 2^65 among n stored events (3e-8 at a million); clients that must
+ * never lose such an event send ids. Stored on disk: never change the function. Pure. */
+int64_t rec_store_event_key(const char *user, const char *item, int type, int64_t ts);
+
+/* A message a stream source could not use (table dead_letters). */
+struct rec_dead_letter {
+    const char *source;        /* "kafka" */
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    const char *reason;        /* why it was rejected */
+    const void *payload;       /* the message's first bytes (the caller truncates); may be NULL */
+    size_t payload_len;
+    int64_t payload_bytes;     /* size of the whole message */
+    int64_t ts;                /* Unix seconds when it was rejected */
+};
+
+/* Records n dead letters in one group commit. A letter whose (source, topic, partition,
+ * offset) is recorded already (a redelivered message) is skipped; *n_added (may be NULL) gets
+ * how many rows are new. Returns 0 or a negative code; on error nothing is stored. */
+int rec_store_add_dead_letters(struct rec_store *s, const struct rec_dead_letter *dl, int n,
+                               int *n_added);
 
 /* Inserts or replaces items (id, JSON doc); replacing clears the deleted flag. One commit. */
 int rec_store_upsert_items(struct rec_store *s, const char *const *ids, const char *const *docs,
@@ -62,6 +91,11 @@ int rec_store_scan_users(struct rec_store *s, rec_store_row_cb cb, void *ctx);
 /* Events with seq > after_seq in seq order. */
 int rec_store_scan_events(struct rec_store *s, int64_t after_seq, rec_store_event_cb cb,
                           void *ctx);
+
+/* Dead letters with seq > after_seq in seq order; pointers valid during the call only. */
+typedef int (*rec_store_dead_letter_cb)(void *ctx, int64_t seq, const struct rec_dead_letter *dl);
+int rec_store_scan_dead_letters(struct rec_store *s, int64_t after_seq,
+                                rec_store_dead_letter_cb cb, void *ctx);
 
 /* Stored counts. */
 int rec_store_count(struct rec_store *s, int64_t *n_items, int64_t *n_users, int64_t *n_events);

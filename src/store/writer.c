@@ -19,6 +19,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/rand.h"
 #include "store/store_int.h"
 
 /* Statements of the writer connection, prepared once when the writer starts. */
@@ -30,8 +31,12 @@
     X(W_RELEASE, "RELEASE job")                                                              \
     X(W_ROLLBACK_TO, "ROLLBACK TO job")                                                      \
     X(W_EVENT_INSERT,                                                                        \
-      "INSERT INTO events(event_id, user, item, type, value, ts, context)"                   \
-      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(event_id) DO NOTHING")                \
+      "INSERT INTO events(event_id, user, item, type, value, ts, context, event_key)"        \
+      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING")                      \
+    X(W_DEAD_LETTER_INSERT,                                                                  \
+      "INSERT INTO dead_letters(source, topic, src_partition, src_offset, reason, payload,"  \
+      " payload_bytes, created_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"                   \
+      " ON CONFLICT DO NOTHING")                                                             \
     X(W_USER_ENSURE,                                                                         \
       "INSERT INTO users(id, doc, created_at) VALUES(?1, '{}', ?2)"                          \
       " ON CONFLICT(id) DO NOTHING")                                                         \
@@ -88,6 +93,8 @@ struct job {
     int n;
     const char *key;                  /* deletes, meta */
     const char *value;
+    const struct rec_dead_letter *dead; /* dead letters: in */
+    int *n_added;                     /* dead letters: out, may be NULL */
     /* completion */
     int rc;
     int done;
@@ -147,16 +154,19 @@ static int run_append(struct rec_store_writer *w, struct job *j)
         ev->seq = 0;
         if (j->inserted)
             j->inserted[i] = 0;
+        /* an id-less event is keyed by its content (?8 stays NULL for the others) */
         if (bind_text(st, 1, ev->id) || bind_text(st, 2, ev->user) ||
             bind_text(st, 3, ev->item) || sqlite3_bind_int(st, 4, ev->type) ||
             sqlite3_bind_double(st, 5, ev->value) || sqlite3_bind_int64(st, 6, ev->ts) ||
-            bind_text(st, 7, ev->context))
+            bind_text(st, 7, ev->context) ||
+            (!ev->id && sqlite3_bind_int64(st, 8, rec_store_event_key(ev->user, ev->item,
+                                                                       ev->type, ev->ts))))
             return rec_store_db_fail(w->db, "bind");
         int rc = step(w, W_EVENT_INSERT);
         if (rc)
             return rc;
         if (sqlite3_changes(w->db) == 0)
-            continue; /* event_id seen before (in an earlier commit or earlier in this call) */
+            continue; /* id or key seen before (in an earlier commit or earlier in this call) */
         ev->seq = sqlite3_last_insert_rowid(w->db);
         if (j->inserted)
             j->inserted[i] = 1;
@@ -232,9 +242,32 @@ static int run_meta_set(struct rec_store_writer *w, struct job *j)
     return step(w, W_META_SET);
 }
 
+static int run_dead_letters(struct rec_store_writer *w, struct job *j)
+{
+    sqlite3_stmt *st = w->st[W_DEAD_LETTER_INSERT];
+    for (int i = 0; i < j->n; i++) {
+        const struct rec_dead_letter *d = &j->dead[i];
+        if (bind_text(st, 1, d->source) || bind_text(st, 2, d->topic) ||
+            sqlite3_bind_int(st, 3, d->partition) || sqlite3_bind_int64(st, 4, d->offset) ||
+            bind_text(st, 5, d->reason) ||
+            (d->payload && sqlite3_bind_blob64(st, 6, d->payload, d->payload_len,
+                                               SQLITE_STATIC)) ||
+            sqlite3_bind_int64(st, 7, d->payload_bytes) || sqlite3_bind_int64(st, 8, d->ts))
+            return rec_store_db_fail(w->db, "bind");
+        int rc = step(w, W_DEAD_LETTER_INSERT);
+        if (rc)
+            return rc;
+        if (j->n_added)
+            *j->n_added += sqlite3_changes(w->db);
+    }
+    return 0;
+}
+
 /* Clears what a job wrote into caller memory, for a job whose work was rolled back. */
 static void undo_outputs(struct job *j)
 {
+    if (j->run == run_dead_letters && j->n_added)
+        *j->n_added = 0;
     if (j->run != run_append)
         return;
     for (int i = 0; i < j->n; i++) {
@@ -461,6 +494,37 @@ int rec_store_append_events(struct rec_store *s, struct rec_event *events, int n
         return 0;
     struct job j = {.run = run_append, .what = "append events", .events = events,
                     .inserted = inserted, .n = n};
+    return submit(s->writer, &j);
+}
+
+int64_t rec_store_event_key(const char *user, const char *item, int type, int64_t ts)
+{
+    /* FNV-1a over "user\0item\0", then type and ts through the splitmix64 finaliser */
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (int part = 0; part < 2; part++) {
+        for (const unsigned char *p = (const unsigned char *)(part ? item : user); *p; p++)
+            h = (h ^ *p) * 0x100000001b3ULL;
+        h *= 0x100000001b3ULL; /* the terminating NUL: "ab","c" differs from "a","bc" */
+    }
+    h = rec_mix64(h ^ (uint64_t)(uint32_t)type);
+    h = rec_mix64(h ^ (uint64_t)ts);
+    return (int64_t)h;
+}
+
+int rec_store_add_dead_letters(struct rec_store *s, const struct rec_dead_letter *dl, int n,
+                               int *n_added)
+{
+    if (n_added)
+        *n_added = 0;
+    if (!s || n < 0 || (n > 0 && !dl))
+        return REC_EINVAL;
+    for (int i = 0; i < n; i++)
+        if (!dl[i].source || !dl[i].topic || !dl[i].reason || dl[i].payload_bytes < 0)
+            return REC_EINVAL;
+    if (n == 0)
+        return 0;
+    struct job j = {.run = run_dead_letters, .what = "add dead letters", .dead = dl, .n = n,
+                    .n_added = n_added};
     return submit(s->writer, &j);
 }
 

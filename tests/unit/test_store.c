@@ -172,7 +172,7 @@ static void test_open_close_reopen_keeps_data(void **state)
     snprintf(expect_dir, sizeof expect_dir, "%s/db", f->dir);
     assert_string_equal(rec_store_dir(s), expect_dir);
     assert_int_equal(rec_store_schema_version(s), REC_STORE_SCHEMA_VERSION);
-    assert_int_equal(REC_STORE_SCHEMA_VERSION, 1);
+    assert_int_equal(REC_STORE_SCHEMA_VERSION, 2);
 
     const char *item_ids[] = {"i1", "i2"};
     const char *item_docs[] = {"{\"title\":\"one\"}", "{\"title\":\"two\"}"};
@@ -359,18 +359,19 @@ static void test_duplicate_event_ids(void **state)
         ev_make("e2", "u1", "i2", REC_EVENT_VIEW, 0, 2, NULL),
         ev_make("e1", "u9", "i9", REC_EVENT_LIKE, 3, 3, NULL), /* same id, same call */
         ev_make(NULL, "u1", "i1", REC_EVENT_VIEW, 0, 4, NULL),
-        ev_make(NULL, "u1", "i1", REC_EVENT_VIEW, 0, 4, NULL),  /* NULL ids never collide */
+        ev_make(NULL, "u1", "i1", REC_EVENT_VIEW, 0, 4, NULL),  /* id-less: same content */
     };
     uint8_t ins[5];
     memset(ins, 7, sizeof ins);
     assert_int_equal(rec_store_append_events(s, evs, 5, ins), 0);
-    const uint8_t want[5] = {1, 1, 0, 1, 1};
+    const uint8_t want[5] = {1, 1, 0, 1, 0};
     for (int i = 0; i < 5; i++)
         assert_int_equal(ins[i], want[i]);
     assert_int_equal(evs[2].seq, 0);
-    assert_true(evs[0].seq < evs[1].seq && evs[1].seq < evs[3].seq && evs[3].seq < evs[4].seq);
-    /* The duplicate created nothing: no u9/i9. */
-    counts_are(s, 2, 1, 4);
+    assert_int_equal(evs[4].seq, 0);
+    assert_true(evs[0].seq < evs[1].seq && evs[1].seq < evs[3].seq);
+    /* The duplicates created nothing: no u9/i9. */
+    counts_are(s, 2, 1, 3);
 
     struct rec_event evs2[3] = {
         ev_make("e2", "u1", "i2", REC_EVENT_VIEW, 0, 5, NULL), /* stored by the earlier call */
@@ -382,12 +383,12 @@ static void test_duplicate_event_ids(void **state)
     assert_int_equal(ins2[0], 0);
     assert_int_equal(ins2[1], 1);
     assert_int_equal(ins2[2], 0);
-    assert_true(evs2[1].seq > evs[4].seq);
-    counts_are(s, 2, 2, 5);
+    assert_true(evs2[1].seq > evs[3].seq);
+    counts_are(s, 2, 2, 4);
 
     struct evs got = {0};
     assert_int_equal(rec_store_scan_events(s, 0, collect_event, &got), 0);
-    assert_int_equal(got.n, 5);
+    assert_int_equal(got.n, 4);
     assert_string_equal(got.user[0], "u1"); /* the first e1 won */
     assert_int_equal(got.ev[0].type, REC_EVENT_VIEW);
     rec_store_close(s);
@@ -398,7 +399,10 @@ static void test_duplicate_event_ids(void **state)
     uint8_t one = 9;
     assert_int_equal(rec_store_append_events(s, &e1, 1, &one), 0);
     assert_int_equal(one, 0);
-    counts_are(s, 2, 2, 5);
+    struct rec_event same = ev_make(NULL, "u1", "i1", REC_EVENT_VIEW, 0, 4, NULL);
+    assert_int_equal(rec_store_append_events(s, &same, 1, &one), 0);
+    assert_int_equal(one, 0);
+    counts_are(s, 2, 2, 4);
     rec_store_close(s);
 }
 
