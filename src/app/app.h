@@ -39,8 +39,5 @@ int rec_app_open(const struct rec_config *c, int background, struct rec_store **
                  struct rec_engine **engine);
 void rec_app_close(struct rec_store *store, struct rec_engine *engine);
 
-/* A one-line progress bar on stderr when it is a terminal; no-op otherwise. */
-void rec_app_progress(const char *label, double done, double total);
-void rec_app_progress_end(void);
 
 #endif

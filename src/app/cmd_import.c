@@ -8,12 +8,15 @@
 #include "app/app.h"
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/progress.h"
 #include "ingest/import.h"
 #include "store/store.h"
 
 #define BATCH 20000
 
 struct batch {
+    struct rec_progress progress;   /* of the file being read */
+    int progress_on;
     struct rec_store *store;
     /* docs (items or users) */
     char *doc_ids[BATCH], *docs[BATCH];
@@ -113,8 +116,16 @@ static int sink_event(void *ctx, const struct rec_event *ev)
 
 static void sink_progress(void *ctx, const char *file, uint64_t done, uint64_t total)
 {
+    struct batch *b = ctx;
     const char *base = strrchr(file, '/');
-    rec_app_progress(base ? base + 1 : file, (double)done, (double)total);
+    base = base ? base + 1 : file;
+    if (!b->progress_on || strncmp(b->progress.label, base, sizeof b->progress.label - 1)) {
+        if (b->progress_on)
+            rec_progress_finish(&b->progress);
+        rec_progress_start(&b->progress, base, (int64_t)total);
+        b->progress_on = 1;
+    }
+    rec_progress_update(&b->progress, (int64_t)done);
 }
 
 int rec_cmd_import(int argc, char **argv)
@@ -157,7 +168,8 @@ int rec_cmd_import(int argc, char **argv)
         rc = flush_docs(b);
     if (!rc)
         rc = flush_events(b);
-    rec_app_progress_end();
+    if (b->progress_on)
+        rec_progress_finish(&b->progress);
     double dt = rec_mono_s() - t0;
     if (rc) {
         fprintf(stderr, "recd import: %s\n", err[0] ? err : rec_strerror(rc));

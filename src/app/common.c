@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "app/app.h"
 #include "app/eval_models.h"
@@ -198,28 +197,4 @@ void rec_app_close(struct rec_store *store, struct rec_engine *engine)
 {
     rec_engine_destroy(engine);
     rec_store_close(store);
-}
-
-static int progress_shown;
-
-void rec_app_progress(const char *label, double done, double total)
-{
-    if (!isatty(STDERR_FILENO) || total <= 0)
-        return;
-    int width = 40, fill = (int)(done / total * width);
-    if (fill > width)
-        fill = width;
-    char bar[64];
-    for (int k = 0; k < width; k++)
-        bar[k] = k < fill ? '#' : '.';
-    bar[width] = '\0';
-    fprintf(stderr, "\r%-24.24s [%s] %5.1f%%", label, bar, 100.0 * done / total);
-    progress_shown = 1;
-}
-
-void rec_app_progress_end(void)
-{
-    if (progress_shown)
-        fputc('\n', stderr);
-    progress_shown = 0;
 }
