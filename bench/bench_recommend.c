@@ -108,7 +108,7 @@ int main(int argc, char **argv)
         else
             snprintf(item, sizeof item, "%lld", (long long)(j % 500 + 1));
         struct rec_event ev = {NULL, rec_idmap_name(&l.users, (int32_t)(j % n_users)), item,
-                               REC_EVENT_CLICK, 0, 2000000000 + j, NULL, ++l.seq};
+                               REC_EVENT_CLICK, 0, 2000000000 + j, NULL, ++l.seq, NULL};
         double t1 = rec_mono_s();
         rec_engine_apply_events(l.e, &ev, 1, NULL);
         double us = (rec_mono_s() - t1) * 1e6;

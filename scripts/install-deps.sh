@@ -6,7 +6,11 @@ set -eu
 PKGS="build-essential cmake pkg-config clang
 libmicrohttpd-dev libjansson-dev libsqlite3-dev
 libopenblas-dev liblapacke-dev libzstd-dev libcmocka-dev librdkafka-dev sqlite3
-python3 curl zstd"
+python3 curl zstd chromium"
+# The dashboard's browser test runs Debian's Chromium through playwright-core (npm). Node.js may
+# come from elsewhere (NodeSource bundles npm): Debian's nodejs and npm only when they are missing.
+command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
+command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 
 missing=""
 for p in $PKGS; do

@@ -43,6 +43,13 @@ int rec_app_config(struct rec_config *c, unsigned cmd, const char *name, const c
         return 3;
     }
     rec_log_set_level((enum rec_log_level)level);
+    int format = rec_log_parse_format(c->log_format ? c->log_format : "text");
+    if (format < 0) {
+        fprintf(stderr, "recd %s: --log-format must be text or json, not '%s'\n", name, c->log_format);
+        rec_config_free(c);
+        return 3;
+    }
+    rec_log_set_format((enum rec_log_format)format);
     return 0;
 }
 

@@ -43,7 +43,7 @@ static int cmp_event(const void *a, const void *b)
 static struct rec_event to_event(const struct rec_eval_data *d, const struct rec_eval_event *r, int64_t seq)
 {
     return (struct rec_event){NULL, rec_idmap_name(&d->users, r->user), rec_idmap_name(&d->items, r->item),
-                              r->type, r->value, r->ts, NULL, seq};
+                              r->type, r->value, r->ts, NULL, seq, NULL};
 }
 
 /* Items each user met in the stream that the engine may not know as theirs (static policy). */

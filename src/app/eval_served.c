@@ -49,8 +49,9 @@ int rec_eval_served_fit(const struct rec_engine_params *p, const struct rec_eval
     qsort(order, (size_t)n, sizeof *order, cmp_ts);
     for (int64_t j = 0; j < n && !rc; j++) {
         const struct rec_eval_event *r = order[j];
-        struct rec_event ev = {NULL, rec_idmap_name(&d->users, r->user), rec_idmap_name(&d->items, r->item),
-                               r->type, r->value, r->ts, NULL, j + 1};
+        struct rec_event ev = {.user = rec_idmap_name(&d->users, r->user),
+                               .item = rec_idmap_name(&d->items, r->item), .type = r->type,
+                               .value = r->value, .ts = r->ts, .seq = j + 1};
         rc = rec_engine_apply_events(out->engine, &ev, 1, NULL);
     }
     free(order);

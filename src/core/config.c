@@ -29,6 +29,7 @@ static const struct opt opts[] = {
     {"config", OPT_STR, OFF(config), NULL, ALL_CMDS & ~REC_CMD_VERSION, "config file (key = value lines)"},
     {"data", OPT_STR, OFF(data), "./recd-data", DATA_CMDS, "data directory (SQLite store and model snapshots)"},
     {"log-level", OPT_STR, OFF(log_level), "info", ALL_CMDS, "debug, info, warn, error or off"},
+    {"log-format", OPT_STR, OFF(log_format), "text", ALL_CMDS, "log lines as text or json (one JSON object per line)"},
 
     {"bind", OPT_STR, OFF(bind), "127.0.0.1", REC_CMD_SERVE, "address to listen on (0.0.0.0 for all)"},
     {"port", OPT_INT, OFF(port), "8080", REC_CMD_SERVE, "TCP port (0 picks a free one)"},
@@ -36,6 +37,12 @@ static const struct opt opts[] = {
     {"max-body", OPT_I64, OFF(max_body), "16777216", REC_CMD_SERVE, "largest request body, bytes"},
     {"max-batch", OPT_INT, OFF(max_batch), "10000", REC_CMD_SERVE, "most records in one POST"},
     {"max-n", OPT_INT, OFF(max_n), "1000", REC_CMD_SERVE, "largest n a list request may ask for"},
+    {"experiments", OPT_STR, OFF(experiments), "", REC_CMD_SERVE, "A/B experiments file (JSON; see docs/EXPERIMENTS.md)"},
+    {"attribution-window", OPT_DBL, OFF(attribution_window), "60", REC_CMD_SERVE, "minutes after a recommendation during which a user's events on its items count for it"},
+    {"metrics-interval", OPT_DBL, OFF(metrics_interval), "5", REC_CMD_SERVE, "seconds between the samples of /v1/metrics/history (720 are kept)"},
+    {"drift-window", OPT_DBL, OFF(drift_window), "60", REC_CMD_SERVE, "minutes of one drift window (the previous window is the reference)"},
+    {"drift-min-events", OPT_INT, OFF(drift_min_events), "200", REC_CMD_SERVE, "events (and served scores) a drift window needs before it is compared"},
+    {"drift-threshold", OPT_DBL, OFF(drift_threshold), "0.5", REC_CMD_SERVE, "KL divergence (nats) above which drift is reported and logged"},
 
     {"factors", OPT_INT, OFF(factors), "64", MODEL_CMDS, "iALS latent factors"},
     {"reg", OPT_DBL, OFF(reg), "-1", MODEL_CMDS, "iALS regularization (-1: the model's default)"},

@@ -28,6 +28,7 @@ struct rec_config {
     char *config;           /* config file path, NULL when none */
     char *data;             /* data directory */
     char *log_level;
+    char *log_format;       /* text or json */
     /* serve */
     char *bind;
     int port;
@@ -35,6 +36,12 @@ struct rec_config {
     int64_t max_body;       /* bytes */
     int max_batch;          /* records per POST */
     int max_n;              /* largest n a list request may ask for */
+    char *experiments;      /* experiments file, "" for none */
+    double attribution_window; /* minutes */
+    double metrics_interval;   /* seconds */
+    double drift_window;       /* minutes */
+    double drift_threshold;    /* nats */
+    int drift_min_events;
     /* models */
     int factors;
     double reg;

@@ -9,6 +9,7 @@
 
 #include "core/err.h"
 #include "ingest/event.h"
+#include "obs/monitor.h"
 
 static const struct rec_http_route routes[] = {
     {"POST", "/v1/events", rec_api_post_events},
@@ -24,7 +25,23 @@ static const struct rec_http_route routes[] = {
     {"GET", "/v1/status", rec_api_status},
     {"POST", "/v1/train", rec_api_train},
     {"GET", "/health", rec_api_health},
+    {"GET", "/v1/experiments", rec_api_experiments},
+    {"GET", "/v1/experiments/{name}", rec_api_experiment},
+    {"GET", "/metrics", rec_api_metrics},
+    {"GET", "/v1/metrics/history", rec_api_metrics_history},
+    {"GET", "/dashboard", rec_api_dashboard},
 };
+
+void rec_api_on_done(void *app, int route, int status, double seconds)
+{
+    struct rec_api *api = app;
+    if (!api->monitor)
+        return;
+    int n = (int)(sizeof routes / sizeof routes[0]);
+    const struct rec_http_route *r = route >= 0 && route < n ? &routes[route] : NULL;
+    rec_monitor_request(api->monitor, r ? r->pattern : "other", r ? r->method : "other", status,
+                        seconds);
+}
 
 const struct rec_http_route *rec_api_routes(int *n)
 {

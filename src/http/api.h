@@ -8,6 +8,9 @@
 
 struct rec_store;
 struct rec_engine;
+struct rec_experiments;
+struct rec_tracker;
+struct rec_monitor;
 
 struct rec_api {
     struct rec_store *store;     /* not owned */
@@ -18,7 +21,13 @@ struct rec_api {
     double started_mono;
     int max_train_waiters;       /* POST /v1/train?wait=1 requests that may block a worker at once */
     _Atomic int train_waiters;
+    const struct rec_experiments *experiments; /* not owned; NULL: none */
+    struct rec_tracker *tracker; /* not owned; NULL: lists get no recommendation_id */
+    struct rec_monitor *monitor; /* not owned; NULL: no metrics */
 };
+
+/* The server's on_done hook: per-route request metrics (app is a struct rec_api). */
+void rec_api_on_done(void *app, int route, int status, double seconds);
 
 /* The route table (static storage); *n gets its length. */
 const struct rec_http_route *rec_api_routes(int *n);
@@ -62,5 +71,10 @@ void rec_api_popular(void *app, const struct rec_http_request *req, struct rec_h
 void rec_api_status(void *app, const struct rec_http_request *req, struct rec_http_response *res);
 void rec_api_train(void *app, const struct rec_http_request *req, struct rec_http_response *res);
 void rec_api_health(void *app, const struct rec_http_request *req, struct rec_http_response *res);
+void rec_api_experiments(void *app, const struct rec_http_request *req, struct rec_http_response *res);
+void rec_api_experiment(void *app, const struct rec_http_request *req, struct rec_http_response *res);
+void rec_api_metrics(void *app, const struct rec_http_request *req, struct rec_http_response *res);
+void rec_api_metrics_history(void *app, const struct rec_http_request *req, struct rec_http_response *res);
+void rec_api_dashboard(void *app, const struct rec_http_request *req, struct rec_http_response *res);
 
 #endif

@@ -8,6 +8,38 @@
 #include "core/err.h"
 #include "http/api.h"
 #include "ingest/event_batch.h"
+#include "obs/monitor.h"
+
+#include <string.h>
+
+/* A short label for a validation message (metrics count rejections by reason). */
+static const char *reason_label(const char *msg)
+{
+    static const struct {
+        const char *prefix, *label;
+    } table[] = {
+        {"missing field", "missing_field"},
+        {"unknown field", "unknown_field"},
+        {"field \"type\"", "bad_type"},
+        {"field \"ts\"", "bad_timestamp"},
+        {"field \"context\"", "bad_context"},
+        {"field \"value\"", "bad_value"},
+        {"a rating event", "bad_value"},
+        {"rating", "bad_value"},
+        {"dwell", "bad_value"},
+        {"event must be", "not_an_object"},
+    };
+    for (size_t k = 0; k < sizeof table / sizeof table[0]; k++)
+        if (strncmp(msg, table[k].prefix, strlen(table[k].prefix)) == 0)
+            return table[k].label;
+    return strstr(msg, "field \"") ? "bad_id" : "other";
+}
+
+static void count_rejected(struct rec_api *api, const struct rec_event_batch *b)
+{
+    for (int i = 0; api->monitor && i < b->n_rejected; i++)
+        rec_monitor_rejected(api->monitor, "http", reason_label(b->rejected[i].reason), 1);
+}
 
 static json_t *rejected_json(const struct rec_event_batch *b)
 {
@@ -32,6 +64,7 @@ void rec_api_post_events(void *app, const struct rec_http_request *req, struct r
         rec_http_reply_error(res, 0, REC_ENOMEM, "out of memory");
         goto out;
     }
+    count_rejected(api, &b);
     if (b.n == 0) {
         json_t *body = json_pack("{s:{s:s,s:s},s:i,s:O}", "error", "code", "invalid_argument",
                                  "message", b.n_total ? "no valid event in the batch" : "empty batch",
@@ -48,6 +81,8 @@ void rec_api_post_events(void *app, const struct rec_http_request *req, struct r
     int accepted = 0, duplicates = 0;
     for (int j = 0; j < b.n; j++)
         inserted[j] ? accepted++ : duplicates++;
+    if (api->monitor)
+        rec_monitor_received(api->monitor, "http", b.n, duplicates);
     /* stored events are safe even if memory could not take them: a restart replays them */
     json_t *body = json_pack("{s:i,s:i,s:O}", "accepted", accepted, "duplicates", duplicates,
                              "rejected", rejected);

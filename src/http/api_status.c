@@ -7,7 +7,11 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "http/api.h"
+#include "exp/experiment.h"
+#include "exp/tracker.h"
 #include "ingest/kafka.h"
+#include "obs/monitor.h"
+#include <math.h>
 #include "serve/engine.h"
 #include "store/store.h"
 
@@ -90,6 +94,28 @@ void rec_api_status(void *app, const struct rec_http_request *req, struct rec_ht
     json_t *kafka = kafka_json();
     if (kafka)
         json_object_set_new(body, "kafka", kafka);
+    if (api->monitor) {
+        struct rec_monitor_drift d;
+        rec_monitor_drift(api->monitor, &d);
+        json_t *o = json_pack("{s:f,s:b,s:f}", "threshold", d.threshold, "alert", d.alert,
+                              "window_s", d.window_s);
+        json_object_set_new(o, "kl_popularity", isfinite(d.kl_popularity) ? json_real(d.kl_popularity) : json_null());
+        json_object_set_new(o, "kl_score", isfinite(d.kl_score) ? json_real(d.kl_score) : json_null());
+        json_object_set_new(body, "drift", o);
+    }
+    if (api->tracker) {
+        struct rec_online_stats on;
+        rec_tracker_online(api->tracker, &on);
+        json_t *o = json_pack("{s:I,s:I}", "positives", (json_int_t)on.positives, "hits",
+                              (json_int_t)on.hits);
+        json_object_set_new(o, "hit_rate", on.positives ? json_real((double)on.hits / (double)on.positives)
+                                                        : json_null());
+        json_object_set_new(body, "online", o);
+    }
+    json_t *exps = json_array();
+    for (int e = 0; api->experiments && e < api->experiments->n; e++)
+        json_array_append_new(exps, json_string(api->experiments->list[e].name));
+    json_object_set_new(body, "experiments", exps);
     rec_http_reply_json(res, 200, body);
 }
 

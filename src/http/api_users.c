@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "exp/tracker.h"
 #include "http/api.h"
 #include "serve/engine.h"
 #include "store/store.h"
@@ -90,6 +91,8 @@ void rec_api_delete_user(void *app, const struct rec_http_request *req, struct r
     const char *id = rec_api_path_id(req, res, "user id");
     if (!id)
         return;
+    if (api->tracker) /* first, so no pending log row of theirs lands after the delete */
+        rec_tracker_forget_user(api->tracker, id);
     rec_engine_ingest_begin(api->engine, 1);
     int rc = rec_store_delete_user(api->store, id);
     /* memory follows the store: a failed store delete leaves the user in both */

@@ -17,11 +17,15 @@ struct rec_http_request {
     const char *body;                            /* NUL-terminated; "" when there is none */
     size_t body_len;                             /* bytes of body before the NUL */
     void *conn;                                  /* opaque, for rec_http_query */
+    const char *request_id;                      /* the client's X-Request-Id when sane, else
+                                                  * generated; sent back in X-Request-Id */
 };
 
 struct rec_http_response {
     int status;          /* HTTP status; 200 when the handler leaves it 0 */
-    char *body;          /* malloc'd JSON text; the server frees it after sending */
+    char *body;          /* malloc'd text; the server frees it after sending */
+    const char *content_type; /* static string; NULL means application/json */
+    size_t body_len;     /* bytes of body; 0 means strlen(body) */
 };
 
 /* A handler runs on one of the server's threads, concurrently with others: it must be
@@ -43,6 +47,10 @@ struct rec_http_config {
     const struct rec_http_route *routes;
     int n_routes;
     void *app;              /* passed to every handler */
+    /* Called once per answered request, on the request's thread, after its reply is queued
+     * (NULL: none): route is the index into routes, -1 when none matched (404, 405, 400 on the
+     * path); seconds from the request line to the reply. For per-route metrics. */
+    void (*on_done)(void *app, int route, int status, double seconds);
 };
 
 struct rec_http_server;
@@ -65,6 +73,10 @@ const char *rec_http_header(const struct rec_http_request *req, const char *name
 /* Response helpers (src/http/reply.c). reply_json takes ownership of (steals) the jansson value
  * passed as void* (json_t*) so that callers need not include jansson here. */
 void rec_http_reply_json(struct rec_http_response *res, int status, void *json);
+/* A non-JSON reply: body (malloc'd, stolen; NULL gives a 500 out-of-memory error) of len bytes
+ * (0: strlen) with content_type (a static string). */
+void rec_http_reply_text(struct rec_http_response *res, int status, const char *content_type,
+                         char *body, size_t len);
 /* Error reply {"error":{"code":<rec_err_code(rc)>,"message":<formatted>}} with
  * rec_err_http_status(rc), or with status when status > 0. */
 void rec_http_reply_error(struct rec_http_response *res, int status, int rc, const char *fmt, ...)

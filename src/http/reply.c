@@ -21,6 +21,20 @@ static void set_body(struct rec_http_response *res, int status, char *body)
     free(res->body);
     res->body = body;
     res->status = status;
+    res->content_type = NULL;
+    res->body_len = 0;
+}
+
+void rec_http_reply_text(struct rec_http_response *res, int status, const char *content_type,
+                         char *body, size_t len)
+{
+    if (!body) {
+        rec_http_reply_error(res, 500, REC_ENOMEM, "out of memory");
+        return;
+    }
+    set_body(res, status, body);
+    res->content_type = content_type;
+    res->body_len = len;
 }
 
 /* Steals json (a json_t *, may be NULL). On success res->body is the compact encoding; if json
@@ -31,7 +45,7 @@ void rec_http_reply_json(struct rec_http_response *res, int status, void *json)
     json_t *j = json;
     char *text = NULL;
     if (j)
-        text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+        text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(12));
     json_decref(j);
     if (!text) {
         rec_http_reply_error(res, 500, REC_EINTERNAL, "could not encode the response");

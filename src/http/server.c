@@ -42,12 +42,14 @@
 #define DISCARD_SLACK   (1u << 20)   /* bytes read and dropped past max_body before hanging up */
 #define STOP_GRACE_MS   5000         /* how long rec_http_stop waits for in-flight requests */
 #define LOG_PATH_MAX    256
+#define REQUEST_ID_MAX  64           /* longest client X-Request-Id taken as it is */
 
 struct rec_http_server {
     struct MHD_Daemon *daemon;
     const struct rec_http_route *routes;   /* borrowed from the config */
     int n_routes;
     void *app;
+    void (*on_done)(void *app, int route, int status, double seconds);
     size_t max_body;
     int port;                              /* bound port */
     atomic_int in_flight;                  /* requests between on_uri and on_completed */
@@ -66,6 +68,7 @@ struct req_ctx {
     bool too_big;                          /* body over max_body: answer 413 when it ends */
     bool replied;                          /* a response is queued */
     struct timespec t0;                    /* CLOCK_MONOTONIC at on_uri */
+    char request_id[REQUEST_ID_MAX + 1];   /* X-Request-Id, sent back with the reply */
     char *path;                            /* raw path (no query), points into buf */
     char *seg;                             /* decoded segments, NUL-separated, into buf */
     char buf[];                            /* 2 * (strlen(path) + 1) bytes */
@@ -192,15 +195,17 @@ static void log_safe(char *dst, size_t cap, const char *src)
     dst[i] = '\0';
 }
 
-/* Queues body (malloc'd, stolen; NULL sends "{}") with status and Content-Type: application/json,
- * plus Allow when allow is non-NULL. Logs the request at debug level. */
+/* Queues body (malloc'd, stolen; NULL sends "{}"; len 0 means strlen) with status and the content
+ * type (NULL: application/json), plus Allow when allow is non-NULL and X-Request-Id. Logs the
+ * request at debug level (server errors at error level) and reports it to on_done. */
 static enum MHD_Result send_reply(struct MHD_Connection *conn, struct req_ctx *c, int status,
-                                  char *body, const char *allow)
+                                  char *body, size_t body_len, const char *content_type,
+                                  const char *allow)
 {
     struct MHD_Response *r;
     size_t len;
     if (body) {
-        len = strlen(body);
+        len = body_len ? body_len : strlen(body);
         r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
     } else {
         len = 2;
@@ -212,18 +217,27 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct req_ctx *c
         return MHD_NO;
     }
     enum MHD_Result ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-                                                 "application/json");
+                                                 content_type ? content_type : "application/json");
     if (ok == MHD_YES && allow)
         ok = MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+    if (ok == MHD_YES && c->request_id[0])
+        ok = MHD_add_response_header(r, "X-Request-Id", c->request_id);
     if (ok == MHD_YES)
         ok = MHD_queue_response(conn, (unsigned int)status, r);
     MHD_destroy_response(r);
     c->replied = true;
 
-    char path[LOG_PATH_MAX];
-    log_safe(path, sizeof path, c->path);
-    rec_debug("http: %s %s %d %zuB in %zuB %.3fms%s", c->method ? c->method : "-", path, status,
-              len, c->body_len, ms_since(&c->t0), ok == MHD_YES ? "" : " (queue failed)");
+    double ms = ms_since(&c->t0);
+    enum rec_log_level level = status >= 500 ? REC_LOG_ERROR : REC_LOG_DEBUG;
+    if (rec_log_enabled(level)) {
+        char path[LOG_PATH_MAX];
+        log_safe(path, sizeof path, c->path);
+        rec_log(level, "http: %s %s %d %zuB in %zuB %.3fms%s", c->method ? c->method : "-", path,
+                status, len, c->body_len, ms, ok == MHD_YES ? "" : " (queue failed)");
+    }
+    if (c->srv->on_done)
+        c->srv->on_done(c->srv->app, c->route ? (int)(c->route - c->srv->routes) : -1, status,
+                        ms / 1e3);
     return ok;
 }
 
@@ -239,9 +253,9 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, struct req_ctx *c
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    struct rec_http_response res = {0, NULL};
+    struct rec_http_response res = {0};
     rec_http_reply_error(&res, status, rc, "%s", msg);
-    return send_reply(conn, c, res.status, res.body, allow);
+    return send_reply(conn, c, res.status, res.body, 0, NULL, allow);
 }
 
 /* ---- MHD callbacks ------------------------------------------------------------------------- */
@@ -305,10 +319,31 @@ static void on_mhd_log(void *cls, const char *fm, va_list ap)
     rec_warn("http: libmicrohttpd: %s", msg);
 }
 
+/* The client's X-Request-Id when it is 1..REQUEST_ID_MAX of [A-Za-z0-9._:-], else a fresh
+ * random one (16 hex digits), into c->request_id. */
+static void take_request_id(struct MHD_Connection *conn, struct req_ctx *c)
+{
+    static _Thread_local uint64_t state;
+    const char *v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+    size_t n = v ? strlen(v) : 0;
+    if (n > 0 && n <= REQUEST_ID_MAX && strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                                  "0123456789._:-") == n) {
+        memcpy(c->request_id, v, n + 1);
+        return;
+    }
+    if (state == 0) /* per thread: time, the thread's stack address and a counter */
+        state = (uint64_t)c->t0.tv_nsec ^ ((uint64_t)c->t0.tv_sec << 32) ^ (uint64_t)(uintptr_t)&v;
+    uint64_t z = (state += 0x9e3779b97f4a7c15ull); /* splitmix64 */
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    snprintf(c->request_id, sizeof c->request_id, "%016llx", (unsigned long long)(z ^ (z >> 31)));
+}
+
 /* First call: route the request and vet Content-Length before any body is read. */
 static enum MHD_Result on_headers(struct rec_http_server *s, struct MHD_Connection *conn,
                                   struct req_ctx *c)
 {
+    take_request_id(conn, c);
     const char *segs[MAX_SEGMENTS];
     int n_segs = 0;
     int rc = split_path(c->path, c->seg, segs, MAX_SEGMENTS, &n_segs);
@@ -413,9 +448,11 @@ static enum MHD_Result dispatch(struct rec_http_server *s, struct MHD_Connection
         .body = c->body ? c->body : "",
         .body_len = c->body_len,
         .conn = conn,
+        .request_id = c->request_id,
     };
     memcpy(req.params, c->params, sizeof req.params);
-    struct rec_http_response res = {0, NULL};
+    struct rec_http_response res = {0};
+    rec_log_set_request_id(c->request_id);
     c->route->fn(s->app, &req, &res);
 
     int status = res.status ? res.status : 200;
@@ -423,9 +460,13 @@ static enum MHD_Result dispatch(struct rec_http_server *s, struct MHD_Connection
         rec_error("http: handler for %s %s set invalid status %d", c->route->method,
                   c->route->pattern, res.status);
         free(res.body);
-        return send_error(conn, c, 500, REC_EINTERNAL, NULL, "internal error");
+        enum MHD_Result r = send_error(conn, c, 500, REC_EINTERNAL, NULL, "internal error");
+        rec_log_set_request_id(NULL);
+        return r;
     }
-    return send_reply(conn, c, status, res.body, NULL);
+    enum MHD_Result r = send_reply(conn, c, status, res.body, res.body_len, res.content_type, NULL);
+    rec_log_set_request_id(NULL);
+    return r;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -532,6 +573,7 @@ int rec_http_start(const struct rec_http_config *cfg, struct rec_http_server **o
     s->routes = cfg->routes;
     s->n_routes = cfg->n_routes;
     s->app = cfg->app;
+    s->on_done = cfg->on_done;
     s->max_body = cfg->max_body;
     atomic_init(&s->in_flight, 0);
 

@@ -44,6 +44,8 @@ struct rec_event {
     int64_t ts;           /* Unix seconds */
     const char *context;  /* JSON object text, NULL when none */
     int64_t seq;          /* store sequence number, 0 until stored */
+    const char *rec_id;   /* recommendation_id of the list that led to it (attribution of
+                           * experiments); NULL when none; not stored with the event */
 };
 
 /* Type for a wire name, or -1. */

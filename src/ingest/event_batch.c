@@ -119,5 +119,7 @@ int rec_event_commit(struct rec_store *s, struct rec_engine *engine, struct rec_
     }
     if (engine)
         rec_engine_ingest_end(engine);
+    if (rc == 0 && engine)
+        rec_engine_notify(engine, ev, inserted, n);
     return rc;
 }

@@ -7,7 +7,8 @@
 
 #include "core/err.h"
 
-static const char *const known_fields[] = {"user", "item", "type", "value", "ts", "id", "context"};
+static const char *const known_fields[] = {"user", "item", "type", "value", "ts", "id", "context",
+                                             "recommendation_id"};
 
 static int id_field(const json_t *obj, const char *key, int required, const char **out,
                     char *err, size_t errlen)
@@ -47,7 +48,8 @@ int rec_event_from_json(const void *o, int64_t now, struct rec_event *ev, char *
     }
     if ((rc = id_field(obj, "user", 1, &ev->user, err, errlen)) ||
         (rc = id_field(obj, "item", 1, &ev->item, err, errlen)) ||
-        (rc = id_field(obj, "id", 0, &ev->id, err, errlen)))
+        (rc = id_field(obj, "id", 0, &ev->id, err, errlen)) ||
+        (rc = id_field(obj, "recommendation_id", 0, &ev->rec_id, err, errlen)))
         return rc;
 
     json_t *type = json_object_get(obj, "type");

@@ -313,6 +313,19 @@ static int cmp_i32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+void rec_engine_set_observer(struct rec_engine *e, rec_engine_observer_fn fn, void *ctx)
+{
+    e->observer = fn;
+    e->observer_ctx = ctx;
+}
+
+void rec_engine_notify(struct rec_engine *e, const struct rec_event *ev, const uint8_t *inserted,
+                       int n)
+{
+    if (e->observer)
+        e->observer(e->observer_ctx, ev, inserted, n);
+}
+
 void rec_engine_set_user_only(struct rec_engine *e, int on)
 {
     pthread_rwlock_wrlock(&e->lock);

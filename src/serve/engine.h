@@ -56,6 +56,23 @@ struct rec_engine_params {
 enum rec_mode { REC_MODE_HYBRID, REC_MODE_POPULAR, REC_MODE_KNN, REC_MODE_ALS };
 enum rec_source { REC_SOURCE_ALS, REC_SOURCE_KNN, REC_SOURCE_POPULAR };
 
+/* Per-request settings of a list (an experiment variant's pipeline settings). A field left at
+ * its "unset" value takes the engine's configured behaviour. */
+struct rec_request_opts {
+    int mode;                          /* enum rec_mode, or -1 for the engine's hybrid */
+    float blend_knn, blend_popular;    /* fusion weights; < 0 = engine's */
+    /* out: the model's own score of the best personalized candidate (iALS, or the published
+     * blend), NAN when the list had none; for score drift */
+    double top_model_score;
+};
+/* opts with everything unset. */
+void rec_request_opts_default(struct rec_request_opts *o);
+
+/* Called after every commit of events (rec_event_commit, any source) with the events and
+ * which of them were new (inserted[i] = 1; duplicates 0), outside the engine's locks. */
+typedef void (*rec_engine_observer_fn)(void *ctx, const struct rec_event *ev,
+                                       const uint8_t *inserted, int n);
+
 /* One recommended item, self-contained (copied out of the engine under its lock). */
 struct rec_result {
     char id[REC_ID_MAX + 1];
@@ -154,6 +171,17 @@ int rec_engine_delete_user(struct rec_engine *e, const char *id);
  * ("hybrid", "popular", "attributes"). 0 or an error. */
 int rec_engine_recommend(struct rec_engine *e, const char *user, int n, struct rec_result *out,
                          int *n_out, const char **model);
+/* As rec_engine_recommend, with per-request settings (o may be NULL; its out fields are set). */
+int rec_engine_recommend_opts(struct rec_engine *e, const char *user, int n,
+                              struct rec_request_opts *o, struct rec_result *out, int *n_out,
+                              const char **model);
+/* Parses a mode name ("hybrid", "als", "knn", "popular"); -1 for anything else. */
+int rec_mode_parse(const char *name);
+/* Installs the one observer of committed events (NULL removes it). Call before events flow. */
+void rec_engine_set_observer(struct rec_engine *e, rec_engine_observer_fn fn, void *ctx);
+/* Runs the observer, if any (rec_event_commit calls it). */
+void rec_engine_notify(struct rec_engine *e, const struct rec_event *ev, const uint8_t *inserted,
+                       int n);
 /* Items most similar to item (kNN, falling back to factor similarity). Items with cold-start
  * factors join a kNN list where their factor cosine with item ranks among the listed items'
  * (source als, score = that cosine, reason "new: like <item>"); a cold item's own list is by

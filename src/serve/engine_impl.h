@@ -75,6 +75,8 @@ struct rec_cold_fit {
 struct rec_engine {
     struct rec_engine_params p;
     struct rec_store *store;            /* not owned; may be NULL */
+    rec_engine_observer_fn observer;    /* set before events flow; see rec_engine_set_observer */
+    void *observer_ctx;
 
     pthread_rwlock_t ingest;            /* see rec_engine_ingest_begin; taken before lock */
     pthread_rwlock_t lock;              /* guards everything below down to the trainer part */

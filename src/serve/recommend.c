@@ -274,13 +274,19 @@ static int source_attrs(const struct rec_engine *e, const struct user *us, struc
 }
 
 /* Weighted reciprocal-rank fusion of the lists present; returns the final top-n. */
-static int fuse(const struct rec_engine *e, struct scratch *s, int n, struct rec_topk_entry *out)
+static int fuse(const struct rec_engine *e, const struct rec_request_opts *o, struct scratch *s,
+                int n, struct rec_topk_entry *out)
 {
-    /* a published blend already holds every source tune chose: it alone ranks */
+    float w_knn = o && o->blend_knn >= 0 ? o->blend_knn : e->p.blend_knn;
+    float w_pop = o && o->blend_popular >= 0 ? o->blend_popular : e->p.blend_popular;
+    /* a published blend already holds every source tune chose: it alone ranks, unless the
+     * request sets fusion weights itself */
+    int blend_only = e->blend && s->n_list[REC_SOURCE_ALS] && !(o && (o->blend_knn >= 0 ||
+                                                                     o->blend_popular >= 0));
     const float source_weight[] = {
         [REC_SOURCE_ALS] = 1.0f,
-        [REC_SOURCE_KNN] = e->blend && s->n_list[REC_SOURCE_ALS] ? 0.0f : e->p.blend_knn,
-        [REC_SOURCE_POPULAR] = e->blend && s->n_list[REC_SOURCE_ALS] ? 0.0f : e->p.blend_popular,
+        [REC_SOURCE_KNN] = blend_only ? 0.0f : w_knn,
+        [REC_SOURCE_POPULAR] = blend_only ? 0.0f : w_pop,
     };
     for (int src = 0; src < 3; src++) {
         for (int r = 0; r < s->n_list[src]; r++) {
@@ -308,7 +314,8 @@ static int fuse(const struct rec_engine *e, struct scratch *s, int n, struct rec
 
 /* Runs the sources mode allows and fills out[0..n) best first, with each item's source. */
 static int rank_for_user(struct rec_engine *e, int32_t u, int n, enum rec_mode mode,
-                         struct scratch *s, struct rec_topk_entry *out, int *src_of)
+                         const struct rec_request_opts *o, struct scratch *s,
+                         struct rec_topk_entry *out, int *src_of)
 {
     const struct user *us = u >= 0 ? rec_engine_user_at(e, u) : NULL;
     if (us && !us->live)
@@ -327,7 +334,7 @@ static int rank_for_user(struct rec_engine *e, int32_t u, int n, enum rec_mode m
 
     int got;
     if (mode == REC_MODE_HYBRID) {
-        got = fuse(e, s, n, out);
+        got = fuse(e, o, s, n, out);
         for (int r = 0; r < got; r++)
             src_of[r] = s->best_src[out[r].idx];
     } else {
@@ -425,7 +432,7 @@ int rec_engine_recommend_idx(struct rec_engine *e, int32_t user, int n, enum rec
     struct ranking rk;
     int rc = ranking_begin(e, n, &rk);
     if (!rc) {
-        int got = rank_for_user(e, user, n, mode, &rk.s, rk.top, rk.src);
+        int got = rank_for_user(e, user, n, mode, NULL, &rk.s, rk.top, rk.src);
         for (int r = 0; r < got; r++)
             items[r] = rk.top[r].idx;
         *n_out = got;
@@ -434,10 +441,34 @@ int rec_engine_recommend_idx(struct rec_engine *e, int32_t user, int n, enum rec
     return rc;
 }
 
+void rec_request_opts_default(struct rec_request_opts *o)
+{
+    o->mode = -1;
+    o->blend_knn = o->blend_popular = -1.0f;
+    o->top_model_score = NAN;
+}
+
+int rec_mode_parse(const char *name)
+{
+    for (int m = 0; m < (int)(sizeof mode_names / sizeof mode_names[0]); m++)
+        if (strcmp(name, mode_names[m]) == 0)
+            return m;
+    return -1;
+}
+
 int rec_engine_recommend(struct rec_engine *e, const char *user, int n, struct rec_result *out,
                          int *n_out, const char **model)
 {
+    return rec_engine_recommend_opts(e, user, n, NULL, out, n_out, model);
+}
+
+int rec_engine_recommend_opts(struct rec_engine *e, const char *user, int n,
+                              struct rec_request_opts *o, struct rec_result *out, int *n_out,
+                              const char **model)
+{
     *n_out = 0;
+    if (o)
+        o->top_model_score = NAN;
     *model = mode_names[REC_MODE_POPULAR];
     if (n <= 0)
         return 0;
@@ -446,7 +477,10 @@ int rec_engine_recommend(struct rec_engine *e, const char *user, int n, struct r
     if (!rc) {
         int32_t u = rec_idmap_get(&e->user_ids, user);
         const struct user *us = u >= 0 ? &e->users[u] : NULL;
-        int got = rank_for_user(e, u, n, REC_MODE_HYBRID, &rk.s, rk.top, rk.src);
+        enum rec_mode mode = o && o->mode >= 0 ? (enum rec_mode)o->mode : REC_MODE_HYBRID;
+        int got = rank_for_user(e, u, n, mode, o, &rk.s, rk.top, rk.src);
+        if (o && rk.s.n_list[REC_SOURCE_ALS] > 0)
+            o->top_model_score = rk.s.lists[REC_SOURCE_ALS][0].score;
         int personal = 0;
         for (int r = 0; r < got; r++) {
             struct rec_result *res = &out[r];
@@ -478,7 +512,7 @@ int rec_engine_recommend(struct rec_engine *e, const char *user, int n, struct r
             }
         }
         *n_out = got;
-        *model = personal ? mode_names[REC_MODE_HYBRID]
+        *model = personal ? mode_names[mode]
                           : rk.s.by_attrs ? "attributes" : mode_names[REC_MODE_POPULAR];
     }
     ranking_end(e, &rk);

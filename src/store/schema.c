@@ -78,10 +78,39 @@ static const char migration_2[] =
     "  created_at INTEGER NOT NULL,"
     "  UNIQUE(source, topic, src_partition, src_offset));";
 
+/* Version 3: the experiments' log (exp/tracker.c).
+ * - served: one row per recommendation list served to a user in an experiment: its
+ *   recommendation_id, the variant, when, and the item ids in order ('\n'-joined: ids never
+ *   hold control characters).
+ * - outcomes: what happened to a position of a served list, one row per (list, position, event
+ *   type): n events, value their summed value (dwell seconds). A click on the same position
+ *   twice is one clicked position, so click-through stays a proportion.
+ * Both go when their user is erased. */
+static const char migration_3[] =
+    "CREATE TABLE served ("
+    "  rec_id TEXT PRIMARY KEY,"
+    "  user TEXT NOT NULL,"
+    "  experiment TEXT NOT NULL,"
+    "  variant TEXT NOT NULL,"
+    "  ts REAL NOT NULL,"
+    "  n_items INTEGER NOT NULL,"
+    "  items TEXT NOT NULL);"
+    "CREATE INDEX served_user ON served(user);"
+    "CREATE INDEX served_ts ON served(ts);"
+    "CREATE TABLE outcomes ("
+    "  rec_id TEXT NOT NULL,"
+    "  position INTEGER NOT NULL,"
+    "  type INTEGER NOT NULL,"
+    "  n INTEGER NOT NULL,"
+    "  value REAL NOT NULL,"
+    "  ts REAL NOT NULL,"
+    "  PRIMARY KEY (rec_id, position, type)) WITHOUT ROWID;";
+
 /* migrations[i] brings the schema from version i to i + 1. */
 static const char *const migrations[] = {
     migration_1,
     migration_2,
+    migration_3,
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == REC_STORE_SCHEMA_VERSION,

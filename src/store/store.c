@@ -380,6 +380,8 @@ struct scan {
     rec_store_row_cb row_cb;
     rec_store_event_cb event_cb;
     rec_store_dead_letter_cb dead_cb;
+    rec_store_served_cb served_cb;
+    rec_store_outcome_cb outcome_cb;
     void *ctx;
 };
 
@@ -512,6 +514,64 @@ int rec_store_scan_dead_letters(struct rec_store *s, int64_t after_seq,
                              " payload, payload_bytes, created_at"
                              " FROM dead_letters WHERE seq > ?1 ORDER BY seq",
                       .has_after = 1, .after = after_seq, .row = dead_letter_row, .dead_cb = cb,
+                      .ctx = ctx};
+    return scan_run(s, &sc);
+}
+
+static int served_row(sqlite3_stmt *st, const struct scan *sc)
+{
+    struct rec_served_row r = {
+        .rec_id = col_text(st, 0),
+        .user = col_text(st, 1),
+        .experiment = col_text(st, 2),
+        .variant = col_text(st, 3),
+        .ts = sqlite3_column_double(st, 4),
+        .n_items = sqlite3_column_int(st, 5),
+        .items = col_text(st, 6),
+    };
+    if (!r.rec_id || !r.user || !r.experiment || !r.variant || !r.items)
+        return REC_ENOMEM;
+    return sc->served_cb(sc->ctx, &r);
+}
+
+int rec_store_scan_served(struct rec_store *s, int64_t since, rec_store_served_cb cb, void *ctx)
+{
+    if (!s || !cb)
+        return REC_EINVAL;
+    struct scan sc = {.sql = "SELECT rec_id, user, experiment, variant, ts, n_items, items"
+                             " FROM served WHERE ts >= ?1 ORDER BY ts",
+                      .has_after = 1, .after = since, .row = served_row, .served_cb = cb,
+                      .ctx = ctx};
+    return scan_run(s, &sc);
+}
+
+static int outcome_row(sqlite3_stmt *st, const struct scan *sc)
+{
+    struct rec_outcome_row o = {
+        .rec_id = col_text(st, 0),
+        .position = sqlite3_column_int(st, 1),
+        .type = sqlite3_column_int(st, 2),
+        .n = sqlite3_column_int64(st, 3),
+        .value = sqlite3_column_double(st, 4),
+        .ts = sqlite3_column_double(st, 5),
+        .experiment = col_text(st, 6),
+        .variant = col_text(st, 7),
+    };
+    if (!o.rec_id || !o.experiment || !o.variant)
+        return REC_ENOMEM;
+    return sc->outcome_cb(sc->ctx, &o);
+}
+
+int rec_store_scan_outcomes(struct rec_store *s, int64_t since, rec_store_outcome_cb cb,
+                            void *ctx)
+{
+    if (!s || !cb)
+        return REC_EINVAL;
+    struct scan sc = {.sql = "SELECT o.rec_id, o.position, o.type, o.n, o.value, o.ts,"
+                             " s.experiment, s.variant"
+                             " FROM outcomes o JOIN served s ON s.rec_id = o.rec_id"
+                             " WHERE s.ts >= ?1",
+                      .has_after = 1, .after = since, .row = outcome_row, .outcome_cb = cb,
                       .ctx = ctx};
     return scan_run(s, &sc);
 }

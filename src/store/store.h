@@ -20,7 +20,7 @@
 
 #include "ingest/event.h"
 
-#define REC_STORE_SCHEMA_VERSION 2
+#define REC_STORE_SCHEMA_VERSION 3
 #define REC_STORE_DB_NAME "recd.db"
 
 struct rec_store;
@@ -65,6 +65,38 @@ struct rec_dead_letter {
 int rec_store_add_dead_letters(struct rec_store *s, const struct rec_dead_letter *dl, int n,
                                int *n_added);
 
+/* The experiments' log (tables served and outcomes; see schema.c). */
+struct rec_served_row {
+    const char *rec_id;        /* recommendation_id, unique */
+    const char *user;
+    const char *experiment;
+    const char *variant;
+    double ts;                 /* Unix seconds */
+    int n_items;
+    const char *items;         /* the item ids in list order, '\n'-joined */
+};
+struct rec_outcome_row {
+    const char *rec_id;
+    int position;              /* 0-based */
+    int type;                  /* enum rec_event_type */
+    int64_t n;                 /* events (log: 1 per event; scans: the total) */
+    double value;              /* summed event values (dwell seconds) */
+    double ts;                 /* first event's time */
+    const char *experiment;    /* scans only: the served list's experiment and variant */
+    const char *variant;
+};
+/* Appends served lists, one group commit; a rec_id seen before is skipped. */
+int rec_store_log_served(struct rec_store *s, const struct rec_served_row *rows, int n);
+/* Adds outcomes: a new (rec_id, position, type) is inserted, an existing one gets n and value
+ * added. One group commit. */
+int rec_store_log_outcomes(struct rec_store *s, const struct rec_outcome_row *rows, int n);
+/* Served lists with ts >= since, in time order; outcomes of those lists (in no set order). */
+typedef int (*rec_store_served_cb)(void *ctx, const struct rec_served_row *r);
+typedef int (*rec_store_outcome_cb)(void *ctx, const struct rec_outcome_row *o);
+int rec_store_scan_served(struct rec_store *s, int64_t since, rec_store_served_cb cb, void *ctx);
+int rec_store_scan_outcomes(struct rec_store *s, int64_t since, rec_store_outcome_cb cb,
+                            void *ctx);
+
 /* Inserts or replaces items (id, JSON doc); replacing clears the deleted flag. One commit. */
 int rec_store_upsert_items(struct rec_store *s, const char *const *ids, const char *const *docs,
                            int n);
@@ -73,7 +105,8 @@ int rec_store_delete_item(struct rec_store *s, const char *id);
 /* Inserts or replaces users (id, JSON doc). One commit. */
 int rec_store_upsert_users(struct rec_store *s, const char *const *ids, const char *const *docs,
                            int n);
-/* Erases a user row and every event of that user. REC_ENOTFOUND when there is no such user. */
+/* Erases a user row, every event of that user and their experiment log. REC_ENOTFOUND when
+ * there is no such user. */
 int rec_store_delete_user(struct rec_store *s, const char *id);
 
 /* Reads one item: *doc gets a malloc'd copy (caller frees), *deleted its flag. REC_ENOTFOUND. */

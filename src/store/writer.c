@@ -52,6 +52,15 @@
       "INSERT INTO users(id, doc, created_at) VALUES(?1, ?2, ?3)"                            \
       " ON CONFLICT(id) DO UPDATE SET doc = excluded.doc")                                   \
     X(W_USER_EVENTS_DELETE, "DELETE FROM events WHERE user = ?1")                            \
+    X(W_USER_OUTCOMES_DELETE,                                                                \
+      "DELETE FROM outcomes WHERE rec_id IN (SELECT rec_id FROM served WHERE user = ?1)")    \
+    X(W_USER_SERVED_DELETE, "DELETE FROM served WHERE user = ?1")                            \
+    X(W_SERVED_INSERT,                                                                       \
+      "INSERT INTO served(rec_id, user, experiment, variant, ts, n_items, items)"           \
+      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING")                          \
+    X(W_OUTCOME_ADD,                                                                         \
+      "INSERT INTO outcomes(rec_id, position, type, n, value, ts) VALUES(?1, ?2, ?3, ?4, ?5, ?6)" \
+      " ON CONFLICT DO UPDATE SET n = n + excluded.n, value = value + excluded.value")       \
     X(W_USER_DELETE, "DELETE FROM users WHERE id = ?1")                                      \
     X(W_META_SET,                                                                            \
       "INSERT INTO meta(key, value) VALUES(?1, ?2)"                                          \
@@ -94,6 +103,8 @@ struct job {
     const char *key;                  /* deletes, meta */
     const char *value;
     const struct rec_dead_letter *dead; /* dead letters: in */
+    const struct rec_served_row *served;   /* experiments' log: in */
+    const struct rec_outcome_row *outcomes;
     int *n_added;                     /* dead letters: out, may be NULL */
     /* completion */
     int rc;
@@ -220,13 +231,16 @@ static int run_delete_item(struct rec_store_writer *w, struct job *j)
 
 static int run_delete_user(struct rec_store_writer *w, struct job *j)
 {
-    sqlite3_stmt *st = w->st[W_USER_EVENTS_DELETE];
-    if (bind_text(st, 1, j->key))
-        return rec_store_db_fail(w->db, "bind");
-    int rc = step(w, W_USER_EVENTS_DELETE);
-    if (rc)
-        return rc;
-    st = w->st[W_USER_DELETE];
+    const enum write_stmt steps[] = {W_USER_EVENTS_DELETE, W_USER_OUTCOMES_DELETE,
+                                     W_USER_SERVED_DELETE};
+    int rc;
+    for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
+        if (bind_text(w->st[steps[k]], 1, j->key))
+            return rec_store_db_fail(w->db, "bind");
+        if ((rc = step(w, steps[k])))
+            return rc;
+    }
+    sqlite3_stmt *st = w->st[W_USER_DELETE];
     if (bind_text(st, 1, j->key))
         return rec_store_db_fail(w->db, "bind");
     if ((rc = step(w, W_USER_DELETE)))
@@ -259,6 +273,39 @@ static int run_dead_letters(struct rec_store_writer *w, struct job *j)
             return rc;
         if (j->n_added)
             *j->n_added += sqlite3_changes(w->db);
+    }
+    return 0;
+}
+
+static int run_served(struct rec_store_writer *w, struct job *j)
+{
+    sqlite3_stmt *st = w->st[W_SERVED_INSERT];
+    for (int i = 0; i < j->n; i++) {
+        const struct rec_served_row *r = &j->served[i];
+        if (bind_text(st, 1, r->rec_id) || bind_text(st, 2, r->user) ||
+            bind_text(st, 3, r->experiment) || bind_text(st, 4, r->variant) ||
+            sqlite3_bind_double(st, 5, r->ts) || sqlite3_bind_int(st, 6, r->n_items) ||
+            bind_text(st, 7, r->items))
+            return rec_store_db_fail(w->db, "bind");
+        int rc = step(w, W_SERVED_INSERT);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int run_outcomes(struct rec_store_writer *w, struct job *j)
+{
+    sqlite3_stmt *st = w->st[W_OUTCOME_ADD];
+    for (int i = 0; i < j->n; i++) {
+        const struct rec_outcome_row *o = &j->outcomes[i];
+        if (bind_text(st, 1, o->rec_id) || sqlite3_bind_int(st, 2, o->position) ||
+            sqlite3_bind_int(st, 3, o->type) || sqlite3_bind_int64(st, 4, o->n) ||
+            sqlite3_bind_double(st, 5, o->value) || sqlite3_bind_double(st, 6, o->ts))
+            return rec_store_db_fail(w->db, "bind");
+        int rc = step(w, W_OUTCOME_ADD);
+        if (rc)
+            return rc;
     }
     return 0;
 }
@@ -573,6 +620,33 @@ int rec_store_meta_set(struct rec_store *s, const char *key, const char *value)
     if (!s || !key || !value)
         return REC_EINVAL;
     struct job j = {.run = run_meta_set, .what = "set meta", .key = key, .value = value};
+    return submit(s->writer, &j);
+}
+
+int rec_store_log_served(struct rec_store *s, const struct rec_served_row *rows, int n)
+{
+    if (!s || n < 0 || (n > 0 && !rows))
+        return REC_EINVAL;
+    for (int i = 0; i < n; i++)
+        if (!rows[i].rec_id || !rows[i].user || !rows[i].experiment || !rows[i].variant ||
+            !rows[i].items)
+            return REC_EINVAL;
+    if (n == 0)
+        return 0;
+    struct job j = {.run = run_served, .what = "log served lists", .served = rows, .n = n};
+    return submit(s->writer, &j);
+}
+
+int rec_store_log_outcomes(struct rec_store *s, const struct rec_outcome_row *rows, int n)
+{
+    if (!s || n < 0 || (n > 0 && !rows))
+        return REC_EINVAL;
+    for (int i = 0; i < n; i++)
+        if (!rows[i].rec_id)
+            return REC_EINVAL;
+    if (n == 0)
+        return 0;
+    struct job j = {.run = run_outcomes, .what = "log outcomes", .outcomes = rows, .n = n};
     return submit(s->writer, &j);
 }
 

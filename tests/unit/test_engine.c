@@ -32,7 +32,7 @@ static struct rec_engine *make_engine(void)
 static void add(struct rec_engine *e, const char *user, const char *item, int type, int64_t ts)
 {
     static int64_t seq;
-    struct rec_event ev = {NULL, user, item, type, 0, ts, NULL, ++seq};
+    struct rec_event ev = {NULL, user, item, type, 0, ts, NULL, ++seq, NULL};
     assert_int_equal(rec_engine_apply_events(e, &ev, 1, NULL), 0);
 }
 

@@ -30,7 +30,7 @@ static int64_t seq, ts = 1700000000;
 
 static void add(struct rec_engine *e, const char *user, const char *item)
 {
-    struct rec_event ev = {NULL, user, item, REC_EVENT_VIEW, 0, ts++, NULL, ++seq};
+    struct rec_event ev = {NULL, user, item, REC_EVENT_VIEW, 0, ts++, NULL, ++seq, NULL};
     assert_int_equal(rec_engine_apply_events(e, &ev, 1, NULL), 0);
 }
 

@@ -798,7 +798,7 @@ static void test_ipv6_bind(void **state)
 
 static void test_reply_helpers(void **state)
 {
-    struct rec_http_response res = {0, NULL};
+    struct rec_http_response res = {0};
     rec_http_reply_json(&res, 200, json_pack("{s:i}", "n", 3));
     assert_int_equal(res.status, 200);
     assert_string_equal(res.body, "{\"n\":3}");
