@@ -50,7 +50,7 @@ struct child {
 };
 
 struct rec_metric {
-    struct rec_metrics *reg;
+    struct rec_metrics_registry *reg;
     struct rec_metric *next;                    /* registration order; under reg->mu */
     enum kind kind;
     char *name, *help;
@@ -70,7 +70,7 @@ struct collector {
     void *ctx;
 };
 
-struct rec_metrics {
+struct rec_metrics_registry {
     pthread_mutex_t mu;                         /* the family list and the collectors */
     struct rec_metric *first, *last;
     struct collector *collectors;
@@ -261,9 +261,9 @@ static struct child *get_child(struct rec_metric *f, const char *const *values)
 
 /* ---- registry ---- */
 
-struct rec_metrics *rec_metrics_new(void)
+struct rec_metrics_registry *rec_metrics_new(void)
 {
-    struct rec_metrics *m = calloc(1, sizeof *m);
+    struct rec_metrics_registry *m = calloc(1, sizeof *m);
     if (!m)
         return NULL;
     if (pthread_mutex_init(&m->mu, NULL) != 0) {
@@ -287,7 +287,7 @@ static void free_family(struct rec_metric *f)
     free(f);
 }
 
-void rec_metrics_free(struct rec_metrics *m)
+void rec_metrics_free(struct rec_metrics_registry *m)
 {
     if (!m)
         return;
@@ -300,7 +300,7 @@ void rec_metrics_free(struct rec_metrics *m)
     free(m);
 }
 
-static struct rec_metric *register_family(struct rec_metrics *m, enum kind kind, const char *name,
+static struct rec_metric *register_family(struct rec_metrics_registry *m, enum kind kind, const char *name,
                                           const char *help, const char *labels,
                                           const double *buckets, int n_buckets)
 {
@@ -357,25 +357,25 @@ fail:
     return NULL;
 }
 
-struct rec_metric *rec_metrics_counter(struct rec_metrics *m, const char *name, const char *help,
+struct rec_metric *rec_metrics_counter(struct rec_metrics_registry *m, const char *name, const char *help,
                                        const char *labels)
 {
     return register_family(m, KIND_COUNTER, name, help, labels, NULL, 0);
 }
 
-struct rec_metric *rec_metrics_gauge(struct rec_metrics *m, const char *name, const char *help,
+struct rec_metric *rec_metrics_gauge(struct rec_metrics_registry *m, const char *name, const char *help,
                                      const char *labels)
 {
     return register_family(m, KIND_GAUGE, name, help, labels, NULL, 0);
 }
 
-struct rec_metric *rec_metrics_histogram(struct rec_metrics *m, const char *name, const char *help,
+struct rec_metric *rec_metrics_histogram(struct rec_metrics_registry *m, const char *name, const char *help,
                                          const char *labels, const double *buckets, int n_buckets)
 {
     return register_family(m, KIND_HISTOGRAM, name, help, labels, buckets, n_buckets);
 }
 
-int rec_metrics_add_collector(struct rec_metrics *m, rec_metrics_collect_fn fn, void *ctx)
+int rec_metrics_add_collector(struct rec_metrics_registry *m, rec_metrics_collect_fn fn, void *ctx)
 {
     if (!m || !fn)
         return REC_EINVAL;
@@ -675,7 +675,7 @@ static void render_family(struct rec_metrics_out *o, struct rec_metric *f)
     }
 }
 
-char *rec_metrics_render(struct rec_metrics *m, size_t *len)
+char *rec_metrics_render(struct rec_metrics_registry *m, size_t *len)
 {
     if (!m)
         return NULL;

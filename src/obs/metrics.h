@@ -11,9 +11,6 @@
  *                                                "HTTP requests.", "route,status");
  *   rec_metric_add(req, (const char *const[]){"/recommend", "200"}, 1);
  *   char *text = rec_metrics_render(m, &len);    // the body of GET /metrics
- *
- * Note: src/eval/metrics.h also defines a `struct rec_metrics` (accuracy sums); a file cannot
- * include both headers.
  */
 #ifndef REC_OBS_METRICS_H
 #define REC_OBS_METRICS_H
@@ -26,16 +23,16 @@
 #define REC_METRICS_MAX_BUCKETS 32      /* finite histogram bounds */
 #define REC_METRICS_VALUE_MAX 128       /* bytes of a label value kept; longer ones are cut */
 
-struct rec_metrics;       /* the registry */
+struct rec_metrics_registry;       /* the registry */
 struct rec_metric;        /* one family: counter, gauge or histogram */
 struct rec_metrics_out;   /* render-time writer handed to collectors */
 
 /* A new empty registry, owned by the caller (free with rec_metrics_free); NULL when out of
  * memory. */
-struct rec_metrics *rec_metrics_new(void);
+struct rec_metrics_registry *rec_metrics_new(void);
 /* Frees the registry, its families and their children. NULL is a no-op. No other thread may use
  * the registry or any of its families any more. */
-void rec_metrics_free(struct rec_metrics *m);
+void rec_metrics_free(struct rec_metrics_registry *m);
 
 /* Register a family and return it (owned by the registry, valid until rec_metrics_free).
  * name must match [a-zA-Z_:][a-zA-Z0-9_:]* and not be taken already (recd_metrics_dropped_total
@@ -45,13 +42,13 @@ void rec_metrics_free(struct rec_metrics *m);
  * for a histogram). Returns NULL on a bad argument, a duplicate name or ENOMEM.
  * Thread-safe (the registry's mutex); meant for start-up, not for hot paths. A family without
  * labels is rendered (as 0) from the start. */
-struct rec_metric *rec_metrics_counter(struct rec_metrics *m, const char *name, const char *help,
+struct rec_metric *rec_metrics_counter(struct rec_metrics_registry *m, const char *name, const char *help,
                                        const char *labels);
-struct rec_metric *rec_metrics_gauge(struct rec_metrics *m, const char *name, const char *help,
+struct rec_metric *rec_metrics_gauge(struct rec_metrics_registry *m, const char *name, const char *help,
                                      const char *labels);
 /* buckets: 1..REC_METRICS_MAX_BUCKETS finite upper bounds in strictly ascending order (copied);
  * +Inf is implicit. Observations v <= bound fall in that bound's bucket, as in Prometheus. */
-struct rec_metric *rec_metrics_histogram(struct rec_metrics *m, const char *name, const char *help,
+struct rec_metric *rec_metrics_histogram(struct rec_metrics_registry *m, const char *name, const char *help,
                                          const char *labels, const double *buckets, int n_buckets);
 
 /* Updates. values holds the label values in declared order (NULL for a family without labels;
@@ -78,7 +75,7 @@ typedef void (*rec_metrics_collect_fn)(void *ctx, struct rec_metrics_out *out);
 /* Adds a collector; ctx is passed to fn and stays owned by the caller (it must outlive the
  * registry or the last render). Returns 0, REC_EINVAL (NULL m or fn) or REC_ENOMEM.
  * Thread-safe. */
-int rec_metrics_add_collector(struct rec_metrics *m, rec_metrics_collect_fn fn, void *ctx);
+int rec_metrics_add_collector(struct rec_metrics_registry *m, rec_metrics_collect_fn fn, void *ctx);
 /* Writes the # HELP and # TYPE lines of a family. type is "counter", "gauge", "histogram",
  * "summary" or "untyped" (anything else is written as "untyped"). A name that is not a valid
  * metric name writes nothing. */
@@ -99,7 +96,7 @@ void rec_metrics_out_sample(struct rec_metrics_out *o, const char *name, double 
  * Returns a malloc'd NUL-terminated string the caller frees; *len (len may be NULL) gets its
  * length. NULL on ENOMEM or a NULL m. Thread-safe; concurrent updates may or may not be seen,
  * but each histogram child's _count always equals its +Inf bucket. */
-char *rec_metrics_render(struct rec_metrics *m, size_t *len);
+char *rec_metrics_render(struct rec_metrics_registry *m, size_t *len);
 
 /* For dashboards: the sum of a counter or gauge over all its label combinations; 0 for a NULL f
  * (a family whose registration failed counts nothing), NaN for a histogram. Thread-safe. */

@@ -35,7 +35,7 @@ struct rec_monitor {
     struct rec_engine *engine;
     struct rec_store *store;
     struct rec_tracker *tracker;
-    struct rec_metrics *reg;
+    struct rec_metrics_registry *reg;
     struct rec_metric *requests, *latency, *received, *duplicates, *rejected, *applied, *served,
         *rec_latency;
     struct rec_drift *pop_drift;
@@ -349,7 +349,7 @@ int rec_monitor_open(const struct rec_monitor_config *c, struct rec_engine *engi
     pthread_mutex_init(&m->mu, NULL);
     pthread_cond_init(&m->cv, NULL);
     m->last_ts = wall_now();
-    struct rec_metrics *r = m->reg = rec_metrics_new();
+    struct rec_metrics_registry *r = m->reg = rec_metrics_new();
     if (r) {
         m->requests = rec_metrics_counter(r, "recd_http_requests_total", "HTTP requests answered",
                                           "route,method,status");

@@ -27,7 +27,7 @@ static void collect_store(void *ctx, struct rec_metrics_out *out)
 
 static void test_render_exact(void **state)
 {
-    struct rec_metrics *m = rec_metrics_new();
+    struct rec_metrics_registry *m = rec_metrics_new();
     assert_non_null(m);
     struct rec_metric *req =
         rec_metrics_counter(m, "recd_requests_total", "Requests served.", "route,status");
@@ -95,7 +95,7 @@ static void test_render_exact(void **state)
 
 static void test_escaping_and_numbers(void **state)
 {
-    struct rec_metrics *m = rec_metrics_new();
+    struct rec_metrics_registry *m = rec_metrics_new();
     struct rec_metric *g = rec_metrics_gauge(m, "g", "", "case");
     assert_non_null(g);
     rec_metric_set(g, V("quote\"back\\slash\nnewline"), 1);
@@ -149,7 +149,7 @@ static void test_escaping_and_numbers(void **state)
 
 static void test_histogram_totals(void **state)
 {
-    struct rec_metrics *m = rec_metrics_new();
+    struct rec_metrics_registry *m = rec_metrics_new();
     const double bounds[] = {1, 2, 4};
     struct rec_metric *h = rec_metrics_histogram(m, "h", "x", "shard", bounds, 3);
     assert_non_null(h);
@@ -271,7 +271,7 @@ static void *render_loop(void *p)
 
 static void test_concurrent_updates(void **state)
 {
-    struct rec_metrics *m = rec_metrics_new();
+    struct rec_metrics_registry *m = rec_metrics_new();
     const double bounds[] = {0.5, 1.5, 2.5};
     struct worker w[N_THREADS];
     pthread_t th[N_THREADS], renderer;
@@ -317,7 +317,7 @@ static void test_concurrent_updates(void **state)
 
 static void test_combination_cap(void **state)
 {
-    struct rec_metrics *m = rec_metrics_new();
+    struct rec_metrics_registry *m = rec_metrics_new();
     struct rec_metric *c = rec_metrics_counter(m, "ids_total", "", "id");
     char id[16];
     for (int i = 0; i < REC_METRICS_MAX_CHILDREN + 100; i++) {
@@ -339,7 +339,7 @@ static void test_combination_cap(void **state)
 
 static void test_bad_names(void **state)
 {
-    struct rec_metrics *m = rec_metrics_new();
+    struct rec_metrics_registry *m = rec_metrics_new();
     const double ok_b[] = {1, 2}, dup_b[] = {1, 1}, nan_b[] = {1, NAN};
     double many[REC_METRICS_MAX_BUCKETS + 1];
     for (int i = 0; i <= REC_METRICS_MAX_BUCKETS; i++)
