@@ -41,7 +41,7 @@ struct list {
     int n;
     uint64_t *item_h;            /* [n] */
     uint8_t *flags;              /* [n] F_* */
-    float *dwell;                /* [n] summed seconds */
+    double *dwell;               /* [n] summed seconds */
     struct list *id_next, *user_next, *fifo_next;
 };
 
@@ -77,6 +77,7 @@ struct pending_served {
 
 struct pending_outcome {
     char rec_id[REC_TRACKER_ID_LEN + 1];
+    uint64_t user_h;             /* the list's user, so an erasure can drop it */
     int position, type;
     double value, ts;
 };
@@ -331,7 +332,7 @@ static int count_user(struct rec_tracker *t, int exp, int slot, const char *user
  * position had none of that kind yet. f/dw are the position's flags and dwell when the list is
  * in memory (replay of older lists passes first = 1 and the stored sums). */
 static void count_outcome(struct rec_variant_stats *s, int type, double value, uint8_t *f,
-                          float *dw)
+                          double *dw)
 {
     switch (type) {
     case REC_EVENT_IMPRESSION:
@@ -356,7 +357,7 @@ static void count_outcome(struct rec_variant_stats *s, int type, double value, u
         *f |= F_DWELL;
         s->dwell_sum += value;
         s->dwell_sumsq += now * now - old * old;
-        *dw = (float)now;
+        *dw = now;
         break;
     }
     default:
@@ -402,6 +403,7 @@ static void queue_outcome(struct rec_tracker *t, const struct list *l, int pos, 
     }
     struct pending_outcome *o = &t->po[t->n_po++];
     memcpy(o->rec_id, l->rec_id, sizeof o->rec_id);
+    o->user_h = l->user_h;
     o->position = pos;
     o->type = type;
     o->value = value;
@@ -416,7 +418,8 @@ static void attribute(struct rec_tracker *t, const struct rec_event *ev, double 
     int pos = -1;
     if (ev->rec_id) {
         struct list *l = find_list(t, ev->rec_id);
-        if (l && l->user_h == uh && strcmp(l->user, ev->user) == 0 && (pos = position_of(l, ih)) >= 0)
+        if (l && l->user_h == uh && strcmp(l->user, ev->user) == 0 &&
+            l->ts >= now - t->c.window_s && (pos = position_of(l, ih)) >= 0)
             hit = l;
     }
     int recent = 0;
@@ -560,9 +563,9 @@ static int replay_outcome(void *ctx, const struct rec_outcome_row *o)
         return 0;
     struct list *l = find_list(t, o->rec_id);
     uint8_t f = 0;
-    float dw = 0;
+    double dw = 0;
     uint8_t *fp = l && o->position < l->n ? &l->flags[o->position] : &f;
-    float *dp = l && o->position < l->n ? &l->dwell[o->position] : &dw;
+    double *dp = l && o->position < l->n ? &l->dwell[o->position] : &dw;
     count_outcome(&t->exps[e].st[slot], o->type, o->value, fp, dp);
     return 0;
 }
@@ -803,6 +806,11 @@ void rec_tracker_forget_user(struct rec_tracker *t, const char *user)
         }
     }
     t->n_ps = k;
+    k = 0;
+    for (size_t i = 0; i < t->n_po; i++)
+        if (t->po[i].user_h != h) /* a 64-bit hash collision drops another user's row: rare, harmless */
+            t->po[k++] = t->po[i];
+    t->n_po = k;
     pthread_mutex_unlock(&t->mu);
     pthread_mutex_unlock(&t->flush_mu);
 }

@@ -2,7 +2,7 @@
  *
  * The experiment "e1" pins its QA users with overrides (qa-c: control, qa-t: treat, qa-h:
  * holdout), so every assignment here is known exactly. Time is a fixed `now`, never the clock;
- * only the store test uses a real SQLite database, in a temporary directory. */
+ * only the two store tests use a real SQLite database, in a temporary directory. */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "core/err.h"
 #include "core/log.h"
@@ -47,6 +48,69 @@ static const char E1_E2_JSON[] =
 /* slots of e1 in rec_tracker_stats */
 enum { CONTROL = 0, TREAT = 1, HOLDOUT = 2, N_SLOTS = 3 };
 
+/* ---- fixture: what a test opens, owned here so a failed assertion (which leaves the test at
+ * once) still gets it closed in teardown; and a temporary directory for the store ---- */
+
+struct fx {
+    char tmp[256];                 /* mkdtemp result, removed in teardown */
+    char dir[300];                 /* the store's data directory: tmp/data */
+    struct rec_experiments *x, *x2;
+    struct rec_tracker *t;
+    struct rec_store *s;
+};
+
+static void rm_tree(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return;
+    if (S_ISDIR(st.st_mode)) {
+        DIR *d = opendir(path);
+        if (d) {
+            struct dirent *e;
+            while ((e = readdir(d))) {
+                if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                    continue;
+                char sub[1024];
+                snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+                rm_tree(sub);
+            }
+            closedir(d);
+        }
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    const char *base = getenv("TMPDIR");
+    snprintf(f->tmp, sizeof f->tmp, "%s/recd-tracker-XXXXXX", base && base[0] ? base : "/tmp");
+    if (!mkdtemp(f->tmp)) {
+        free(f);
+        return -1;
+    }
+    snprintf(f->dir, sizeof f->dir, "%s/data", f->tmp);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    rec_tracker_close(f->t);       /* before the store it flushes to and the experiments */
+    rec_store_close(f->s);
+    rec_experiments_free(f->x);
+    rec_experiments_free(f->x2);
+    rm_tree(f->tmp);
+    free(f);
+    return 0;
+}
+
 /* ---- helpers ---- */
 
 static struct rec_experiments *parse_x(const char *json)
@@ -75,6 +139,13 @@ static struct rec_tracker *open_tracker(const struct rec_experiments *x, struct 
         fail_msg("rec_tracker_open: %d %s", rc, err);
     assert_non_null(t);
     return t;
+}
+
+/* Closes the fixture's tracker (which flushes it to the store). */
+static void close_tracker(struct fx *f)
+{
+    rec_tracker_close(f->t);
+    f->t = NULL;
 }
 
 /* Serves items[0..n) to user under its assignment in x; rec_id gets the list's id. */
@@ -152,7 +223,8 @@ static int cmp_id(const void *a, const void *b) { return strcmp(a, b); }
 
 static void test_served_ids_and_counts(void **state)
 {
-    struct rec_experiments *x = parse_x(E1_JSON);
+    struct fx *f = *state;
+    struct rec_experiments *x = f->x = parse_x(E1_JSON);
     struct rec_exp_assignment a;
     rec_experiments_assign(x, "qa-c", &a);
     assert_non_null(a.exp);
@@ -163,7 +235,7 @@ static void test_served_ids_and_counts(void **state)
     assert_int_equal(a.variant, REC_EXP_HOLDOUT);
     assert_string_equal(a.variant_name, "holdout");
 
-    struct rec_tracker *t = open_tracker(x, NULL, 0, NOW);
+    struct rec_tracker *t = f->t = open_tracker(x, NULL, 0, NOW);
     /* before anything is served: three rows, all zero */
     struct rec_variant_stats st[N_SLOTS];
     stats_e1(t, st);
@@ -214,16 +286,15 @@ static void test_served_ids_and_counts(void **state)
 
     int n = -1;
     assert_int_equal(rec_tracker_stats(t, "nope", st, &n), REC_ENOTFOUND);
-    rec_tracker_close(t);
-    rec_experiments_free(x);
 }
 
 /* ---- 2. attribution by recommendation_id ---- */
 
 static void test_attribution_by_rec_id(void **state)
 {
-    struct rec_experiments *x = parse_x(E1_JSON);
-    struct rec_tracker *t = open_tracker(x, NULL, 0, NOW);
+    struct fx *f = *state;
+    struct rec_experiments *x = f->x = parse_x(E1_JSON);
+    struct rec_tracker *t = f->t = open_tracker(x, NULL, 0, NOW);
     char id_c[REC_TRACKER_ID_LEN + 1], id_t[REC_TRACKER_ID_LEN + 1];
     const char *lc[3] = {"i1", "i2", "i3"};
     const char *lt[3] = {"i1", "i2", "i4"};
@@ -258,17 +329,16 @@ static void test_attribution_by_rec_id(void **state)
     assert_int_equal(clicks_of(t, TREAT), 1);
     assert_int_equal(clicks_of(t, HOLDOUT), 0);
 
-    rec_tracker_close(t);
-    rec_experiments_free(x);
 }
 
 /* ---- 3. attribution by user + item within the window ---- */
 
 static void test_attribution_by_user_item_window(void **state)
 {
-    struct rec_experiments *x = parse_x(E1_JSON);
+    struct fx *f = *state;
+    struct rec_experiments *x = f->x = parse_x(E1_JSON);
     const double W = 1000;
-    struct rec_tracker *t = open_tracker(x, NULL, W, NOW);
+    struct rec_tracker *t = f->t = open_tracker(x, NULL, W, NOW);
     char id1[REC_TRACKER_ID_LEN + 1], id2[REC_TRACKER_ID_LEN + 1];
     const char *l1[3] = {"a", "b", "c"};
     const char *l2[2] = {"x", "b"};
@@ -298,26 +368,23 @@ static void test_attribution_by_user_item_window(void **state)
     stats_e1(t, st);
     assert_int_equal(st[CONTROL].conversions, 0);
 
-    rec_tracker_close(t);
-    rec_experiments_free(x);
 }
 
 /* An event that names its list by rec_id after the list's window is not attributed either,
  * whether or not a sample has expired the list yet. */
 static void test_rec_id_after_window(void **state)
 {
-    struct rec_experiments *x = parse_x(E1_JSON);
+    struct fx *f = *state;
+    struct rec_experiments *x = f->x = parse_x(E1_JSON);
     const double W = 1000;
-    struct rec_tracker *t = open_tracker(x, NULL, W, NOW);
+    struct rec_tracker *t = f->t = open_tracker(x, NULL, W, NOW);
     char id1[REC_TRACKER_ID_LEN + 1];
     const char *l1[2] = {"a", "b"};
     serve(t, x, "qa-c", l1, 2, NOW, id1);
     click(t, "qa-c", "a", id1, NOW + W);            /* at the window's end: attributed */
     assert_int_equal(clicks_of(t, CONTROL), 1);
-    /* BUG (tracker.c attribute(), lines 417-421): the rec_id lookup does not check the list's
-     * window; a list past its window is only dropped by expire() (on serve or sample), so until
-     * then this click is attributed (clicks 2) although the same click is not attributed without
-     * the rec_id, nor after a restart (replay drops lists past the window). */
+    /* past the window, even by rec_id and before any expiry ran: not attributed (as without the
+     * id, and as after a restart, which drops lists past the window) */
     click(t, "qa-c", "b", id1, NOW + W + 1);
     assert_int_equal(clicks_of(t, CONTROL), 1);
     /* once sampled, the list is gone and the event is not attributed */
@@ -326,16 +393,15 @@ static void test_rec_id_after_window(void **state)
     struct rec_variant_stats st[N_SLOTS];
     stats_e1(t, st);
     assert_int_equal(st[CONTROL].conversions, 0);
-    rec_tracker_close(t);
-    rec_experiments_free(x);
 }
 
 /* ---- 4. impressions, purchases, dwell ---- */
 
 static void test_impressions_purchases_dwell(void **state)
 {
-    struct rec_experiments *x = parse_x(E1_JSON);
-    struct rec_tracker *t = open_tracker(x, NULL, 0, NOW);
+    struct fx *f = *state;
+    struct rec_experiments *x = f->x = parse_x(E1_JSON);
+    struct rec_tracker *t = f->t = open_tracker(x, NULL, 0, NOW);
     char id[REC_TRACKER_ID_LEN + 1];
     const char *l[3] = {"p0", "p1", "p2"};
     serve(t, x, "qa-t", l, 3, NOW, id);
@@ -369,16 +435,15 @@ static void test_impressions_purchases_dwell(void **state)
     assert_int_equal(st[CONTROL].impressions + st[CONTROL].conversions + st[CONTROL].dwell_n, 0);
     assert_int_equal(st[HOLDOUT].impressions + st[HOLDOUT].conversions + st[HOLDOUT].dwell_n, 0);
 
-    rec_tracker_close(t);
-    rec_experiments_free(x);
 }
 
 /* ---- 5. the inserted mask ---- */
 
 static void test_inserted_mask(void **state)
 {
-    struct rec_experiments *x = parse_x(E1_JSON);
-    struct rec_tracker *t = open_tracker(x, NULL, 0, NOW);
+    struct fx *f = *state;
+    struct rec_experiments *x = f->x = parse_x(E1_JSON);
+    struct rec_tracker *t = f->t = open_tracker(x, NULL, 0, NOW);
     char id[REC_TRACKER_ID_LEN + 1];
     const char *l[3] = {"p0", "p1", "p2"};
     serve(t, x, "qa-h", l, 3, NOW, id);
@@ -404,17 +469,16 @@ static void test_inserted_mask(void **state)
     assert_int_equal(st[HOLDOUT].conversions, 1);
     online(t, 6, 6, 1);
 
-    rec_tracker_close(t);
-    rec_experiments_free(x);
 }
 
 /* ---- 6. online stats ---- */
 
 static void test_online_stats(void **state)
 {
-    struct rec_experiments *x = parse_x(E1_JSON);
+    struct fx *f = *state;
+    struct rec_experiments *x = f->x = parse_x(E1_JSON);
     const double W = 1000;
-    struct rec_tracker *t = open_tracker(x, NULL, W, NOW);
+    struct rec_tracker *t = f->t = open_tracker(x, NULL, W, NOW);
     char id_c[REC_TRACKER_ID_LEN + 1], id_a[REC_TRACKER_ID_LEN + 1];
     const char *lc[2] = {"a", "b"};
     const char *la[2] = {"a", "c"};
@@ -472,16 +536,15 @@ static void test_online_stats(void **state)
     rec_tracker_events(t, late, NULL, 2, NOW + W + 1);
     online(t, 8, 4, 2);
 
-    rec_tracker_close(t);
-    rec_experiments_free(x);
 }
 
 /* ---- 7. forgetting a user ---- */
 
 static void test_forget_user(void **state)
 {
-    struct rec_experiments *x = parse_x(E1_JSON);
-    struct rec_tracker *t = open_tracker(x, NULL, 0, NOW);
+    struct fx *f = *state;
+    struct rec_experiments *x = f->x = parse_x(E1_JSON);
+    struct rec_tracker *t = f->t = open_tracker(x, NULL, 0, NOW);
     char id_c[REC_TRACKER_ID_LEN + 1], id_t[REC_TRACKER_ID_LEN + 1], id_c2[REC_TRACKER_ID_LEN + 1];
     const char *l[2] = {"a", "b"};
     serve(t, x, "qa-c", l, 2, NOW, id_c);
@@ -511,17 +574,16 @@ static void test_forget_user(void **state)
     assert_int_equal(clicks_of(t, CONTROL), 1);
     online(t, 2, 2, 2);
 
-    rec_tracker_close(t);
-    rec_experiments_free(x);
 }
 
 /* ---- 8. sample and series ---- */
 
 static void test_sample_series(void **state)
 {
-    struct rec_experiments *x = parse_x(E1_E2_JSON);
+    struct fx *f = *state;
+    struct rec_experiments *x = f->x = parse_x(E1_E2_JSON);
     const double W = 1000;
-    struct rec_tracker *t = open_tracker(x, NULL, W, NOW);
+    struct rec_tracker *t = f->t = open_tracker(x, NULL, W, NOW);
     char id1[REC_TRACKER_ID_LEN + 1], id2[REC_TRACKER_ID_LEN + 1], ide[REC_TRACKER_ID_LEN + 1];
     const char *l1[3] = {"a", "b", "c"};
     const char *l2[2] = {"d", "e"};
@@ -594,64 +656,9 @@ static void test_sample_series(void **state)
     assert_true(all[0].ts == NOW + 10000);
     assert_true(all[REC_TRACKER_SERIES_MAX - 1].ts == NOW + 10000 + REC_TRACKER_SERIES_MAX - 1);
 
-    rec_tracker_close(t);
-    rec_experiments_free(x);
 }
 
 /* ---- 9. a real store: the counts survive a restart ---- */
-
-struct fx {
-    char tmp[256];
-    char dir[300];
-};
-
-static void rm_tree(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        if (d) {
-            struct dirent *e;
-            while ((e = readdir(d))) {
-                if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                    continue;
-                char sub[1024];
-                snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-                rm_tree(sub);
-            }
-            closedir(d);
-        }
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
-static int setup(void **state)
-{
-    struct fx *f = calloc(1, sizeof *f);
-    if (!f)
-        return -1;
-    const char *base = getenv("TMPDIR");
-    snprintf(f->tmp, sizeof f->tmp, "%s/recd-tracker-XXXXXX", base && base[0] ? base : "/tmp");
-    if (!mkdtemp(f->tmp)) {
-        free(f);
-        return -1;
-    }
-    snprintf(f->dir, sizeof f->dir, "%s/data", f->tmp);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fx *f = *state;
-    rm_tree(f->tmp);
-    free(f);
-    return 0;
-}
 
 static struct rec_store *store_open_ok(const char *dir)
 {
@@ -683,11 +690,11 @@ static void assert_same_stats(const struct rec_variant_stats *a, const struct re
 static void test_store_replay(void **state)
 {
     struct fx *f = *state;
-    struct rec_experiments *x = parse_x(E1_JSON);
-    struct rec_store *s = store_open_ok(f->dir);
+    struct rec_experiments *x = f->x = parse_x(E1_JSON);
+    struct rec_store *s = f->s = store_open_ok(f->dir);
 
     /* session 1 */
-    struct rec_tracker *t = open_tracker(x, s, 0, NOW);
+    struct rec_tracker *t = f->t = open_tracker(x, s, 0, NOW);
     char id1[REC_TRACKER_ID_LEN + 1], id2[REC_TRACKER_ID_LEN + 1], id3[REC_TRACKER_ID_LEN + 1],
         id4[REC_TRACKER_ID_LEN + 1], ida[REC_TRACKER_ID_LEN + 1];
     const char *l1[3] = {"a", "b", "c"};
@@ -724,10 +731,10 @@ static void test_store_replay(void **state)
     assert_true(before[TREAT].dwell_sumsq == 25.0);
     assert_int_equal(before[HOLDOUT].impressions, 1);
     assert_int_equal(before[HOLDOUT].requests, 1);
-    rec_tracker_close(t);                            /* flushes */
+    close_tracker(f);                            /* flushes */
 
     /* session 2: same store, same experiments, within the window */
-    t = open_tracker(x, s, 0, NOW + 20);
+    t = f->t = open_tracker(x, s, 0, NOW + 20);
     struct rec_variant_stats after[N_SLOTS];
     stats_e1(t, after);
     assert_same_stats(before, after);
@@ -762,11 +769,11 @@ static void test_store_replay(void **state)
     assert_true(s2[CONTROL].dwell_sumsq == 1600.0);
     assert_int_equal(s2[TREAT].conversions, 1);
     assert_int_equal(s2[HOLDOUT].impressions, 1);
-    rec_tracker_close(t);
+    close_tracker(f);
 
     /* session 3: the renamed file; e1 is simply absent and nothing of its log is replayed */
-    struct rec_experiments *xr = parse_x(E1_RENAMED_JSON);
-    t = open_tracker(xr, s, 0, NOW + 40);
+    struct rec_experiments *xr = f->x2 = parse_x(E1_RENAMED_JSON);
+    t = f->t = open_tracker(xr, s, 0, NOW + 40);
     struct rec_variant_stats st[REC_EXP_MAX_VARIANTS + 1];
     int n = -1;
     assert_int_equal(rec_tracker_stats(t, "e1", st, &n), REC_ENOTFOUND);
@@ -781,28 +788,82 @@ static void test_store_replay(void **state)
     click(t, "qa-c", "a", id1, NOW + 41);            /* an old rec_id: nothing to attribute */
     assert_int_equal(rec_tracker_stats(t, "e1-renamed", st, &n), 0);
     assert_int_equal(st[CONTROL].clicks, 0);
-    rec_tracker_close(t);
+    close_tracker(f);
     rec_experiments_free(xr);
+    f->x2 = NULL;
 
     /* session 4: the original file again, past every list's window: the counts of both earlier
      * sessions are there, but no list is in memory to attribute to */
-    t = open_tracker(x, s, 0, NOW + 30 + 3600 + 1);
+    t = f->t = open_tracker(x, s, 0, NOW + 30 + 3600 + 1);
     stats_e1(t, after);
     assert_same_stats(s2, after);
     online(t, 0, 0, 0);
     click(t, "qa-t", "b", id2, NOW + 30 + 3600 + 2);
     assert_int_equal(clicks_of(t, TREAT), 2);
-    rec_tracker_close(t);
+    close_tracker(f);
+}
 
+/* Rows of table whose rec_id is rec_id, read with SQLite directly (the store is closed). */
+static int64_t rows_of(const struct fx *f, const char *table, const char *rec_id)
+{
+    char path[400], sql[128];
+    snprintf(path, sizeof path, "%s/%s", f->dir, REC_STORE_DB_NAME);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s WHERE rec_id = ?1", table);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_text(st, 1, rec_id, -1, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/* Erasure: rec_api_delete_user calls rec_tracker_forget_user first, "so no pending log row of
+ * theirs lands after the delete", then rec_store_delete_user. Nothing of the user's lists may
+ * reach the store after that. A long flush interval keeps everything pending until close. */
+static void test_forget_user_drops_pending_log(void **state)
+{
+    struct fx *f = *state;
+    struct rec_experiments *x = f->x = parse_x(E1_JSON);
+    struct rec_store *s = f->s = store_open_ok(f->dir);
+    const char *uid[1] = {"qa-c"}, *udoc[1] = {"{}"};
+    assert_int_equal(rec_store_upsert_users(s, uid, udoc, 1), 0);
+    struct rec_tracker_config c;
+    rec_tracker_config_default(&c);
+    c.flush_interval_s = 3600;
+    struct rec_tracker *t = NULL;
+    char err[256] = "";
+    assert_int_equal(rec_tracker_open(&c, x, s, NOW, &t, err, sizeof err), 0);
+    f->t = t;
+    char id_c[REC_TRACKER_ID_LEN + 1], id_t[REC_TRACKER_ID_LEN + 1];
+    const char *l[2] = {"a", "b"};
+    serve(t, x, "qa-c", l, 2, NOW, id_c);
+    serve(t, x, "qa-t", l, 2, NOW, id_t);
+    click(t, "qa-c", "a", id_c, NOW + 1);
+    event(t, "qa-c", "b", REC_EVENT_DWELL, 12, id_c, NOW + 1);
+    click(t, "qa-t", "a", id_t, NOW + 1);
+    rec_tracker_forget_user(t, "qa-c");
+    assert_int_equal(rec_store_delete_user(s, "qa-c"), 0);
+    close_tracker(f);                                /* flushes what is still pending */
     rec_store_close(s);
-    rec_experiments_free(x);
+    f->s = NULL;
+    /* the other user's log is there */
+    assert_int_equal(rows_of(f, "served", id_t), 1);
+    assert_int_equal(rows_of(f, "outcomes", id_t), 1);
+    assert_int_equal(rows_of(f, "served", id_c), 0);
+    /* the erased user's pending outcomes are dropped with their lists: no orphan rows */
+    assert_int_equal(rows_of(f, "outcomes", id_c), 0);
 }
 
 /* ---- 10. configuration ---- */
 
 static void test_open_rejects_bad_config(void **state)
 {
-    struct rec_experiments *x = parse_x(E1_JSON);
+    struct fx *f = *state;
+    struct rec_experiments *x = f->x = parse_x(E1_JSON);
     struct rec_tracker_config c;
     char err[256];
     const double bad_windows[3] = {0, -1, -3600};
@@ -826,6 +887,7 @@ static void test_open_rejects_bad_config(void **state)
     assert_true(c.flush_interval_s == 0.2);
     /* no experiments at all: lists still count online */
     assert_int_equal(rec_tracker_open(&c, NULL, NULL, NOW, &t, err, sizeof err), 0);
+    f->t = t;
     char id[REC_TRACKER_ID_LEN + 1];
     const char *l[1] = {"a"};
     assert_int_equal(rec_tracker_served(t, "u", NULL, l, 1, NOW, id), 0);
@@ -834,26 +896,26 @@ static void test_open_rejects_bad_config(void **state)
     struct rec_variant_stats st[1];
     int n;
     assert_int_equal(rec_tracker_stats(t, "e1", st, &n), REC_ENOTFOUND);
-    rec_tracker_close(t);
+    close_tracker(f);
     rec_tracker_close(NULL);
-    rec_experiments_free(x);
 }
 
 int main(void)
 {
     rec_log_set_level(REC_LOG_WARN); /* the tracker's and store's info lines; errors still show */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_served_ids_and_counts),
-        cmocka_unit_test(test_attribution_by_rec_id),
-        cmocka_unit_test(test_attribution_by_user_item_window),
-        cmocka_unit_test(test_rec_id_after_window),
-        cmocka_unit_test(test_impressions_purchases_dwell),
-        cmocka_unit_test(test_inserted_mask),
-        cmocka_unit_test(test_online_stats),
-        cmocka_unit_test(test_forget_user),
-        cmocka_unit_test(test_sample_series),
+        cmocka_unit_test_setup_teardown(test_served_ids_and_counts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_attribution_by_rec_id, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_attribution_by_user_item_window, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rec_id_after_window, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_impressions_purchases_dwell, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_inserted_mask, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_online_stats, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forget_user, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sample_series, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_replay, setup, teardown),
-        cmocka_unit_test(test_open_rejects_bad_config),
+        cmocka_unit_test_setup_teardown(test_forget_user_drops_pending_log, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_rejects_bad_config, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
