@@ -11,7 +11,13 @@
 #include "http/api.h"
 #include "ingest/kafka.h"
 #include "obs/monitor.h"
+#include "rank/bandit.h"
+#include "rank/rules.h"
+#include "serve/engine.h"
 #include "serve/settings.h"
+
+#include <stdlib.h>
+#include <string.h>
 #include "store/store.h"
 
 /* What watches the running server: the experiments, their tracker and the monitor. */
@@ -19,6 +25,8 @@ struct watch {
     struct rec_experiments *experiments;
     struct rec_tracker *tracker;
     struct rec_monitor *monitor;
+    struct rec_engine *engine;
+    struct rec_ts *explore;      /* exploration's posteriors (clicks counted here) */
 };
 
 /* The engine's observer: every committed event, whatever its source. */
@@ -27,10 +35,55 @@ static void on_events(void *ctx, const struct rec_event *ev, const uint8_t *inse
     struct watch *w = ctx;
     rec_monitor_applied(w->monitor, ev, inserted, n);
     rec_tracker_events(w->tracker, ev, inserted, n, rec_wall_s());
+    for (int i = 0; w->explore && i < n; i++)
+        if ((!inserted || inserted[i]) && ev[i].type == REC_EVENT_CLICK) {
+            int32_t item = rec_engine_item_index(w->engine, ev[i].item);
+            if (item >= 0)
+                rec_ts_update(w->explore, item, 0, 1);
+        }
+}
+
+/* The pipeline's settings from the configuration (rules are set apart). 0, or 1 after
+ * logging a bad --fresh-half-lives. */
+static int pipeline_config(const struct rec_config *c, struct rec_pipeline_config *pc)
+{
+    rec_pipeline_config_default(pc);
+    pc->diversity = c->diversity;
+    pc->max_per_category = c->max_per_category;
+    pc->fresh_boost = c->fresh_boost;
+    pc->fresh_half_life_s = c->fresh_half_life * 3600.0;
+    pc->fresh_candidates = c->fresh_candidates;
+    pc->explore_share = c->explore_share;
+    pc->explore_max_impressions = c->explore_max_impressions;
+    if (c->diversity < 0 || c->diversity > 1 || c->explore_share < 0 || c->explore_share > 1 ||
+        c->fresh_candidates < 0 || c->fresh_candidates > 100 || c->max_per_category < 0) {
+        rec_error("--diversity and --explore-share must be 0..1, --fresh-candidates 0..100, "
+                  "--max-per-category >= 0");
+        return 1;
+    }
+    const char *p = c->fresh_half_lives ? c->fresh_half_lives : "";
+    while (*p) { /* cat=hours,cat=hours */
+        size_t len = strcspn(p, ",");
+        const char *eq = memchr(p, '=', len);
+        char *end;
+        double h = eq ? strtod(eq + 1, &end) : 0;
+        if (!eq || eq == p || (size_t)(eq - p) >= sizeof pc->half_life_cat[0] || end != p + len ||
+            !(h > 0) || pc->n_half_lives == REC_PIPE_MAX_HALF_LIVES) {
+            rec_error("--fresh-half-lives: expected category=hours,... (at most %d), at '%.*s'",
+                      REC_PIPE_MAX_HALF_LIVES, (int)len, p);
+            return 1;
+        }
+        snprintf(pc->half_life_cat[pc->n_half_lives], sizeof pc->half_life_cat[0], "%.*s",
+                 (int)(eq - p), p);
+        pc->half_life_s[pc->n_half_lives++] = h * 3600.0;
+        p += len + (p[len] == ',');
+    }
+    return 0;
 }
 
 static void watch_close(struct watch *w)
 {
+    rec_ts_free(w->explore);
     rec_monitor_close(w->monitor);
     rec_tracker_close(w->tracker);
     rec_experiments_free(w->experiments);
@@ -70,6 +123,11 @@ static int watch_open(const struct rec_config *c, struct rec_store *store,
     mc.drift_min_events = c->drift_min_events;
     if (rec_monitor_open(&mc, engine, store, w->tracker, &w->monitor, err, sizeof err)) {
         rec_error("metrics: %s", err);
+        return 1;
+    }
+    w->engine = engine;
+    if (c->explore_share > 0 && rec_ts_new(1.0, 1.0, &w->explore)) {
+        rec_error("out of memory");
         return 1;
     }
     rec_engine_set_observer(engine, on_events, w);
@@ -115,6 +173,7 @@ int rec_cmd_serve(int argc, char **argv)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -148,7 +207,22 @@ int rec_cmd_serve(int argc, char **argv)
         .experiments = w.experiments,
         .tracker = w.tracker,
         .monitor = w.monitor,
+        .rules_path = c.rules && *c.rules ? c.rules : NULL,
+        .explore = w.explore,
     };
+    char err[1024] = "";
+    pthread_rwlock_init(&api.rules_lock, NULL);
+    if (pipeline_config(&c, &api.pipeline) ||
+        (api.rules_path && rec_api_reload_rules(&api, err, sizeof err))) {
+        if (api.rules_path && err[0])
+            rec_error("%s", err);
+        rec_engine_set_observer(engine, NULL, NULL);
+        watch_close(&w);
+        rec_app_close(store, engine);
+        rec_config_free(&c);
+        return 1;
+    }
+    api.pipeline.explore = w.explore;
     struct rec_http_config hc = {
         .bind = c.bind,
         .port = c.port,
@@ -158,7 +232,6 @@ int rec_cmd_serve(int argc, char **argv)
         .on_done = rec_api_on_done,
     };
     hc.routes = rec_api_routes(&hc.n_routes);
-    char err[512];
     struct rec_kafka *kafka = NULL;
     if (start_kafka(&c, store, engine, &kafka)) {
         rec_engine_set_observer(engine, NULL, NULL);
@@ -182,7 +255,15 @@ int rec_cmd_serve(int argc, char **argv)
     fflush(stderr);
 
     int sig = 0;
-    sigwait(&sigs, &sig);
+    for (;;) {
+        sigwait(&sigs, &sig);
+        if (sig != SIGHUP)
+            break;
+        if (api.rules_path && rec_api_reload_rules(&api, err, sizeof err) == 0)
+            rec_info("SIGHUP: rules reloaded");
+        else if (!api.rules_path)
+            rec_info("SIGHUP: no rules file to reload");
+    }
     rec_info("signal %d: shutting down", sig);
     rec_kafka_stop(kafka); /* makes what it received durable and commits, while all is up */
     rec_engine_shutdown(engine); /* releases requests waiting for a training run */
@@ -190,6 +271,8 @@ int rec_cmd_serve(int argc, char **argv)
     rec_engine_set_observer(engine, NULL, NULL);
     watch_close(&w); /* the tracker writes its last log rows while the store is open */
     rec_app_close(store, engine);
+    rec_rules_free(api.rules);
+    pthread_rwlock_destroy(&api.rules_lock);
     rec_config_free(&c);
     return 0;
 }

@@ -37,6 +37,15 @@ struct rec_config {
     int max_batch;          /* records per POST */
     int max_n;              /* largest n a list request may ask for */
     char *experiments;      /* experiments file, "" for none */
+    char *rules;            /* rules file, "" for none */
+    double diversity;
+    int max_per_category;
+    double fresh_boost;
+    double fresh_half_life;    /* hours */
+    char *fresh_half_lives;    /* cat=hours,... */
+    int fresh_candidates;
+    double explore_share;
+    int explore_max_impressions;
     double attribution_window; /* minutes */
     double metrics_interval;   /* seconds */
     double drift_window;       /* minutes */
@@ -74,6 +83,7 @@ struct rec_config {
     int64_t items;
     int64_t events;
     int categories;
+    int64_t sessions;       /* gen: impression sessions with the context click model */
     int64_t seed;
     char *out;
     /* recommend */

@@ -4,13 +4,18 @@
 
 #include <stddef.h>
 
+#include <pthread.h>
+
 #include "http/http.h"
+#include "serve/pipeline.h"
 
 struct rec_store;
 struct rec_engine;
 struct rec_experiments;
 struct rec_tracker;
 struct rec_monitor;
+struct rec_rules;
+struct rec_ts;
 
 struct rec_api {
     struct rec_store *store;     /* not owned */
@@ -24,7 +29,16 @@ struct rec_api {
     const struct rec_experiments *experiments; /* not owned; NULL: none */
     struct rec_tracker *tracker; /* not owned; NULL: lists get no recommendation_id */
     struct rec_monitor *monitor; /* not owned; NULL: no metrics */
+    struct rec_pipeline_config pipeline; /* rules are taken from below, under rules_lock */
+    pthread_rwlock_t rules_lock; /* requests read-lock; a reload write-locks */
+    struct rec_rules *rules;     /* owned by the server (swapped on reload); NULL: none */
+    const char *rules_path;      /* --rules, NULL when none */
+    struct rec_ts *explore;      /* exploration's posteriors; NULL: off */
 };
+
+/* Reloads the rules file (SIGHUP, POST /v1/rules/reload): the old rules stay on any error.
+ * 0, or an error with the message in err. */
+int rec_api_reload_rules(struct rec_api *api, char *err, size_t errlen);
 
 /* The server's on_done hook: per-route request metrics (app is a struct rec_api). */
 void rec_api_on_done(void *app, int route, int status, double seconds);
@@ -76,5 +90,9 @@ void rec_api_experiment(void *app, const struct rec_http_request *req, struct re
 void rec_api_metrics(void *app, const struct rec_http_request *req, struct rec_http_response *res);
 void rec_api_metrics_history(void *app, const struct rec_http_request *req, struct rec_http_response *res);
 void rec_api_dashboard(void *app, const struct rec_http_request *req, struct rec_http_response *res);
+void rec_api_get_prefs(void *app, const struct rec_http_request *req, struct rec_http_response *res);
+void rec_api_put_prefs(void *app, const struct rec_http_request *req, struct rec_http_response *res);
+void rec_api_get_rules(void *app, const struct rec_http_request *req, struct rec_http_response *res);
+void rec_api_post_rules_reload(void *app, const struct rec_http_request *req, struct rec_http_response *res);
 
 #endif

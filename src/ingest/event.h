@@ -19,8 +19,10 @@
     X(DWELL,       "dwell",        1.0,   "spent time on")  \
     X(SHARE,       "share",        4.0,   "shared")         \
     X(SKIP,        "skip",        -1.0,   "skipped")        \
-    X(IMPRESSION,  "impression",   0.0,   "saw")
-/* Negative weights count against an item. */
+    X(IMPRESSION,  "impression",   0.0,   "saw")            \
+    X(NOT_INTERESTED, "not_interested", -4.0, "marked not interested")
+/* Negative weights count against an item. New types go at the end: the store keeps the
+ * numbers. */
 
 enum rec_event_type {
 #define REC_EVENT_ENUM(sfx, name, w, verb) REC_EVENT_##sfx,

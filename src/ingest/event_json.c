@@ -58,7 +58,7 @@ int rec_event_from_json(const void *o, int64_t now, struct rec_event *ev, char *
     if (!json_is_string(type) || (ev->type = rec_event_type_parse(json_string_value(type))) < 0)
         return rec_errf(err, errlen, REC_EINVAL,
                         "field \"type\" must be one of view, click, like, dislike, add_to_cart, "
-                        "purchase, rating, dwell, share, skip, impression");
+                        "purchase, rating, dwell, share, skip, impression, not_interested");
 
     json_t *value = json_object_get(obj, "value");
     if (value && !json_is_null(value)) {

@@ -45,6 +45,8 @@ int rec_engine_create(const struct rec_engine_params *p, struct rec_store *store
     pthread_cond_init(&e->done_cv, NULL);
     rec_idmap_init(&e->user_ids);
     rec_idmap_init(&e->item_ids);
+    rec_idmap_init(&e->cat_ids);
+    rec_idmap_init(&e->tag_ids);
     rec_pop_init(&e->pop, p->half_life_s);
     rec_knn_init(&e->knn, p->knn_shrink);
     if (p->model_dir && !(e->p.model_dir = strdup(p->model_dir))) {
@@ -71,16 +73,20 @@ void rec_engine_destroy(struct rec_engine *e)
     for (int32_t u = 0; u < e->user_ids.n_names; u++) {
         free(e->users[u].hist);
         free(e->users[u].doc);
+        rec_meta_prefs_free(e->users[u].prefs);
     }
     free(e->users);
     for (int32_t i = 0; i < e->item_ids.n_names; i++) {
         free(e->items[i].title);
         free(e->items[i].doc);
+        rec_meta_item_free(e->items[i].meta);
     }
     free(e->items);
     rec_cold_destroy(e);
     rec_idmap_free(&e->user_ids);
     rec_idmap_free(&e->item_ids);
+    rec_idmap_free(&e->cat_ids);
+    rec_idmap_free(&e->tag_ids);
     rec_pop_free(&e->pop);
     rec_knn_free(&e->knn);
     rec_als_destroy(e->als);
@@ -426,18 +432,30 @@ int rec_engine_put_item(struct rec_engine *e, const char *id, const char *title)
 int rec_engine_put_item_doc(struct rec_engine *e, const char *id, const char *title,
                             const char *doc)
 {
-    int rc = 0;
+    int rc = 0, rc_meta = 0;
     char *keep = doc ? rec_cold_keep_item_doc(doc, &rc) : NULL;
     char *t = title ? strdup(title) : doc_title(doc);
-    if (rc) {
+    struct meta_draft *meta = doc ? rec_meta_item_draft(id, doc, &rc_meta) : NULL;
+    if (rc || rc_meta) {
         free(t);
-        return rc;
+        free(keep);
+        rec_meta_draft_free(meta);
+        return rc ? rc : rc_meta;
     }
     pthread_rwlock_wrlock(&e->lock);
     int32_t i = item_put(e, id);
     if (i < 0) {
         rc = REC_ENOMEM;
+        rec_meta_draft_free(meta);
     } else {
+        if (doc) {
+            rc = rec_meta_install_item(e, i, meta);
+            /* a new arrival, for the pipeline's fresh source (repeats are skipped there) */
+            e->arrivals[e->arrivals_head] = i;
+            e->arrivals_head = (e->arrivals_head + 1) % REC_ARRIVALS;
+            if (e->n_arrivals < REC_ARRIVALS)
+                e->n_arrivals++;
+        }
         if (!e->items[i].live) {
             e->items[i].live = 1;
             e->n_live_items++;
@@ -480,6 +498,21 @@ int rec_engine_put_user_doc(struct rec_engine *e, const char *id, const char *do
     return u < 0 ? REC_ENOMEM : 0;
 }
 
+int rec_engine_set_prefs(struct rec_engine *e, const char *id, const char *prefs)
+{
+    int rc = 0;
+    struct meta_draft *d = prefs ? rec_meta_prefs_draft(prefs, 1, &rc) : NULL;
+    if (rc)
+        return rc;
+    pthread_rwlock_wrlock(&e->lock);
+    int32_t u = user_put(e, id);
+    rc = u < 0 ? REC_ENOMEM : rec_meta_install_prefs(e, u, d);
+    if (u < 0)
+        rec_meta_draft_free(d);
+    pthread_rwlock_unlock(&e->lock);
+    return rc;
+}
+
 int rec_engine_delete_item(struct rec_engine *e, const char *id)
 {
     int rc = 0;
@@ -514,6 +547,7 @@ int rec_engine_delete_user(struct rec_engine *e, const char *id)
         e->n_events -= us->n_events;
         free(us->hist);
         set_user_doc(e, u, NULL);
+        rec_meta_prefs_free(us->prefs);
         memset(us, 0, sizeof *us);
         e->n_live_users--;
     }
@@ -635,6 +669,11 @@ static int load_event(void *ctx, const struct rec_event *ev)
     return apply_one(ctx, ev) < 0 ? REC_ENOMEM : 0;
 }
 
+static int load_prefs_row(void *ctx, const char *id, const char *doc, int deleted)
+{
+    return rec_engine_set_prefs(ctx, id, doc);
+}
+
 int rec_engine_load(struct rec_engine *e, char *err, size_t errlen)
 {
     if (!e->store)
@@ -643,6 +682,8 @@ int rec_engine_load(struct rec_engine *e, char *err, size_t errlen)
     int rc = rec_store_scan_items(e->store, load_item_row, e);
     if (!rc)
         rc = rec_store_scan_users(e->store, load_user_row, e);
+    if (rc == 0)
+        rc = rec_store_scan_preferences(e->store, load_prefs_row, e);
     if (!rc)
         rc = rec_store_scan_events(e->store, 0, load_event, e);
     pthread_rwlock_unlock(&e->lock);

@@ -158,6 +158,9 @@ int rec_engine_put_user(struct rec_engine *e, const char *id);
  * is not NULL. A user with attributes and no history is served items popular among users with
  * the same attributes (once a training run fitted that model). Thread-safe; 0 or REC_ENOMEM. */
 int rec_engine_put_user_doc(struct rec_engine *e, const char *id, const char *doc);
+/* Replaces a user's preferences (a checked JSON object, see meta.h; NULL clears); creates the
+ * user if needed. Applies to the next request. 0 or REC_ENOMEM. */
+int rec_engine_set_prefs(struct rec_engine *e, const char *id, const char *prefs);
 /* Hides an item from every list at once. REC_ENOTFOUND. */
 int rec_engine_delete_item(struct rec_engine *e, const char *id);
 /* Forgets a user, their history and their share of popularity and co-occurrence. REC_ENOTFOUND. */

@@ -11,6 +11,7 @@
 #include "model/model.h"
 #include "model/popularity.h"
 #include "serve/engine.h"
+#include "serve/meta.h"
 
 /* One distinct item in a user's history, in first-seen order. 24 bytes. */
 struct hist_entry {
@@ -31,6 +32,7 @@ struct user {
     uint8_t live;           /* 0 once deleted */
     uint8_t has_x;          /* row of ux holds factors */
     char *doc;              /* owned JSON document with non-empty "attributes", or NULL */
+    struct user_prefs *prefs; /* owned, NULL when none */
 };
 
 struct item {
@@ -40,6 +42,7 @@ struct item {
     int32_t cold;           /* 1 + slot in rec_engine.cold holding its factors, 0 = none */
     int32_t online;         /* 1 + slot in rec_engine.online (sums of its events), 0 = none */
     uint8_t live;           /* 0 when deleted */
+    struct item_meta *meta; /* owned: categories, tags, publication time; NULL when no doc */
 };
 
 /* Factors of items the published iALS model has no trained row for, from their content
@@ -72,6 +75,8 @@ struct rec_cold_fit {
     struct cold_set cold;               /* cold factors of fitted items without history */
 };
 
+#define REC_ARRIVALS 256                /* new arrivals remembered for the fresh source */
+
 struct rec_engine {
     struct rec_engine_params p;
     struct rec_store *store;            /* not owned; may be NULL */
@@ -81,6 +86,9 @@ struct rec_engine {
     pthread_rwlock_t ingest;            /* see rec_engine_ingest_begin; taken before lock */
     pthread_rwlock_t lock;              /* guards everything below down to the trainer part */
     struct rec_idmap user_ids, item_ids;
+    struct rec_idmap cat_ids, tag_ids;  /* category and tag names of item metadata */
+    int32_t arrivals[REC_ARRIVALS];     /* ring of the latest items given a document */
+    int n_arrivals, arrivals_head;
     struct user *users;
     int32_t cap_users;
     struct item *items;
@@ -175,6 +183,20 @@ void rec_online_free(struct rec_engine *e);
 void rec_online_event(struct rec_engine *e, int32_t u, int32_t i, float strength);
 /* coldstart_serve.c: sets item i's factors in the cold set (lock held for write). */
 void rec_cold_put(struct rec_engine *e, int32_t i, const float *x);
+/* recommend.c: the retrieval stage of the pipeline. The fused top-m candidates for user u (-1:
+ * unknown) under o's settings, with the items of block[] left out as well as deleted and
+ * seen ones; each with its source and the history item that explains it (seed, and its
+ * position in the history; -1 when none). *by_attrs: the popular slot came from the
+ * attributes model. Read lock held. 0 or REC_ENOMEM. */
+struct rec_candidate {
+    int32_t idx;
+    float score;
+    int8_t src;                         /* enum rec_source */
+    int32_t seed, seed_pos;
+};
+int rec_retrieve(struct rec_engine *e, int32_t u, int m, struct rec_request_opts *o,
+                 const int32_t *block, int n_block, struct rec_candidate *out, int *n_out,
+                 int *by_attrs);
 /* trainer.c */
 int rec_engine_trainer_start(struct rec_engine *e);
 void rec_engine_trainer_stop(struct rec_engine *e);

@@ -44,6 +44,8 @@ struct scratch {
     struct rec_topk_entry *lists[3];
     int n_list[3];
     int by_attrs;         /* the popular list came from the attributes model */
+    const int32_t *extra_block;   /* items the request excludes */
+    int n_extra_block;
 };
 
 static void scratch_free(struct scratch *s)
@@ -89,6 +91,9 @@ static void block_items(const struct rec_engine *e, const struct user *us, struc
 {
     for (int32_t i = 0; i < s->n_items; i++)
         s->blocked[i] = !e->items[i].live;
+    for (int k = 0; k < s->n_extra_block; k++)
+        if (s->extra_block[k] >= 0 && s->extra_block[k] < s->n_items)
+            s->blocked[s->extra_block[k]] = 1;
     if (!us)
         return;
     for (int32_t k = 0; k < us->n_hist; k++) {
@@ -421,6 +426,52 @@ static void ranking_end(struct rec_engine *e, struct ranking *rk)
     pthread_rwlock_unlock(&e->lock);
     free(rk->top);
     free(rk->src);
+}
+
+int rec_retrieve(struct rec_engine *e, int32_t u, int m, struct rec_request_opts *o,
+                 const int32_t *block, int n_block, struct rec_candidate *out, int *n_out,
+                 int *by_attrs)
+{
+    *n_out = 0;
+    *by_attrs = 0;
+    if (m <= 0)
+        return 0;
+    struct scratch sc;
+    struct rec_topk_entry *top = malloc((size_t)m * sizeof *top);
+    int *src = malloc((size_t)m * sizeof *src);
+    int rc = top && src ? scratch_init(&sc, e->item_ids.n_names, m > MIN_CANDIDATES ? m : MIN_CANDIDATES)
+                        : REC_ENOMEM;
+    if (rc) {
+        free(top);
+        free(src);
+        return rc;
+    }
+    /* rank_for_user blocks deleted and seen items itself; the request's own blocks ride on
+     * the same array: block_items runs first inside, so mark after through a pre-pass */
+    const struct user *us = u >= 0 ? rec_engine_user_at(e, u) : NULL;
+    if (us && !us->live)
+        us = NULL;
+    enum rec_mode mode = o && o->mode >= 0 ? (enum rec_mode)o->mode : REC_MODE_HYBRID;
+    sc.extra_block = block;
+    sc.n_extra_block = n_block;
+    int got = rank_for_user(e, us ? u : -1, m, mode, o, &sc, top, src);
+    if (o && sc.n_list[REC_SOURCE_ALS] > 0)
+        o->top_model_score = sc.lists[REC_SOURCE_ALS][0].score;
+    for (int r = 0; r < got; r++) {
+        struct rec_candidate *c = &out[r];
+        int32_t pos = -1;
+        c->idx = top[r].idx;
+        c->score = top[r].score;
+        c->src = (int8_t)src[r];
+        c->seed = src[r] != REC_SOURCE_POPULAR && us ? explain(e, us, &sc, c->idx, &pos) : -1;
+        c->seed_pos = pos;
+    }
+    *n_out = got;
+    *by_attrs = sc.by_attrs;
+    scratch_free(&sc);
+    free(top);
+    free(src);
+    return 0;
 }
 
 int rec_engine_recommend_idx(struct rec_engine *e, int32_t user, int n, enum rec_mode mode,

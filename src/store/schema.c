@@ -106,11 +106,20 @@ static const char migration_3[] =
     "  ts REAL NOT NULL,"
     "  PRIMARY KEY (rec_id, position, type)) WITHOUT ROWID;";
 
+/* Version 4: users' preferences (PUT /v1/users/{id}/preferences), one JSON object per user,
+ * apart from the user's document so that upserting a user keeps them. */
+static const char migration_4[] =
+    "CREATE TABLE preferences ("
+    "  user TEXT PRIMARY KEY,"
+    "  doc TEXT NOT NULL,"
+    "  updated_at INTEGER NOT NULL) WITHOUT ROWID;";
+
 /* migrations[i] brings the schema from version i to i + 1. */
 static const char *const migrations[] = {
     migration_1,
     migration_2,
     migration_3,
+    migration_4,
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == REC_STORE_SCHEMA_VERSION,

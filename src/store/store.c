@@ -323,6 +323,11 @@ int rec_store_get_user(struct rec_store *s, const char *id, char **doc)
     return read_one(s, R_USER_GET, id, doc, NULL);
 }
 
+int rec_store_get_preferences(struct rec_store *s, const char *user, char **doc)
+{
+    return read_one(s, R_PREFS_GET, user, doc, NULL);
+}
+
 int rec_store_meta_get(struct rec_store *s, const char *key, char **value)
 {
     return read_one(s, R_META_GET, key, value, NULL);
@@ -573,5 +578,14 @@ int rec_store_scan_outcomes(struct rec_store *s, int64_t since, rec_store_outcom
                              " WHERE s.ts >= ?1",
                       .has_after = 1, .after = since, .row = outcome_row, .outcome_cb = cb,
                       .ctx = ctx};
+    return scan_run(s, &sc);
+}
+
+int rec_store_scan_preferences(struct rec_store *s, rec_store_row_cb cb, void *ctx)
+{
+    if (!s || !cb)
+        return REC_EINVAL;
+    struct scan sc = {.sql = "SELECT user, doc FROM preferences ORDER BY user", .row = user_row,
+                      .row_cb = cb, .ctx = ctx};
     return scan_run(s, &sc);
 }

@@ -20,7 +20,7 @@
 
 #include "ingest/event.h"
 
-#define REC_STORE_SCHEMA_VERSION 3
+#define REC_STORE_SCHEMA_VERSION 4
 #define REC_STORE_DB_NAME "recd.db"
 
 struct rec_store;
@@ -97,6 +97,11 @@ int rec_store_scan_served(struct rec_store *s, int64_t since, rec_store_served_c
 int rec_store_scan_outcomes(struct rec_store *s, int64_t since, rec_store_outcome_cb cb,
                             void *ctx);
 
+/* A user's preferences (a JSON object the caller checked); NULL doc deletes them. One commit. */
+int rec_store_set_preferences(struct rec_store *s, const char *user, const char *doc);
+/* *doc gets a malloc'd copy; REC_ENOTFOUND when the user has none. */
+int rec_store_get_preferences(struct rec_store *s, const char *user, char **doc);
+
 /* Inserts or replaces items (id, JSON doc); replacing clears the deleted flag. One commit. */
 int rec_store_upsert_items(struct rec_store *s, const char *const *ids, const char *const *docs,
                            int n);
@@ -121,6 +126,8 @@ typedef int (*rec_store_row_cb)(void *ctx, const char *id, const char *doc, int 
 typedef int (*rec_store_event_cb)(void *ctx, const struct rec_event *ev);
 int rec_store_scan_items(struct rec_store *s, rec_store_row_cb cb, void *ctx);
 int rec_store_scan_users(struct rec_store *s, rec_store_row_cb cb, void *ctx);
+/* Every user's preferences (cb gets the user id as id and the JSON object as doc). */
+int rec_store_scan_preferences(struct rec_store *s, rec_store_row_cb cb, void *ctx);
 /* Events with seq > after_seq in seq order. */
 int rec_store_scan_events(struct rec_store *s, int64_t after_seq, rec_store_event_cb cb,
                           void *ctx);

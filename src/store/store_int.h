@@ -23,6 +23,7 @@
     X(R_ITEM_GET,    "SELECT doc, deleted FROM items WHERE id = ?1")  \
     X(R_USER_GET,    "SELECT doc FROM users WHERE id = ?1")           \
     X(R_META_GET,    "SELECT value FROM meta WHERE key = ?1")         \
+    X(R_PREFS_GET,   "SELECT doc FROM preferences WHERE user = ?1")   \
     X(R_COUNT_ITEMS, "SELECT count(*) FROM items")                    \
     X(R_COUNT_USERS, "SELECT count(*) FROM users")                    \
     X(R_COUNT_EVENTS, "SELECT count(*) FROM events")

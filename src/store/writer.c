@@ -55,6 +55,10 @@
     X(W_USER_OUTCOMES_DELETE,                                                                \
       "DELETE FROM outcomes WHERE rec_id IN (SELECT rec_id FROM served WHERE user = ?1)")    \
     X(W_USER_SERVED_DELETE, "DELETE FROM served WHERE user = ?1")                            \
+    X(W_USER_PREFS_DELETE, "DELETE FROM preferences WHERE user = ?1")                        \
+    X(W_PREFS_SET,                                                                           \
+      "INSERT INTO preferences(user, doc, updated_at) VALUES(?1, ?2, ?3)"                    \
+      " ON CONFLICT(user) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at") \
     X(W_SERVED_INSERT,                                                                       \
       "INSERT INTO served(rec_id, user, experiment, variant, ts, n_items, items)"           \
       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING")                          \
@@ -232,7 +236,7 @@ static int run_delete_item(struct rec_store_writer *w, struct job *j)
 static int run_delete_user(struct rec_store_writer *w, struct job *j)
 {
     const enum write_stmt steps[] = {W_USER_EVENTS_DELETE, W_USER_OUTCOMES_DELETE,
-                                     W_USER_SERVED_DELETE};
+                                     W_USER_SERVED_DELETE, W_USER_PREFS_DELETE};
     int rc;
     for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
         if (bind_text(w->st[steps[k]], 1, j->key))
@@ -275,6 +279,20 @@ static int run_dead_letters(struct rec_store_writer *w, struct job *j)
             *j->n_added += sqlite3_changes(w->db);
     }
     return 0;
+}
+
+static int run_prefs(struct rec_store_writer *w, struct job *j)
+{
+    if (!j->value) {
+        if (bind_text(w->st[W_USER_PREFS_DELETE], 1, j->key))
+            return rec_store_db_fail(w->db, "bind");
+        return step(w, W_USER_PREFS_DELETE);
+    }
+    sqlite3_stmt *st = w->st[W_PREFS_SET];
+    if (bind_text(st, 1, j->key) || bind_text(st, 2, j->value) ||
+        sqlite3_bind_int64(st, 3, rec_now_s()))
+        return rec_store_db_fail(w->db, "bind");
+    return step(w, W_PREFS_SET);
 }
 
 static int run_served(struct rec_store_writer *w, struct job *j)
@@ -620,6 +638,14 @@ int rec_store_meta_set(struct rec_store *s, const char *key, const char *value)
     if (!s || !key || !value)
         return REC_EINVAL;
     struct job j = {.run = run_meta_set, .what = "set meta", .key = key, .value = value};
+    return submit(s->writer, &j);
+}
+
+int rec_store_set_preferences(struct rec_store *s, const char *user, const char *doc)
+{
+    if (!s || !user)
+        return REC_EINVAL;
+    struct job j = {.run = run_prefs, .what = "set preferences", .key = user, .value = doc};
     return submit(s->writer, &j);
 }
 

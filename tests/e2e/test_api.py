@@ -63,14 +63,18 @@ class ApiTest(unittest.TestCase):
         seen = {h["item"] for h in user["history"]}
         self.assertFalse(seen & set(ids), "seen items must not be recommended")
         for x in r["items"]:
-            self.assertTrue(x["reason"].startswith("because you viewed Space Film"), x)
+            why = x["reason"]
+            self.assertEqual(why["kind"], "because_you", x)
+            self.assertTrue(why["text"].startswith("because you viewed Space Film"), x)
+            self.assertIn(why["item"], seen)  # the evidence is in the user's history
             self.assertIsInstance(x["score"], float)
 
     def test_new_event_changes_next_recommendation(self):
         st, r = self.s.get("/v1/recommend/newcomer?n=5")
         self.assertEqual(st, 200)
         self.assertEqual(r["model"], "popular")
-        self.assertTrue(all(x["reason"] == "popular now" for x in r["items"]))
+        self.assertTrue(all(x["reason"]["kind"] == "trending_in" and "item" not in x["reason"]
+                            for x in r["items"]), r)
         st, r = self.s.post("/v1/events", [{"user": "newcomer", "item": "love-2", "type": "like"}])
         self.assertEqual((st, r["accepted"]), (200, 1))
         st, r = self.s.get("/v1/recommend/newcomer?n=5")

@@ -73,7 +73,8 @@ class ColdStartTest(unittest.TestCase):
             if mine:
                 hits += 1
                 self.assertEqual(mine[0]["source"], "als")
-                self.assertTrue(mine[0]["reason"].startswith("new: like Space Film"), mine[0])
+                self.assertTrue(mine[0]["reason"]["text"].startswith("new: like Space Film"), mine[0])
+                self.assertEqual(mine[0]["reason"]["kind"], "because_you")
         self.assertGreaterEqual(hits, 9, "new space item should reach space fans")
         for u in range(12, 36):
             # romance fans have 2-3 unseen love stories: any space film comes after them
@@ -105,7 +106,8 @@ class ColdStartTest(unittest.TestCase):
         r = self.recommend("sven", 8)
         self.assertEqual(r["model"], "attributes")
         self.assertGreaterEqual(sum(x["id"].startswith("space-") for x in r["items"]), 7, r)
-        self.assertEqual(r["items"][0]["reason"], "popular with people like you")
+        self.assertEqual(r["items"][0]["reason"], {"kind": "popular_with_similar_users",
+                                                   "text": "popular with people like you"})
         # their own history takes over at once
         st, _ = self.s.post("/v1/events", [{"user": "sven", "item": "love-2", "type": "like"}])
         self.assertEqual(st, 200)

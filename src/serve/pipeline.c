@@ -1,0 +1,553 @@
+/* pipeline.c: see pipeline.h. Every stage runs under the engine's read lock, on a candidate
+ * array allocated per request (a few hundred entries, never the catalog). */
+#include "serve/pipeline.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/rand.h"
+#include "core/utf8.h"
+#include "model/linalg.h"
+#include "rank/bandit.h"
+#include "rank/mmr.h"
+#include "rank/rules.h"
+#include "serve/engine_impl.h"
+
+#define MIN_POOL 100                /* candidates retrieved, at least */
+#define POOL_PER_SLOT 5             /* ... and this many per requested item */
+#define MAX_PINS 16
+#define TOP_CATS 3                  /* the user's interests: their most frequent categories */
+#define CLOSE_COSINE 0.6f           /* factor cosine that makes an item "close" to another */
+
+static const char *const source_names[] = {"als", "knn", "popular", "fresh", "explore"};
+
+const char *rec_source_name(int source)
+{
+    return source >= 0 && source < 5 ? source_names[source] : "unknown";
+}
+
+void rec_pipeline_config_default(struct rec_pipeline_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->diversity = 0;
+    c->max_per_category = 0;
+    c->fresh_boost = 0.5;
+    c->fresh_half_life_s = 7 * 86400.0;
+    c->fresh_candidates = 10;
+    c->explore_share = 0;
+    c->explore_max_impressions = 100;
+    c->prefer_boost = 1.5;
+    c->not_interested_demote = 0.5;
+}
+
+struct cand {
+    int32_t idx;
+    float retrieval;                /* fused retrieval score */
+    float rel;                      /* relevance after scoring */
+    int8_t src;
+    int32_t seed, seed_pos;
+    int cat;                        /* primary category id, -1 */
+};
+
+struct run {
+    struct rec_engine *e;
+    const struct rec_pipeline_config *c;
+    struct rec_pipeline_request *rq;
+    struct rec_pipeline_result *res;
+    const struct user *us;
+    int32_t u;
+    struct cand *cand;
+    int n;
+    int by_attrs;
+    int top_cat[TOP_CATS], n_top_cat;
+    json_t *user_json;
+    double t;                       /* start of the current stage */
+};
+
+static void stage(struct run *r, const char *name, int in)
+{
+    double now = rec_mono_s();
+    if (r->res->n_stages < REC_PIPE_MAX_STAGES)
+        r->res->stage[r->res->n_stages++] =
+            (struct rec_stage_time){name, (now - r->t) * 1e3, in, r->n};
+    r->t = now;
+}
+
+static const struct item_meta *meta_of(const struct rec_engine *e, int32_t i)
+{
+    return e->items[i].meta;
+}
+
+static int has_cat(const struct item_meta *m, int32_t cat)
+{
+    for (int k = 0; m && k < m->n_cat; k++)
+        if (m->cat[k] == cat)
+            return 1;
+    return 0;
+}
+
+static int has_tag(const struct item_meta *m, int32_t tag)
+{
+    for (int k = 0; m && k < m->n_tag; k++)
+        if (m->tag[k] == tag)
+            return 1;
+    return 0;
+}
+
+/* The user's most frequent categories among positive history entries. */
+static void user_interests(struct run *r)
+{
+    r->n_top_cat = 0;
+    if (!r->us || r->e->cat_ids.n_names == 0)
+        return;
+    int32_t n_cats = r->e->cat_ids.n_names;
+    float *w = calloc((size_t)n_cats, sizeof *w);
+    if (!w)
+        return;
+    for (int32_t h = 0; h < r->us->n_hist; h++) {
+        const struct hist_entry *he = &r->us->hist[h];
+        const struct item_meta *m = he->weight > 0 ? meta_of(r->e, he->item) : NULL;
+        for (int k = 0; m && k < m->n_cat; k++)
+            w[m->cat[k]] += he->weight;
+    }
+    for (int t = 0; t < TOP_CATS; t++) {
+        int best = -1;
+        for (int32_t c = 0; c < n_cats; c++)
+            if (w[c] > 0 && (best < 0 || w[c] > w[best]))
+                best = c;
+        if (best < 0)
+            break;
+        r->top_cat[r->n_top_cat++] = best;
+        w[best] = 0;
+    }
+    free(w);
+}
+
+/* ---- stages ---- */
+
+static int retrieve(struct run *r, int m)
+{
+    struct rec_engine *e = r->e;
+    struct rec_pipeline_request *rq = r->rq;
+    int32_t *block = malloc((size_t)(rq->n_exclude > 0 ? rq->n_exclude : 1) * sizeof *block);
+    struct rec_candidate *rc_out = malloc((size_t)m * sizeof *rc_out);
+    if (!block || !rc_out) {
+        free(block);
+        free(rc_out);
+        return REC_ENOMEM;
+    }
+    for (int k = 0; k < rq->n_exclude; k++)
+        block[k] = rec_idmap_get(&e->item_ids, rq->exclude[k]);
+    int got = 0;
+    int rc = rec_retrieve(e, r->u, m, &rq->opts, block, rq->n_exclude, rc_out, &got, &r->by_attrs);
+    for (int k = 0; !rc && k < got; k++) {
+        const struct item_meta *md = meta_of(e, rc_out[k].idx);
+        r->cand[r->n++] = (struct cand){rc_out[k].idx, rc_out[k].score, 0, rc_out[k].src,
+                                        rc_out[k].seed, rc_out[k].seed_pos,
+                                        md && md->n_cat ? md->cat[0] : -1};
+    }
+    free(rc_out);
+    /* new arrivals, newest first: live, not excluded, not in the user's history, not already in */
+    for (int k = 0; !rc && k < e->n_arrivals && k < r->c->fresh_candidates * 4 &&
+                    r->n < m + r->c->fresh_candidates; k++) {
+        int32_t i = e->arrivals[(e->arrivals_head - 1 - k + REC_ARRIVALS) % REC_ARRIVALS];
+        int skip = !e->items[i].live;
+        for (int j = 0; !skip && j < rq->n_exclude; j++)
+            skip = block[j] == i;
+        for (int j = 0; !skip && j < r->n; j++)
+            skip = r->cand[j].idx == i;
+        for (int32_t h = 0; !skip && r->us && h < r->us->n_hist; h++)
+            skip = r->us->hist[h].item == i;
+        if (!skip) {
+            const struct item_meta *md = meta_of(e, i);
+            r->cand[r->n++] = (struct cand){i, 0, 0, REC_SOURCE_FRESH, -1, -1,
+                                            md && md->n_cat ? md->cat[0] : -1};
+        }
+    }
+    free(block);
+    return rc;
+}
+
+/* Is candidate item i close to something the user marked not interested or disliked? */
+static int near_rejected(const struct run *r, int32_t i)
+{
+    const struct rec_engine *e = r->e;
+    const float *xi = rec_cold_item_vec(e, i);
+    int k = e->als ? rec_als_factors(e->als) : 0;
+    for (int32_t h = 0; r->us && h < r->us->n_hist; h++) {
+        const struct hist_entry *he = &r->us->hist[h];
+        if (he->type != REC_EVENT_NOT_INTERESTED && he->type != REC_EVENT_DISLIKE)
+            continue;
+        if (he->item < e->knn.n_items && i < e->knn.n_items && rec_knn_sim(&e->knn, he->item, i) > 0)
+            return 1;
+        const float *xj = xi ? rec_cold_item_vec(e, he->item) : NULL;
+        if (xj && k > 0) {
+            float d = rec_linalg_dot(xi, xj, k), ni = rec_linalg_dot(xi, xi, k),
+                  nj = rec_linalg_dot(xj, xj, k);
+            if (ni > 0 && nj > 0 && d / sqrtf(ni * nj) > CLOSE_COSINE)
+                return 1;
+        }
+    }
+    return 0;
+}
+
+/* Freshness multiplier: 1 + boost * 2^(-age / half-life of the item's category). */
+static double freshness(const struct run *r, const struct item_meta *m)
+{
+    const struct rec_pipeline_config *c = r->c;
+    if (!m || m->published_at <= 0 || c->fresh_boost <= 0)
+        return 1.0;
+    double hl = c->fresh_half_life_s;
+    for (int k = 0; k < m->n_cat; k++) {
+        const char *name = rec_idmap_name(&r->e->cat_ids, m->cat[k]);
+        for (int j = 0; name && j < c->n_half_lives; j++)
+            if (strcmp(name, c->half_life_cat[j]) == 0) {
+                hl = c->half_life_s[j];
+                k = m->n_cat;
+                break;
+            }
+    }
+    double age = r->rq->now - (double)m->published_at;
+    if (age < 0)
+        age = 0;
+    return hl > 0 ? 1.0 + c->fresh_boost * exp2(-age / hl) : 1.0;
+}
+
+static int filter_and_score(struct run *r)
+{
+    struct rec_engine *e = r->e;
+    const struct rec_pipeline_request *rq = r->rq;
+    const struct user_prefs *p = r->us ? r->us->prefs : NULL;
+    int32_t want_cat = rq->category ? rec_idmap_get(&e->cat_ids, rq->category) : -2;
+    /* retrieval scores to [0,1] by rank within the retrieved list, so fresh items (no score)
+     * and sources on different scales meet on one footing */
+    int n_retrieved = 0;
+    for (int k = 0; k < r->n; k++)
+        n_retrieved += r->cand[k].src != REC_SOURCE_FRESH;
+    json_t *item_ctx = json_object();
+    int kept = 0;
+    for (int k = 0; k < r->n; k++) {
+        struct cand c = r->cand[k];
+        const struct item_meta *m = meta_of(e, c.idx);
+        if (want_cat != -2 && !has_cat(m, want_cat))
+            continue;
+        if (rq->min_published > 0 && (!m || m->published_at < rq->min_published))
+            continue;
+        int drop = 0;
+        for (int j = 0; p && !drop && j < p->n_exclude_cat; j++)
+            drop = has_cat(m, p->exclude_cat[j]);
+        for (int j = 0; p && !drop && j < p->n_exclude_tag; j++)
+            drop = has_tag(m, p->exclude_tag[j]);
+        if (drop)
+            continue;
+        double mult = 1.0;
+        if (r->c->rules) {
+            struct rec_rule_effect eff;
+            json_t *doc = m && m->json ? m->json : NULL;
+            json_t *tmp = NULL;
+            if (!doc) { /* an item without a document still has an id for the rules */
+                tmp = json_pack("{s:s}", "id", rec_idmap_name(&e->item_ids, c.idx));
+                doc = tmp;
+            }
+            if (m && m->published_at > 0)
+                json_object_set_new(item_ctx, "age_days",
+                                    json_real((rq->now - (double)m->published_at) / 86400.0));
+            else
+                json_object_del(item_ctx, "age_days");
+            rec_rules_apply(r->c->rules, doc, item_ctx, r->user_json, rq->ctx.json, &eff);
+            json_decref(tmp);
+            if (!eff.keep)
+                continue;
+            mult *= eff.multiplier;
+        }
+        for (int j = 0; p && j < p->n_prefer_cat; j++)
+            if (has_cat(m, p->prefer_cat[j])) {
+                mult *= r->c->prefer_boost;
+                break;
+            }
+        mult *= freshness(r, m);
+        if (near_rejected(r, c.idx))
+            mult *= r->c->not_interested_demote;
+        double base = c.src == REC_SOURCE_FRESH ? 0.5 / (1.0 + n_retrieved)
+                                                : 1.0 - (double)k / (1.0 + n_retrieved);
+        c.rel = (float)(base * mult);
+        r->cand[kept++] = c;
+    }
+    json_decref(item_ctx);
+    r->n = kept;
+    return 0;
+}
+
+static int cmp_rel(const void *a, const void *b)
+{
+    const struct cand *x = a, *y = b;
+    return (x->rel < y->rel) - (x->rel > y->rel);
+}
+
+struct sim_ctx {
+    const struct run *r;
+};
+
+/* Similarity of two candidates: category overlap (Jaccard) and factor cosine, averaged. */
+static float cand_sim(void *ctx, int a, int b)
+{
+    const struct run *r = ((struct sim_ctx *)ctx)->r;
+    const struct rec_engine *e = r->e;
+    int32_t i = r->cand[a].idx, j = r->cand[b].idx;
+    const struct item_meta *mi = meta_of(e, i), *mj = meta_of(e, j);
+    float jac = 0;
+    if (mi && mj && mi->n_cat && mj->n_cat) {
+        int inter = 0;
+        for (int k = 0; k < mi->n_cat; k++)
+            inter += has_cat(mj, mi->cat[k]);
+        jac = (float)inter / (float)(mi->n_cat + mj->n_cat - inter);
+    }
+    int k = e->als ? rec_als_factors(e->als) : 0;
+    const float *xi = k ? rec_cold_item_vec(e, i) : NULL, *xj = k ? rec_cold_item_vec(e, j) : NULL;
+    float cs = 0;
+    if (xi && xj) {
+        float d = rec_linalg_dot(xi, xj, k), ni = rec_linalg_dot(xi, xi, k), nj = rec_linalg_dot(xj, xj, k);
+        cs = ni > 0 && nj > 0 ? d / sqrtf(ni * nj) : 0;
+        if (cs < 0)
+            cs = 0;
+    }
+    if (!xi || !xj)
+        return jac;
+    if (!mi || !mj || !mi->n_cat || !mj->n_cat)
+        return cs;
+    return 0.5f * (jac + cs);
+}
+
+static int diversify(struct run *r, int k)
+{
+    double d = r->rq->diversity >= 0 ? r->rq->diversity : r->c->diversity;
+    qsort(r->cand, (size_t)r->n, sizeof *r->cand, cmp_rel);
+    if ((d <= 0 && r->c->max_per_category <= 0) || r->n <= 1) {
+        if (r->n > k)
+            r->n = k;
+        return 0;
+    }
+    int n = r->n < 4 * k ? r->n : 4 * k; /* MMR over the head of the list: O(k n) */
+    float *rel = malloc((size_t)n * sizeof *rel);
+    int *cat = malloc((size_t)n * sizeof *cat), *order = malloc((size_t)n * sizeof *order);
+    void *scratch = malloc(rec_mmr_scratch_size(n));
+    struct cand *picked = malloc((size_t)n * sizeof *picked);
+    int rc = rel && cat && order && scratch && picked ? 0 : REC_ENOMEM;
+    int got = 0;
+    if (!rc) {
+        for (int i = 0; i < n; i++) {
+            rel[i] = r->cand[i].rel;
+            cat[i] = r->cand[i].cat;
+        }
+        struct sim_ctx sc = {r};
+        rc = rec_mmr(rel, n, k, d, cand_sim, &sc, cat, r->c->max_per_category, scratch, order, &got);
+    }
+    if (!rc) {
+        for (int i = 0; i < got; i++)
+            picked[i] = r->cand[order[i]];
+        memcpy(r->cand, picked, (size_t)got * sizeof *picked);
+        r->n = got;
+    }
+    free(rel);
+    free(cat);
+    free(order);
+    free(scratch);
+    free(picked);
+    return rc;
+}
+
+/* Thompson sampling over new or little-shown live items in share of the slots. */
+static void explore(struct run *r, int k)
+{
+    const struct rec_pipeline_config *c = r->c;
+    int slots = (int)floor(c->explore_share * k + 0.5);
+    if (!c->explore || slots <= 0 || r->e->n_arrivals == 0)
+        return;
+    int32_t pool[REC_ARRIVALS], chosen[REC_ARRIVALS];
+    int n_pool = 0;
+    for (int j = 0; j < r->e->n_arrivals; j++) {
+        int32_t i = r->e->arrivals[j];
+        int64_t imp, clk;
+        rec_ts_counts(c->explore, i, &imp, &clk);
+        int skip = !r->e->items[i].live || imp >= c->explore_max_impressions;
+        for (int q = 0; !skip && q < r->n; q++)
+            skip = r->cand[q].idx == i;
+        for (int q = 0; !skip && q < n_pool; q++)
+            skip = pool[q] == i;
+        for (int32_t h = 0; !skip && r->us && h < r->us->n_hist; h++)
+            skip = r->us->hist[h].item == i;
+        if (!skip)
+            pool[n_pool++] = i;
+    }
+    uint64_t rng = (uint64_t)(r->rq->now * 1e6) ^ (uint64_t)(uintptr_t)r->rq;
+    int got = rec_ts_choose(c->explore, pool, n_pool, slots, &rng, chosen);
+    /* exploration takes the last slots: the head of the list stays the best guesses */
+    for (int q = 0; q < got; q++) {
+        int at = r->n < k ? r->n : k - got + q;
+        if (at < 0)
+            break;
+        const struct item_meta *m = meta_of(r->e, chosen[q]);
+        struct cand cc = {chosen[q], 0, 0, REC_SOURCE_EXPLORE, -1, -1, m && m->n_cat ? m->cat[0] : -1};
+        if (at >= r->n)
+            r->n = at + 1;
+        r->cand[at] = cc;
+    }
+}
+
+static void pin(struct run *r, int k)
+{
+    if (!r->c->rules)
+        return;
+    struct rec_rule_pin pins[MAX_PINS];
+    int n = rec_rules_pins(r->c->rules, r->user_json, r->rq->ctx.json, pins, MAX_PINS);
+    for (int q = 0; q < n; q++) {
+        int32_t i = rec_idmap_get(&r->e->item_ids, pins[q].item);
+        if (i < 0 || !r->e->items[i].live)
+            continue;
+        int from = -1;
+        for (int j = 0; j < r->n; j++)
+            if (r->cand[j].idx == i)
+                from = j;
+        int at = pins[q].position - 1;
+        if (at >= k)
+            continue;
+        if (at > r->n)
+            at = r->n;
+        struct cand pc = {i, 0, 0, REC_SOURCE_POPULAR, -1, -1, -1};
+        if (from >= 0) {
+            pc = r->cand[from];
+            memmove(&r->cand[from], &r->cand[from + 1], (size_t)(r->n - from - 1) * sizeof *r->cand);
+            r->n--;
+        } else if (r->n == k) {
+            r->n--; /* the last one makes room */
+        }
+        memmove(&r->cand[at + 1], &r->cand[at], (size_t)(r->n - at) * sizeof *r->cand);
+        r->cand[at] = pc;
+        r->n++;
+    }
+}
+
+static const char *label(const struct rec_engine *e, int32_t i)
+{
+    const char *t = e->items[i].title;
+    return t && *t ? t : rec_idmap_name(&e->item_ids, i);
+}
+
+static const char *cat_name(const struct rec_engine *e, int cat)
+{
+    return cat >= 0 ? rec_idmap_name(&e->cat_ids, cat) : NULL;
+}
+
+static void explain(const struct run *r, const struct cand *c, struct rec_pick *p)
+{
+    const struct rec_engine *e = r->e;
+    struct rec_reason *why = &p->reason;
+    const struct item_meta *m = meta_of(e, c->idx);
+    why->item[0] = '\0';
+    int interest = -1;
+    for (int t = 0; t < r->n_top_cat && interest < 0; t++)
+        if (has_cat(m, r->top_cat[t]))
+            interest = r->top_cat[t];
+    const char *cat = cat_name(e, c->cat);
+    if (c->src == REC_SOURCE_EXPLORE) {
+        why->kind = "exploration";
+        snprintf(why->text, sizeof why->text, "something new to try%s%s", cat ? " in " : "",
+                 cat ? cat : "");
+    } else if (c->seed >= 0 && r->us && c->seed_pos >= 0) {
+        why->kind = "because_you";
+        snprintf(why->item, sizeof why->item, "%s", rec_idmap_name(&e->item_ids, c->seed));
+        if (e->items[c->idx].cold && c->src == REC_SOURCE_ALS) /* content-based factors */
+            snprintf(why->text, sizeof why->text, "new: like %s", label(e, c->seed));
+        else
+            snprintf(why->text, sizeof why->text, "because you %s %s",
+                     rec_event_type_verb(r->us->hist[c->seed_pos].type), label(e, c->seed));
+    } else if (c->src == REC_SOURCE_FRESH || (e->items[c->idx].cold && c->src == REC_SOURCE_ALS)) {
+        why->kind = "new_in";
+        snprintf(why->text, sizeof why->text, "new in %s", cat ? cat : "the catalog");
+    } else if (interest >= 0) {
+        why->kind = "matches_your_interest";
+        snprintf(why->text, sizeof why->text, "matches your interest in %s", cat_name(e, interest));
+    } else if (c->src == REC_SOURCE_POPULAR && r->by_attrs) {
+        why->kind = "popular_with_similar_users";
+        snprintf(why->text, sizeof why->text, "popular with people like you");
+    } else {
+        why->kind = "trending_in";
+        if (cat)
+            snprintf(why->text, sizeof why->text, "trending in %s", cat);
+        else if (r->rq->ctx.region)
+            snprintf(why->text, sizeof why->text, "trending in %s", r->rq->ctx.region);
+        else
+            snprintf(why->text, sizeof why->text, "trending now");
+    }
+    rec_utf8_sanitize(why->text);
+}
+
+int rec_pipeline_run(struct rec_engine *e, const struct rec_pipeline_config *c,
+                     struct rec_pipeline_request *rq, struct rec_pick *out,
+                     struct rec_pipeline_result *res)
+{
+    memset(res, 0, sizeof *res);
+    res->model = "popular";
+    if (rq->n < 1)
+        return REC_EINVAL;
+    int m = rq->n * POOL_PER_SLOT > MIN_POOL ? rq->n * POOL_PER_SLOT : MIN_POOL;
+    struct run r = {.e = e, .c = c, .rq = rq, .res = res, .t = rec_mono_s()};
+    r.cand = malloc((size_t)(m + c->fresh_candidates + MAX_PINS + 1) * sizeof *r.cand);
+    if (!r.cand)
+        return REC_ENOMEM;
+    pthread_rwlock_rdlock(&e->lock);
+    r.u = rec_idmap_get(&e->user_ids, rq->user);
+    r.us = r.u >= 0 ? &e->users[r.u] : NULL;
+    if (r.us && !r.us->live)
+        r.us = NULL;
+    if (c->rules) { /* what rules may read of the user */
+        json_t *attrs = r.us && r.us->doc ? json_loads(r.us->doc, 0, NULL) : NULL;
+        json_t *a = json_object_get(attrs, "attributes");
+        r.user_json = json_pack("{s:s,s:O}", "id", rq->user, "attributes", a ? a : json_object());
+        json_decref(attrs);
+    }
+    int rc = retrieve(&r, m);
+    stage(&r, "retrieve", 0);
+    int in = r.n;
+    if (!rc)
+        rc = filter_and_score(&r);
+    stage(&r, "filter_score", in);
+    in = r.n;
+    if (!rc)
+        rc = diversify(&r, rq->n);
+    stage(&r, "diversify", in);
+    in = r.n;
+    if (!rc)
+        explore(&r, rq->n);
+    stage(&r, "explore", in);
+    in = r.n;
+    if (!rc)
+        pin(&r, rq->n);
+    stage(&r, "pin", in);
+    int personal = 0;
+    if (!rc) {
+        user_interests(&r);
+        for (int k = 0; k < r.n && k < rq->n; k++) {
+            struct rec_pick *p = &out[k];
+            snprintf(p->id, sizeof p->id, "%s", rec_idmap_name(&e->item_ids, r.cand[k].idx));
+            p->score = r.cand[k].rel;
+            p->source = r.cand[k].src;
+            explain(&r, &r.cand[k], p);
+            personal |= p->reason.kind[0] == 'b' || p->reason.kind[0] == 'm';
+        }
+        res->n = r.n < rq->n ? r.n : rq->n;
+    }
+    stage(&r, "explain", in);
+    pthread_rwlock_unlock(&e->lock);
+    json_decref(r.user_json);
+    free(r.cand);
+    int mode = rq->opts.mode >= 0 ? rq->opts.mode : REC_MODE_HYBRID;
+    static const char *const modes[] = {"hybrid", "popular", "knn", "als"};
+    res->model = personal ? modes[mode] : r.by_attrs ? "attributes" : "popular";
+    return rc;
+}
