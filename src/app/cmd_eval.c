@@ -17,6 +17,7 @@
 #include "app/app.h"
 #include "app/eval_data.h"
 #include "app/eval_models.h"
+#include "app/eval_ranker.h"
 #include "app/eval_replay.h"
 #include "app/eval_served.h"
 #include "core/clock.h"
@@ -440,6 +441,11 @@ int rec_cmd_eval(int argc, char **argv)
                             argc, argv, pos, 1, &np);
     if (rc)
         return rc - 1;
+    if (!strcmp(c.protocol, "ranker") && !c.train_file && !c.test_file) { /* eval_ranker.c */
+        rc = rec_eval_ranker(&c, np == 1 ? pos[0] : NULL);
+        rec_config_free(&c);
+        return rc;
+    }
     struct run *R = calloc(1, sizeof *R);
     char err[512] = "";
     if (!R) {
@@ -453,7 +459,8 @@ int rec_cmd_eval(int argc, char **argv)
          rec_eval_models_parse(&c, R->models, MAX_MODELS, &R->n_models, err, sizeof err))) {
         fprintf(stderr, "recd eval: %s\n",
                 err[0] ? err : "--k takes up to 8 lengths 1..1000 (5,10,20); --protocol random, temporal, "
-                               "leave-last or kfold; 0 < --ratio < 1; --leave >= 1; 2 <= --folds <= 16");
+                               "leave-last, kfold, replay or ranker; 0 < --ratio < 1; --leave >= 1; "
+                               "2 <= --folds <= 16");
         free(R);
         rec_config_free(&c);
         return 2;

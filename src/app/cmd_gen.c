@@ -1,5 +1,6 @@
 /* cmd_gen.c: `recd gen`: a synthetic catalog and event stream as JSON lines that `recd import`
- * reads back ({"item":{...}}, {"user":{...}}, then one event object per line). */
+ * reads back ({"item":{...}}, {"user":{...}}, then one event object per line). --sessions N adds
+ * impression sessions with a context-dependent click model (gen/synth.h, docs/RANKING.md). */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,13 @@ static int gen_event(void *ctx, const struct rec_event *ev)
     if (ev->value != 0)
         json_object_set_new(o, "value", json_real(ev->value));
     json_object_set_new(o, "id", json_string(ev->id ? ev->id : id));
+    if (ev->context) {
+        json_t *cx = json_loads(ev->context, 0, NULL);
+        if (!cx || json_object_set_new(o, "context", cx) != 0) {
+            json_decref(o);
+            return REC_ENOMEM;
+        }
+    }
     int rc = json_dumpf(o, out->f, JSON_COMPACT) == 0 && fputc('\n', out->f) != EOF ? 0 : REC_EIO;
     json_decref(o);
     return rc;
@@ -44,7 +52,8 @@ int rec_cmd_gen(int argc, char **argv)
 {
     struct rec_config c;
     int rc = rec_app_config(&c, REC_CMD_GEN, "gen",
-                            "[--users N] [--items N] [--events N] [--categories N] [--seed S] [--out FILE]",
+                            "[--users N] [--items N] [--events N] [--categories N] [--sessions N] [--seed S] "
+                            "[--out FILE]",
                             argc, argv, NULL, 0, NULL);
     if (rc)
         return rc - 1;
@@ -55,6 +64,7 @@ int rec_cmd_gen(int argc, char **argv)
     p.n_events = c.events;
     p.n_categories = c.categories;
     p.seed = (uint64_t)c.seed;
+    p.n_sessions = c.sessions;
     const char *msg = rec_synth_check_params(&p);
     if (msg) {
         fprintf(stderr, "recd gen: %s\n", msg);
@@ -77,8 +87,9 @@ int rec_cmd_gen(int argc, char **argv)
     if (rc)
         fprintf(stderr, "recd gen: %s\n", rec_strerror(rc));
     else if (f != stdout)
-        fprintf(stderr, "recd gen: wrote %lld items, %lld users, %lld events to %s\n",
-                (long long)p.n_items, (long long)p.n_users, (long long)p.n_events, c.out);
+        fprintf(stderr, "recd gen: wrote %lld items, %lld users, %lld events%s to %s\n",
+                (long long)p.n_items, (long long)p.n_users, (long long)out.n_events,
+                p.n_sessions > 0 ? " (sessions included)" : "", c.out);
     rec_config_free(&c);
     return rc ? 1 : 0;
 }

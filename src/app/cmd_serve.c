@@ -14,7 +14,9 @@
 #include "rank/bandit.h"
 #include "rank/rules.h"
 #include "serve/engine.h"
+#include "serve/ranker.h"
 #include "serve/settings.h"
+#include "serve/source_bandit.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +29,8 @@ struct watch {
     struct rec_monitor *monitor;
     struct rec_engine *engine;
     struct rec_ts *explore;      /* exploration's posteriors (clicks counted here) */
+    struct rec_ranker *ranker;   /* learns from every event */
+    struct rec_source_bandit *sources; /* rewarded by the tracker */
 };
 
 /* The engine's observer: every committed event, whatever its source. */
@@ -35,6 +39,8 @@ static void on_events(void *ctx, const struct rec_event *ev, const uint8_t *inse
     struct watch *w = ctx;
     rec_monitor_applied(w->monitor, ev, inserted, n);
     rec_tracker_events(w->tracker, ev, inserted, n, rec_wall_s());
+    if (w->ranker)
+        rec_ranker_events(w->ranker, w->engine, ev, inserted, n, rec_wall_s());
     for (int i = 0; w->explore && i < n; i++)
         if ((!inserted || inserted[i]) && ev[i].type == REC_EVENT_CLICK) {
             int32_t item = rec_engine_item_index(w->engine, ev[i].item);
@@ -83,9 +89,12 @@ static int pipeline_config(const struct rec_config *c, struct rec_pipeline_confi
 
 static void watch_close(struct watch *w)
 {
-    rec_ts_free(w->explore);
+    /* the monitor ticks the tracker, whose expiry rewards the source bandit: in that order */
     rec_monitor_close(w->monitor);
     rec_tracker_close(w->tracker);
+    rec_source_bandit_free(w->sources);
+    rec_ranker_close(w->ranker);
+    rec_ts_free(w->explore);
     rec_experiments_free(w->experiments);
 }
 
@@ -108,6 +117,17 @@ static int watch_open(const struct rec_config *c, struct rec_store *store,
                       struct rec_engine *engine, struct watch *w)
 {
     char err[512];
+    if (c->ranker) {
+        struct rec_ranker_config rc;
+        rec_ranker_config_default(&rc);
+        rc.weight = c->ranker_weight;
+        rc.min_examples = c->ranker_min_examples;
+        rc.negative_window_s = c->ranker_negative_window * 60.0;
+        if (rec_ranker_open(&rc, &w->ranker, err, sizeof err)) {
+            rec_error("ranker: %s", err);
+            return 1;
+        }
+    }
     struct rec_tracker_config tc;
     rec_tracker_config_default(&tc);
     tc.window_s = c->attribution_window * 60.0;
@@ -121,6 +141,7 @@ static int watch_open(const struct rec_config *c, struct rec_store *store,
     mc.drift_window_s = c->drift_window * 60.0;
     mc.drift_threshold = c->drift_threshold;
     mc.drift_min_events = c->drift_min_events;
+    mc.ranker = w->ranker;
     if (rec_monitor_open(&mc, engine, store, w->tracker, &w->monitor, err, sizeof err)) {
         rec_error("metrics: %s", err);
         return 1;
@@ -129,6 +150,13 @@ static int watch_open(const struct rec_config *c, struct rec_store *store,
     if (c->explore_share > 0 && rec_ts_new(1.0, 1.0, &w->explore)) {
         rec_error("out of memory");
         return 1;
+    }
+    if (c->source_bandit) {
+        if (rec_source_bandit_new(1.0, &w->sources)) {
+            rec_error("out of memory");
+            return 1;
+        }
+        rec_tracker_set_reward_hook(w->tracker, rec_source_bandit_reward, w->sources);
     }
     rec_engine_set_observer(engine, on_events, w);
     return 0;
@@ -223,6 +251,9 @@ int rec_cmd_serve(int argc, char **argv)
         return 1;
     }
     api.pipeline.explore = w.explore;
+    api.pipeline.ranker = w.ranker;
+    api.ranker = w.ranker;
+    api.source_bandit = w.sources;
     struct rec_http_config hc = {
         .bind = c.bind,
         .port = c.port,

@@ -38,6 +38,11 @@ struct rec_config {
     int max_n;              /* largest n a list request may ask for */
     char *experiments;      /* experiments file, "" for none */
     char *rules;            /* rules file, "" for none */
+    int ranker;             /* bool */
+    int source_bandit;      /* bool */
+    double ranker_weight;
+    int64_t ranker_min_examples;
+    double ranker_negative_window; /* minutes */
     double diversity;
     int max_per_category;
     double fresh_boost;

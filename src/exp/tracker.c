@@ -42,6 +42,9 @@ struct list {
     uint64_t *item_h;            /* [n] */
     uint8_t *flags;              /* [n] F_* */
     double *dwell;               /* [n] summed seconds */
+    int arm;                     /* source bandit arm, -1: untagged */
+    int rewarded;                /* the bandit heard about this list */
+    float x[REC_TRACKER_TAG_DIM];
     struct list *id_next, *user_next, *fifo_next;
 };
 
@@ -95,6 +98,8 @@ struct rec_tracker {
     struct list *fifo_head, *fifo_tail;
     int64_t positives, hits;
     uint64_t id_seed[2], id_counter;
+    rec_tracker_reward_fn reward;
+    void *reward_ctx;
     /* to the store */
     struct pending_served *ps;
     size_t n_ps, cap_ps;
@@ -251,6 +256,8 @@ static void expire(struct rec_tracker *t, double now)
 {
     while (t->fifo_head && t->fifo_head->ts < now - t->c.window_s) {
         struct list *l = t->fifo_head;
+        if (l->arm >= 0 && !l->rewarded && t->reward) /* no positive within the window */
+            t->reward(t->reward_ctx, l->arm, l->x, 0.0);
         t->fifo_head = l->fifo_next;
         if (!t->fifo_head)
             t->fifo_tail = NULL;
@@ -298,6 +305,7 @@ static struct list *list_new(const char *rec_id, const char *user, int exp, int 
     snprintf(l->rec_id, sizeof l->rec_id, "%s", rec_id);
     l->user = strdup(user);
     l->user_h = str_hash(user);
+    l->arm = -1;
     l->exp = exp;
     l->slot = slot;
     l->ts = ts;
@@ -435,6 +443,10 @@ static void attribute(struct rec_tracker *t, const struct rec_event *ev, double 
     if (recent && is_positive(ev)) {
         t->positives++;
         t->hits += hit != NULL;
+    }
+    if (hit && hit->arm >= 0 && !hit->rewarded && is_positive(ev) && t->reward) {
+        hit->rewarded = 1;
+        t->reward(t->reward_ctx, hit->arm, hit->x, 1.0);
     }
     if (!hit || hit->exp < 0)
         return;
@@ -764,6 +776,25 @@ int rec_tracker_served(struct rec_tracker *t, const char *user, const struct rec
     free(joined);
     free(user_copy);
     return rc;
+}
+
+void rec_tracker_set_reward_hook(struct rec_tracker *t, rec_tracker_reward_fn fn, void *ctx)
+{
+    pthread_mutex_lock(&t->mu);
+    t->reward = fn;
+    t->reward_ctx = ctx;
+    pthread_mutex_unlock(&t->mu);
+}
+
+void rec_tracker_tag(struct rec_tracker *t, const char *rec_id, int arm, const float *x)
+{
+    pthread_mutex_lock(&t->mu);
+    struct list *l = find_list(t, rec_id);
+    if (l) {
+        l->arm = arm;
+        memcpy(l->x, x, sizeof l->x);
+    }
+    pthread_mutex_unlock(&t->mu);
 }
 
 void rec_tracker_events(struct rec_tracker *t, const struct rec_event *ev, const uint8_t *inserted,

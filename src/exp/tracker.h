@@ -50,6 +50,15 @@ int rec_tracker_served(struct rec_tracker *t, const char *user, const struct rec
                        const char *const *items, int n, double now,
                        char rec_id[REC_TRACKER_ID_LEN + 1]);
 
+/* The source bandit's view of a list: which arm chose its source weights, in which context.
+ * A tagged list reports once: reward 1 at its first positive event (click, like, add to cart,
+ * purchase, share, rating >= 4), reward 0 when it leaves the window without one. */
+#define REC_TRACKER_TAG_DIM 8
+typedef void (*rec_tracker_reward_fn)(void *ctx, int arm, const float *x, double reward);
+void rec_tracker_set_reward_hook(struct rec_tracker *t, rec_tracker_reward_fn fn, void *ctx);
+/* Tags the list rec_id (just served) with arm and x[REC_TRACKER_TAG_DIM]. */
+void rec_tracker_tag(struct rec_tracker *t, const char *rec_id, int arm, const float *x);
+
 /* Attributes the new events among ev[0..n) (inserted[i] != 0; inserted NULL: all). */
 void rec_tracker_events(struct rec_tracker *t, const struct rec_event *ev, const uint8_t *inserted,
                         int n, double now);

@@ -13,6 +13,30 @@
  * the user's preferred categories (off-taste items get more skips and dislikes); a timestamp
  * inside the event's own slice of the span, so times never decrease. Every draw is O(1).
  *
+ * Sessions (n_sessions > 0; docs/RANKING.md). Every item gets a length, duration_min: 40% short
+ * (uniform 2..10 minutes), 60% long (20..120), in its document's attributes. After the events,
+ * n_sessions sessions follow, spread over as many whole UTC days as the span has (at least one),
+ * starting at the first midnight after the span. A session has
+ *   - a user from the activity alias table (as for events);
+ *   - a context {"device", "hour", "session": "s<k>", "position"}: device mobile 50%, desktop
+ *     35%, tv 15%; hour from a daily curve (quiet at night, a morning and a larger evening
+ *     peak: 46% of sessions fall in 17..22); the UTC hour of the session's timestamp is that hour;
+ *   - 10 distinct items (fewer when the catalog is smaller) drawn from the global popularity
+ *     alias table, shown by decreasing popularity at positions 1..10: one "impression" each, at
+ *     the session's timestamp;
+ *   - for each shown item a "click" with probability
+ *         p = min(1, BASE_CTR * taste * context),    BASE_CTR = 0.04
+ *     taste = exp(6 a) / Z with a = t_u.v_c / k the user's affinity to the item's category (the
+ *     same affinity that picks preferred categories) and Z the mean of exp(6 a) over 4096
+ *     (user, item) draws of the session distributions, so the mean multiplier is about 1;
+ *     context = 3 for a short item and 0.4 for a long one on mobile in the evening (17..22),
+ *     2 for a long item and 0.5 for a short one on tv, 1 otherwise (no position effect).
+ *     A click has the impression's context and comes 3 * position + 0..2 seconds later.
+ * The next session never starts before the previous one's last event, so times never decrease.
+ * Sessions use their own random streams: the items, users and events before them are the same
+ * as without sessions, and with n_sessions = 0 the output is byte-identical to the generator
+ * before sessions existed.
+ *
  * Determinism. Randomness comes from xoshiro256** seeded with splitmix64; catalog, users,
  * documents and events use separate streams, so the catalog does not depend on n_events. Only
  * IEEE basic operations (+ - * / and exact frexp/ldexp/floor) touch the numbers that steer the
@@ -21,7 +45,8 @@
  * ISO C mode, which the build uses).
  *
  * Cost: O(n_items + n_users) memory (about 72 bytes per item and 60 per user while building,
- * 32 + 32 after) and O(1) work per event. Thread-safety: no global state; concurrent calls are
+ * 32 + 32 after; with sessions also 4 k bytes per user and 5 per item) and O(1) work per event
+ * (O(k) per shown item of a session). Thread-safety: no global state; concurrent calls are
  * independent, each calls its sink from the calling thread only.
  */
 #include "gen/synth.h"
@@ -49,6 +74,12 @@
 #define PROGRESS_EVENTS 65536
 #define YEAR_S (365 * 86400)
 #define TS_MAX 253402300799LL      /* 9999-12-31T23:59:59Z */
+#define MAX_SESSIONS 100000000LL
+#define SHOWN 10                   /* items per session */
+#define BASE_CTR 0.04
+#define TASTE_SHARPNESS 6.0        /* exp(6 a), as PREF_SHARPNESS */
+#define NORM_DRAWS 4096            /* (user, item) draws that estimate the taste normaliser */
+#define DAY_S 86400
 
 /* ---- random numbers ---------------------------------------------------------------------- */
 
@@ -194,6 +225,7 @@ void rec_synth_params_default(struct rec_synth_params *p)
     p->start_ts = 1700000000;
     p->span_s = 30 * 86400;
     p->seed = 42;
+    p->n_sessions = 0;
 }
 
 const char *rec_synth_check_params(const struct rec_synth_params *p)
@@ -218,6 +250,10 @@ const char *rec_synth_check_params(const struct rec_synth_params *p)
         return "start_ts must be 0..253402300799 (Unix seconds before year 10000)";
     if (p->span_s < 1 || p->span_s > TS_MAX - p->start_ts)
         return "span_s must be >= 1 and end before year 10000";
+    if (p->n_sessions < 0 || p->n_sessions > MAX_SESSIONS)
+        return "n_sessions must be 0..100000000";
+    if (p->n_sessions > 0 && p->span_s > TS_MAX - p->start_ts - 3 * DAY_S - p->span_s)
+        return "sessions would end after year 10000 (they follow the span for as long again)";
     return NULL;
 }
 
@@ -249,6 +285,12 @@ struct world {
     int32_t *cat_start;      /* n_cats + 1 offsets into cats */
     struct cat_slot *cats;   /* one alias table per category segment */
     struct user_slot *users;
+    /* sessions only (NULL otherwise) */
+    float *pop;              /* Zipf popularity weight of each item */
+    float *taste;            /* n_users x k taste vectors */
+    uint8_t *duration;       /* minutes of each item */
+    double *cat_vec;         /* n_cats x k category vectors */
+    int k;
 };
 
 static void world_free(struct world *w)
@@ -258,6 +300,10 @@ static void world_free(struct world *w)
     free(w->cat_start);
     free(w->cats);
     free(w->users);
+    free(w->pop);
+    free(w->taste);
+    free(w->duration);
+    free(w->cat_vec);
 }
 
 /* Zipf weights over a random permutation of ranks: w[i] = (rank_i + 1)^-s. */
@@ -288,6 +334,8 @@ static void build_items(struct world *w, const struct rec_synth_params *p, struc
     for (int32_t i = 0; i < ni; i++)
         w->item_cat[i] = (int32_t)rng_below(r, (uint64_t)w->n_cats);
     zipf_weights(s->weight, ni, p->zipf_s, r, s->work);
+    for (int32_t i = 0; w->pop && i < ni; i++)
+        w->pop[i] = (float)s->weight[i];
     alias_build(s->weight, ni, s->prob, s->other, s->work);
     for (int32_t i = 0; i < ni; i++)
         w->items[i] = (struct item_slot){(float)s->prob[i], s->other[i], w->item_cat[i],
@@ -369,6 +417,8 @@ static void build_users(struct world *w, const struct rec_synth_params *p, struc
         us->alt = s->other[u];
         for (int d = 0; d < k; d++)
             tu[d] = 2 * rng_unif(r) - 1;
+        for (int d = 0; w->taste && d < k; d++)
+            w->taste[(size_t)u * (size_t)k + (size_t)d] = (float)tu[d];
         user_prefs(us, w, k, cat_vec, tu, r);
     }
 }
@@ -397,9 +447,17 @@ static int world_build(struct world *w, const struct rec_synth_params *p)
     w->cat_start = calloc(nc + 1, sizeof(int32_t));
     w->cats = malloc(sizeof(struct cat_slot) * ni);
     w->users = malloc(sizeof(struct user_slot) * nu);
+    w->k = p->taste_dims;
+    int sessions = p->n_sessions > 0;
+    if (sessions) {
+        w->pop = malloc(sizeof(float) * ni);
+        w->taste = malloc(sizeof(float) * nu * (size_t)p->taste_dims);
+        w->duration = malloc(ni);
+    }
     int rc = REC_OK;
     if (!s.weight || !s.seg_w || !s.prob || !s.other || !s.work || !s.members || !cat_vec ||
-        !tu || !w->item_cat || !w->items || !w->cat_start || !w->cats || !w->users) {
+        !tu || !w->item_cat || !w->items || !w->cat_start || !w->cats || !w->users ||
+        (sessions && (!w->pop || !w->taste || !w->duration))) {
         rc = REC_ENOMEM;
         goto out;
     }
@@ -410,6 +468,15 @@ static int world_build(struct world *w, const struct rec_synth_params *p)
         cat_vec[j] = 2 * rng_unif(&r) - 1;
     rng_seed(&r, p->seed, 2); /* users */
     build_users(w, p, &r, &s, cat_vec, tu);
+    if (sessions) { /* kept for the click model */
+        w->cat_vec = cat_vec;
+        cat_vec = NULL;
+        /* 40% short (2..10 minutes), 60% long (20..120); a stream of their own */
+        rng_seed(&r, p->seed, 6);
+        for (size_t i = 0; i < ni; i++)
+            w->duration[i] = (uint8_t)(rng_below(&r, 100) < 40 ? 2 + rng_below(&r, 9)
+                                                                : 20 + rng_below(&r, 101));
+    }
 out:
     free(s.weight);
     free(s.seg_w);
@@ -496,7 +563,13 @@ static int emit_items(const struct world *w, const struct rec_synth_params *p,
         put_int(&o, i);
         put_str(&o, "\",\"published_at\":");
         put_int(&o, pub < 0 ? 0 : pub);
-        put_str(&o, ",\"attributes\":{}}");
+        if (p->n_sessions > 0) {
+            put_str(&o, ",\"attributes\":{\"duration_min\":");
+            put_int(&o, w->duration[i]);
+            put_str(&o, "}}");
+        } else {
+            put_str(&o, ",\"attributes\":{}}");
+        }
         *o.p = '\0';
         int rc = sink->item(sink->ctx, id, doc);
         if (rc < 0)
@@ -630,6 +703,182 @@ static int emit_events(const struct world *w, const struct rec_synth_params *p,
     return REC_OK;
 }
 
+/* ---- sessions: impressions and clicks under a context-dependent click model -------------- */
+
+/* Relative session frequency by UTC hour: quiet nights, a morning bump, the evening peak. */
+static const int hour_weight[24] = {2, 1, 1, 1,  1,  2,  4,  6,  7,  6, 5, 5,
+                                    6, 6, 5, 5,  6,  8, 10, 12, 13, 12, 9, 5};
+enum { DEV_MOBILE, DEV_DESKTOP, DEV_TV };
+static const char *const devices[] = {"mobile", "desktop", "tv"};
+
+static int32_t draw_user(const struct world *w, struct rng *r)
+{
+    int keep;
+    int32_t u = alias_slot(r, w->n_users, user_prob, w->users, &keep);
+    return keep ? u : w->users[u].alt;
+}
+
+static int32_t draw_item(const struct world *w, struct rng *r)
+{
+    int keep;
+    int32_t i = alias_slot(r, w->n_items, item_prob, w->items, &keep);
+    return keep ? i : w->items[i].alt;
+}
+
+/* exp(6 a) for user u's affinity a = t_u.v_c / k in [-1, 1] to category c. */
+static double taste_raw(const struct world *w, int32_t u, int32_t c)
+{
+    const float *t = w->taste + (size_t)u * (size_t)w->k;
+    const double *v = w->cat_vec + (size_t)c * (size_t)w->k;
+    double a = 0;
+    for (int d = 0; d < w->k; d++)
+        a += (double)t[d] * v[d];
+    return det_exp(TASTE_SHARPNESS * a / w->k);
+}
+
+/* Mean of taste_raw over (user, item) pairs drawn as sessions draw them. */
+static double taste_norm(const struct world *w, uint64_t seed)
+{
+    struct rng r;
+    rng_seed(&r, seed, 9);
+    double sum = 0;
+    for (int j = 0; j < NORM_DRAWS; j++) {
+        int32_t u = draw_user(w, &r), i = draw_item(w, &r);
+        sum += taste_raw(w, u, w->item_cat[i]);
+    }
+    return sum / NORM_DRAWS;
+}
+
+static double context_factor(int device, int hour, int minutes)
+{
+    int is_short = minutes <= 10;
+    if (device == DEV_MOBILE && hour >= 17 && hour <= 22)
+        return is_short ? 3.0 : 0.4;
+    if (device == DEV_TV)
+        return is_short ? 0.5 : 2.0;
+    return 1.0;
+}
+
+/* min(SHOWN, n_items) distinct items by popularity into shown, most popular first. Rejection
+ * tries at most 64 draws per slot, then takes the next unshown index, so it always ends. */
+static int draw_shown(const struct world *w, struct rng *r, int32_t *shown)
+{
+    int n = w->n_items < SHOWN ? (int)w->n_items : SHOWN;
+    for (int j = 0; j < n; j++) {
+        int32_t it = -1;
+        for (int tries = 0; tries < 64 && it < 0; tries++) {
+            it = draw_item(w, r);
+            for (int q = 0; q < j && it >= 0; q++)
+                if (shown[q] == it)
+                    it = -1;
+        }
+        if (it < 0) {
+            it = (int32_t)rng_below(r, (uint64_t)w->n_items);
+            for (int q = 0; q < j; q++)
+                if (shown[q] == it) {
+                    it = (it + 1) % w->n_items;
+                    q = -1; /* start over: j < n_items, so a free index exists */
+                }
+        }
+        int at = j; /* insertion by decreasing popularity, then index */
+        while (at > 0 && (w->pop[shown[at - 1]] < w->pop[it] ||
+                          (w->pop[shown[at - 1]] == w->pop[it] && shown[at - 1] > it))) {
+            shown[at] = shown[at - 1];
+            at--;
+        }
+        shown[at] = it;
+    }
+    return n;
+}
+
+/* One session (number k) at time ts; *last gets its last timestamp. */
+static int one_session(const struct world *w, const struct rec_import_sink *sink, struct rng *r,
+                       int64_t k, int64_t ts, double norm, int64_t *last)
+{
+    char uid[24], iid[24], sid[24], ctx[128];
+    int32_t u = draw_user(w, r), shown[SHOWN];
+    int x = (int)rng_below(r, 100);
+    int dev = x < 50 ? DEV_MOBILE : x < 85 ? DEV_DESKTOP : DEV_TV;
+    int hour = (int)(ts % DAY_S / 3600);
+    int n = draw_shown(w, r, shown), clicked[SHOWN];
+    for (int j = 0; j < n; j++) {
+        double p = BASE_CTR * taste_raw(w, u, w->item_cat[shown[j]]) / norm *
+                   context_factor(dev, hour, w->duration[shown[j]]);
+        clicked[j] = rng_unif(r) < p;
+    }
+    make_id(uid, 'u', u);
+    make_id(sid, 's', k);
+    *last = ts;
+    for (int pass = 0; pass < 2; pass++)
+        for (int j = 0; j < n; j++) {
+            if (pass == 1 && !clicked[j])
+                continue;
+            struct out o = {ctx, ctx + sizeof ctx - 1}; /* ~70 bytes: never cut */
+            put_str(&o, "{\"device\":\"");
+            put_str(&o, devices[dev]);
+            put_str(&o, "\",\"hour\":");
+            put_int(&o, hour);
+            put_str(&o, ",\"session\":\"");
+            put_str(&o, sid);
+            put_str(&o, "\",\"position\":");
+            put_int(&o, j + 1);
+            put_str(&o, "}");
+            *o.p = '\0';
+            make_id(iid, 'i', shown[j]);
+            struct rec_event ev = {.user = uid, .item = iid, .context = ctx,
+                                   .type = pass ? REC_EVENT_CLICK : REC_EVENT_IMPRESSION, .ts = ts};
+            if (pass) /* clicks in position order, each a few seconds after the list */
+                ev.ts = ts + 3 * (j + 1) + (int64_t)rng_below(r, 3);
+            *last = ev.ts;
+            int rc = sink->event ? sink->event(sink->ctx, &ev) : 0;
+            if (rc < 0)
+                return rc;
+        }
+    return REC_OK;
+}
+
+static int cmp_i32(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sessions spread over whole UTC days after the span: day d holds sessions
+ * [ceil(d n / days), ceil((d + 1) n / days)), at hours from hour_weight, in time order. */
+static int emit_sessions(const struct world *w, const struct rec_synth_params *p,
+                         const struct rec_import_sink *sink)
+{
+    int64_t n = p->n_sessions, days = p->span_s / DAY_S > 0 ? p->span_s / DAY_S : 1;
+    int64_t end = p->start_ts + p->span_s, day0 = (end + DAY_S - 1) / DAY_S * DAY_S;
+    int32_t *offs = malloc(sizeof(int32_t) * (size_t)(n / days + 2));
+    if (!offs)
+        return REC_ENOMEM;
+    double norm = taste_norm(w, p->seed);
+    struct rng rt, rs; /* times, and what happens in the sessions */
+    rng_seed(&rt, p->seed, 7);
+    rng_seed(&rs, p->seed, 8);
+    int64_t last = end;
+    int rc = REC_OK;
+    for (int64_t d = 0; d < days && rc == REC_OK; d++) {
+        int64_t lo = (d * n + days - 1) / days, hi = ((d + 1) * n + days - 1) / days;
+        for (int64_t j = 0; j < hi - lo; j++) {
+            int x = (int)rng_below(&rt, 138), h = 0; /* 138: the sum of hour_weight */
+            while (x >= hour_weight[h])
+                x -= hour_weight[h++];
+            offs[j] = h * 3600 + (int32_t)rng_below(&rt, 3600);
+        }
+        qsort(offs, (size_t)(hi - lo), sizeof *offs, cmp_i32);
+        for (int64_t j = 0; j < hi - lo && rc == REC_OK; j++) {
+            int64_t ts = day0 + d * DAY_S + offs[j];
+            rc = one_session(w, sink, &rs, lo + j, ts > last ? ts : last, norm, &last);
+            if (sink->progress && (lo + j + 1) % PROGRESS_EVENTS == 0)
+                sink->progress(sink->ctx, "sessions", (uint64_t)(lo + j + 1), (uint64_t)n);
+        }
+    }
+    free(offs);
+    return rc;
+}
+
 int rec_synth_generate(const struct rec_synth_params *p, const struct rec_import_sink *sink)
 {
     if (!sink || rec_synth_check_params(p))
@@ -640,6 +889,8 @@ int rec_synth_generate(const struct rec_synth_params *p, const struct rec_import
         return rc;
     if ((rc = emit_items(&w, p, sink)) == 0 && (rc = emit_users(&w, p, sink)) == 0)
         rc = emit_events(&w, p, sink);
+    if (rc == 0 && p->n_sessions > 0)
+        rc = emit_sessions(&w, p, sink);
     world_free(&w);
     return rc;
 }

@@ -16,6 +16,8 @@ struct rec_tracker;
 struct rec_monitor;
 struct rec_rules;
 struct rec_ts;
+struct rec_ranker;
+struct rec_source_bandit;
 
 struct rec_api {
     struct rec_store *store;     /* not owned */
@@ -34,6 +36,8 @@ struct rec_api {
     struct rec_rules *rules;     /* owned by the server (swapped on reload); NULL: none */
     const char *rules_path;      /* --rules, NULL when none */
     struct rec_ts *explore;      /* exploration's posteriors; NULL: off */
+    struct rec_ranker *ranker;   /* the learned ranker (status); NULL: off */
+    struct rec_source_bandit *source_bandit; /* per-context source weights; NULL: off */
 };
 
 /* Reloads the rules file (SIGHUP, POST /v1/rules/reload): the old rules stay on any error.

@@ -14,6 +14,7 @@
 #include "rank/bandit.h"
 #include "serve/pipeline.h"
 #include "serve/settings.h"
+#include "serve/source_bandit.h"
 
 #define MAX_EXCLUDE 1000
 #define DEFAULT_N 10
@@ -261,7 +262,8 @@ static json_t *debug_json(const struct rec_pipeline_result *res, const struct re
         json_array_append_new(stages, json_pack("{s:s,s:f,s:i,s:i}", "stage", res->stage[k].name,
                                                 "ms", res->stage[k].ms, "in", res->stage[k].in,
                                                 "out", res->stage[k].out));
-    return json_pack("{s:o,s:b}", "stages", stages, "overridden", a->overridden);
+    return json_pack("{s:o,s:b,s:b}", "stages", stages, "overridden", a->overridden, "ranked",
+                     res->ranked);
 }
 
 /* Logs the list (unless not tracked) and fills rec_id; "" when not logged. */
@@ -320,6 +322,13 @@ void rec_api_recommend(void *app, const struct rec_http_request *req, struct rec
     struct rec_exp_assignment a;
     rec_experiments_assign(api->experiments, id, &a);
     rec_settings_apply(a.settings, &p.rq.opts);
+    /* the source bandit weighs the sources per context, unless the variant fixes them */
+    int arm = -1;
+    float x[REC_TRACKER_TAG_DIM];
+    if (api->source_bandit && p.track && p.rq.opts.blend_knn < 0 && p.rq.opts.blend_popular < 0) {
+        rec_source_bandit_x(&p.rq.ctx, x);
+        arm = rec_source_bandit_choose(api->source_bandit, x, &p.rq.opts);
+    }
     struct rec_pipeline_result pr;
     pthread_rwlock_rdlock(&api->rules_lock); /* a reload waits for requests using the old rules */
     struct rec_pipeline_config cfg = api->pipeline;
@@ -334,6 +343,8 @@ void rec_api_recommend(void *app, const struct rec_http_request *req, struct rec
         goto out;
     }
     if (p.track) {
+        if (arm >= 0 && rec_id[0])
+            rec_tracker_tag(api->tracker, rec_id, arm, x);
         note_shown(api, picks, pr.n);
         if (api->monitor)
             rec_monitor_served(api->monitor, a.variant_name, rec_mono_s() - t0,
@@ -346,6 +357,7 @@ void rec_api_recommend(void *app, const struct rec_http_request *req, struct rec
     json_object_set_new(body, "experiment", a.exp ? json_string(a.exp->name) : json_null());
     if (p.debug) {
         json_t *dbg = debug_json(&pr, &a);
+        json_object_set_new(dbg, "source_arm", arm >= 0 ? json_string(rec_source_bandit_arm_name(arm)) : json_null());
         json_object_set(dbg, "context", json_object_get(p.root, "context"));
         json_object_set_new(body, "debug", dbg);
     }

@@ -11,6 +11,7 @@
 #include "exp/tracker.h"
 #include "ingest/kafka.h"
 #include "obs/monitor.h"
+#include "serve/ranker.h"
 #include <math.h>
 #include "serve/engine.h"
 #include "store/store.h"
@@ -111,6 +112,17 @@ void rec_api_status(void *app, const struct rec_http_request *req, struct rec_ht
         json_object_set_new(o, "hit_rate", on.positives ? json_real((double)on.hits / (double)on.positives)
                                                         : json_null());
         json_object_set_new(body, "online", o);
+    }
+    if (api->ranker) {
+        struct rec_ranker_stats rs;
+        rec_ranker_stats(api->ranker, &rs);
+        json_t *o = json_pack("{s:s,s:b,s:I,s:I,s:I,s:I}", "name", "ranker", "ready", rs.ready,
+                              "examples", (json_int_t)rs.examples, "positives",
+                              (json_int_t)rs.positives, "negatives", (json_int_t)rs.negatives,
+                              "pending_impressions", (json_int_t)rs.pending_impressions);
+        json_object_set_new(o, "auc", isfinite(rs.auc) ? json_real(rs.auc) : json_null());
+        json_object_set_new(o, "auc_recent", isfinite(rs.auc_recent) ? json_real(rs.auc_recent) : json_null());
+        json_array_append_new(models, o);
     }
     json_t *exps = json_array();
     for (int e = 0; api->experiments && e < api->experiments->n; e++)

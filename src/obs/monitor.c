@@ -19,6 +19,7 @@
 #include "obs/drift.h"
 #include "obs/metrics.h"
 #include "serve/engine.h"
+#include "serve/ranker.h"
 #include "store/store.h"
 
 /* Scores buffered before the score histogram's range is fixed (their 1st..99th percentile,
@@ -61,6 +62,7 @@ void rec_monitor_config_default(struct rec_monitor_config *c)
     c->drift_window_s = 3600;
     c->drift_threshold = 0.5;
     c->drift_min_events = 200;
+    c->ranker = NULL;
 }
 
 /* ---- drift ---- */
@@ -225,6 +227,19 @@ static void collect(void *ctx, struct rec_metrics_out *o)
         rec_metrics_out_family(o, "recd_online_hit_rate", "gauge", "hits / positive events (NaN before any)");
         rec_metrics_out_sample(o, "recd_online_hit_rate",
                                on.positives ? (double)on.hits / (double)on.positives : NAN, NULL);
+    }
+    if (m->c.ranker) {
+        struct rec_ranker_stats rs;
+        rec_ranker_stats(m->c.ranker, &rs);
+        rec_metrics_out_family(o, "recd_ranker_examples_total", "counter", "labelled events the ranker learned");
+        rec_metrics_out_sample(o, "recd_ranker_examples_total", (double)rs.positives, "label", "positive", NULL);
+        rec_metrics_out_sample(o, "recd_ranker_examples_total", (double)rs.negatives, "label", "negative", NULL);
+        rec_metrics_out_family(o, "recd_ranker_auc", "gauge",
+                               "progressive-validation AUC of the ranker (each example predicted before it is learned)");
+        rec_metrics_out_sample(o, "recd_ranker_auc", rs.auc, "window", "all", NULL);
+        rec_metrics_out_sample(o, "recd_ranker_auc", rs.auc_recent, "window", "recent", NULL);
+        rec_metrics_out_family(o, "recd_ranker_ready", "gauge", "1 once the ranker re-scores lists");
+        rec_metrics_out_sample(o, "recd_ranker_ready", rs.ready, NULL);
     }
     struct rec_monitor_drift d;
     drift_values(m, wall_now(), &d);

@@ -27,6 +27,7 @@ struct rec_monitor_config {
     double drift_window_s;     /* default 3600 */
     double drift_threshold;    /* nats (default 0.5) */
     int drift_min_events;      /* per window (default 200) */
+    struct rec_ranker *ranker; /* its online AUC is exported; NULL: none */
 };
 void rec_monitor_config_default(struct rec_monitor_config *c);
 

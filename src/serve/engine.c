@@ -644,6 +644,15 @@ static int load_item_row(void *ctx, const char *id, const char *doc, int deleted
     if (rc)
         return rc;
     set_item_doc(e, i, keep);
+    struct meta_draft *meta = doc ? rec_meta_item_draft(id, doc, &rc) : NULL;
+    if (rc || (meta && (rc = rec_meta_install_item(e, i, meta))))
+        return rc;
+    if (meta) { /* the latest items of the catalog are its new arrivals after a restart too */
+        e->arrivals[e->arrivals_head] = i;
+        e->arrivals_head = (e->arrivals_head + 1) % REC_ARRIVALS;
+        if (e->n_arrivals < REC_ARRIVALS)
+            e->n_arrivals++;
+    }
     if (deleted && e->items[i].live) {
         e->items[i].live = 0;
         e->n_live_items--;
@@ -669,9 +678,20 @@ static int load_event(void *ctx, const struct rec_event *ev)
     return apply_one(ctx, ev) < 0 ? REC_ENOMEM : 0;
 }
 
+/* Under rec_engine_load's write lock (so not rec_engine_set_prefs, which takes it). */
 static int load_prefs_row(void *ctx, const char *id, const char *doc, int deleted)
 {
-    return rec_engine_set_prefs(ctx, id, doc);
+    struct rec_engine *e = ctx;
+    int rc = 0;
+    struct meta_draft *d = rec_meta_prefs_draft(doc, 1, &rc);
+    if (rc)
+        return rc;
+    int32_t u = user_put(e, id);
+    if (u < 0) {
+        rec_meta_draft_free(d);
+        return REC_ENOMEM;
+    }
+    return rec_meta_install_prefs(e, u, d);
 }
 
 int rec_engine_load(struct rec_engine *e, char *err, size_t errlen)

@@ -17,6 +17,7 @@
 #include "rank/mmr.h"
 #include "rank/rules.h"
 #include "serve/engine_impl.h"
+#include "serve/ranker.h"
 
 #define MIN_POOL 100                /* candidates retrieved, at least */
 #define POOL_PER_SLOT 5             /* ... and this many per requested item */
@@ -52,6 +53,7 @@ struct cand {
     int8_t src;
     int32_t seed, seed_pos;
     int cat;                        /* primary category id, -1 */
+    float mult;                     /* rules, preferences, freshness, demotion (scoring) */
 };
 
 struct run {
@@ -66,6 +68,11 @@ struct run {
     int by_attrs;
     int top_cat[TOP_CATS], n_top_cat;
     json_t *user_json;
+    json_t *item_ctx;               /* computed item fields the rules read (age_days) */
+    int32_t *block;                 /* the request's excluded items (-1: unknown ids) */
+    int n_block;
+    int32_t want_cat;               /* the request's category, -1 unknown, -2 any */
+    int ranked;                     /* the learned ranker scored the candidates */
     double t;                       /* start of the current stage */
 };
 
@@ -143,13 +150,15 @@ static int retrieve(struct run *r, int m)
     }
     for (int k = 0; k < rq->n_exclude; k++)
         block[k] = rec_idmap_get(&e->item_ids, rq->exclude[k]);
+    r->block = block;
+    r->n_block = rq->n_exclude;
     int got = 0;
     int rc = rec_retrieve(e, r->u, m, &rq->opts, block, rq->n_exclude, rc_out, &got, &r->by_attrs);
     for (int k = 0; !rc && k < got; k++) {
         const struct item_meta *md = meta_of(e, rc_out[k].idx);
         r->cand[r->n++] = (struct cand){rc_out[k].idx, rc_out[k].score, 0, rc_out[k].src,
                                         rc_out[k].seed, rc_out[k].seed_pos,
-                                        md && md->n_cat ? md->cat[0] : -1};
+                                        md && md->n_cat ? md->cat[0] : -1, 1};
     }
     free(rc_out);
     /* new arrivals, newest first: live, not excluded, not in the user's history, not already in */
@@ -166,11 +175,10 @@ static int retrieve(struct run *r, int m)
         if (!skip) {
             const struct item_meta *md = meta_of(e, i);
             r->cand[r->n++] = (struct cand){i, 0, 0, REC_SOURCE_FRESH, -1, -1,
-                                            md && md->n_cat ? md->cat[0] : -1};
+                                            md && md->n_cat ? md->cat[0] : -1, 1};
         }
     }
-    free(block);
-    return rc;
+    return rc; /* block stays with the run (r->block) */
 }
 
 /* Is candidate item i close to something the user marked not interested or disliked? */
@@ -218,53 +226,113 @@ static double freshness(const struct run *r, const struct item_meta *m)
     return hl > 0 ? 1.0 + c->fresh_boost * exp2(-age / hl) : 1.0;
 }
 
-static int filter_and_score(struct run *r)
+/* Relevance: the retrieval rank, blended with the learned ranker's order once it is ready
+ * (both as ranks scaled to [0,1]: the ranker's probabilities are calibrated for clicks, not on
+ * the retrieval scale), times the multipliers. */
+struct keyed {
+    double key;
+    int idx;
+};
+
+static int cmp_keyed_desc(const void *a, const void *b)
+{
+    const struct keyed *x = a, *y = b;
+    if (x->key != y->key)
+        return (x->key < y->key) - (x->key > y->key);
+    return (x->idx > y->idx) - (x->idx < y->idx); /* ties keep retrieval order */
+}
+
+static int rank(struct run *r)
+{
+    struct rec_ranker *rk = r->c->ranker;
+    int use = rk && r->n > 1 && rec_ranker_ready(rk);
+    int32_t *items = use ? malloc((size_t)r->n * sizeof *items) : NULL;
+    double *p = use ? malloc((size_t)r->n * sizeof *p) : NULL;
+    struct keyed *order = use ? malloc((size_t)r->n * sizeof *order) : NULL;
+    if (use && (!items || !p || !order))
+        use = 0; /* out of memory: retrieval order serves */
+    if (use) {
+        for (int k = 0; k < r->n; k++)
+            items[k] = r->cand[k].idx;
+        rec_ranker_score_locked(rk, r->e, r->us ? r->u : -1, items, r->n, &r->rq->ctx, r->rq->now, p);
+        for (int k = 0; k < r->n; k++)
+            order[k] = (struct keyed){p[k], k};
+        qsort(order, (size_t)r->n, sizeof *order, cmp_keyed_desc);
+        for (int q = 0; q < r->n; q++) /* p becomes the ranker's rank in [0,1] */
+            p[order[q].idx] = 1.0 - (double)q / (double)r->n;
+        r->ranked = 1;
+    }
+    double w = use ? rec_ranker_weight(rk) : 0;
+    for (int k = 0; k < r->n; k++)
+        r->cand[k].rel = (float)(((1 - w) * r->cand[k].rel + w * (use ? p[k] : 0)) * r->cand[k].mult);
+    free(items);
+    free(p);
+    free(order);
+    return 0;
+}
+
+/* Whether item i may be in this request's list at all: the request's filters (exclude,
+ * category, min_published), the user's exclusions, and the rules' filters and blocks. *mult
+ * gets the rules' boosts and buries. Every stage that adds items (scoring, exploration, pins)
+ * asks this. */
+static int admissible(struct run *r, int32_t i, double *mult)
 {
     struct rec_engine *e = r->e;
     const struct rec_pipeline_request *rq = r->rq;
     const struct user_prefs *p = r->us ? r->us->prefs : NULL;
-    int32_t want_cat = rq->category ? rec_idmap_get(&e->cat_ids, rq->category) : -2;
+    const struct item_meta *m = meta_of(e, i);
+    *mult = 1.0;
+    if (!e->items[i].live)
+        return 0;
+    for (int k = 0; k < r->n_block; k++)
+        if (r->block[k] == i)
+            return 0;
+    if (r->want_cat != -2 && !has_cat(m, r->want_cat))
+        return 0;
+    if (rq->min_published > 0 && (!m || m->published_at < rq->min_published))
+        return 0;
+    for (int j = 0; p && j < p->n_exclude_cat; j++)
+        if (has_cat(m, p->exclude_cat[j]))
+            return 0;
+    for (int j = 0; p && j < p->n_exclude_tag; j++)
+        if (has_tag(m, p->exclude_tag[j]))
+            return 0;
+    if (!r->c->rules)
+        return 1;
+    struct rec_rule_effect eff;
+    json_t *doc = m && m->json ? m->json : NULL;
+    json_t *tmp = NULL;
+    if (!doc) { /* an item without a document still has an id for the rules */
+        tmp = json_pack("{s:s}", "id", rec_idmap_name(&e->item_ids, i));
+        doc = tmp;
+    }
+    if (m && m->published_at > 0)
+        json_object_set_new(r->item_ctx, "age_days",
+                            json_real((rq->now - (double)m->published_at) / 86400.0));
+    else
+        json_object_del(r->item_ctx, "age_days");
+    rec_rules_apply(r->c->rules, doc, r->item_ctx, r->user_json, rq->ctx.json, &eff);
+    json_decref(tmp);
+    *mult = eff.multiplier;
+    return eff.keep;
+}
+
+static int filter_and_score(struct run *r)
+{
+    struct rec_engine *e = r->e;
+    const struct user_prefs *p = r->us ? r->us->prefs : NULL;
     /* retrieval scores to [0,1] by rank within the retrieved list, so fresh items (no score)
      * and sources on different scales meet on one footing */
     int n_retrieved = 0;
     for (int k = 0; k < r->n; k++)
         n_retrieved += r->cand[k].src != REC_SOURCE_FRESH;
-    json_t *item_ctx = json_object();
     int kept = 0;
     for (int k = 0; k < r->n; k++) {
         struct cand c = r->cand[k];
         const struct item_meta *m = meta_of(e, c.idx);
-        if (want_cat != -2 && !has_cat(m, want_cat))
+        double mult;
+        if (!admissible(r, c.idx, &mult))
             continue;
-        if (rq->min_published > 0 && (!m || m->published_at < rq->min_published))
-            continue;
-        int drop = 0;
-        for (int j = 0; p && !drop && j < p->n_exclude_cat; j++)
-            drop = has_cat(m, p->exclude_cat[j]);
-        for (int j = 0; p && !drop && j < p->n_exclude_tag; j++)
-            drop = has_tag(m, p->exclude_tag[j]);
-        if (drop)
-            continue;
-        double mult = 1.0;
-        if (r->c->rules) {
-            struct rec_rule_effect eff;
-            json_t *doc = m && m->json ? m->json : NULL;
-            json_t *tmp = NULL;
-            if (!doc) { /* an item without a document still has an id for the rules */
-                tmp = json_pack("{s:s}", "id", rec_idmap_name(&e->item_ids, c.idx));
-                doc = tmp;
-            }
-            if (m && m->published_at > 0)
-                json_object_set_new(item_ctx, "age_days",
-                                    json_real((rq->now - (double)m->published_at) / 86400.0));
-            else
-                json_object_del(item_ctx, "age_days");
-            rec_rules_apply(r->c->rules, doc, item_ctx, r->user_json, rq->ctx.json, &eff);
-            json_decref(tmp);
-            if (!eff.keep)
-                continue;
-            mult *= eff.multiplier;
-        }
         for (int j = 0; p && j < p->n_prefer_cat; j++)
             if (has_cat(m, p->prefer_cat[j])) {
                 mult *= r->c->prefer_boost;
@@ -275,12 +343,12 @@ static int filter_and_score(struct run *r)
             mult *= r->c->not_interested_demote;
         double base = c.src == REC_SOURCE_FRESH ? 0.5 / (1.0 + n_retrieved)
                                                 : 1.0 - (double)k / (1.0 + n_retrieved);
-        c.rel = (float)(base * mult);
+        c.rel = (float)base;
+        c.mult = (float)mult;
         r->cand[kept++] = c;
     }
-    json_decref(item_ctx);
     r->n = kept;
-    return 0;
+    return rank(r);
 }
 
 static int cmp_rel(const void *a, const void *b)
@@ -374,7 +442,8 @@ static void explore(struct run *r, int k)
         int32_t i = r->e->arrivals[j];
         int64_t imp, clk;
         rec_ts_counts(c->explore, i, &imp, &clk);
-        int skip = !r->e->items[i].live || imp >= c->explore_max_impressions;
+        double mult;
+        int skip = imp >= c->explore_max_impressions || !admissible(r, i, &mult);
         for (int q = 0; !skip && q < r->n; q++)
             skip = r->cand[q].idx == i;
         for (int q = 0; !skip && q < n_pool; q++)
@@ -392,7 +461,7 @@ static void explore(struct run *r, int k)
         if (at < 0)
             break;
         const struct item_meta *m = meta_of(r->e, chosen[q]);
-        struct cand cc = {chosen[q], 0, 0, REC_SOURCE_EXPLORE, -1, -1, m && m->n_cat ? m->cat[0] : -1};
+        struct cand cc = {chosen[q], 0, 0, REC_SOURCE_EXPLORE, -1, -1, m && m->n_cat ? m->cat[0] : -1, 1};
         if (at >= r->n)
             r->n = at + 1;
         r->cand[at] = cc;
@@ -407,7 +476,8 @@ static void pin(struct run *r, int k)
     int n = rec_rules_pins(r->c->rules, r->user_json, r->rq->ctx.json, pins, MAX_PINS);
     for (int q = 0; q < n; q++) {
         int32_t i = rec_idmap_get(&r->e->item_ids, pins[q].item);
-        if (i < 0 || !r->e->items[i].live)
+        double mult;
+        if (i < 0 || !admissible(r, i, &mult)) /* a pin never overrides a filter */
             continue;
         int from = -1;
         for (int j = 0; j < r->n; j++)
@@ -418,7 +488,7 @@ static void pin(struct run *r, int k)
             continue;
         if (at > r->n)
             at = r->n;
-        struct cand pc = {i, 0, 0, REC_SOURCE_POPULAR, -1, -1, -1};
+        struct cand pc = {i, 0, 0, REC_SOURCE_POPULAR, -1, -1, -1, 1};
         if (from >= 0) {
             pc = r->cand[from];
             memmove(&r->cand[from], &r->cand[from + 1], (size_t)(r->n - from - 1) * sizeof *r->cand);
@@ -472,6 +542,10 @@ static void explain(const struct run *r, const struct cand *c, struct rec_pick *
     } else if (interest >= 0) {
         why->kind = "matches_your_interest";
         snprintf(why->text, sizeof why->text, "matches your interest in %s", cat_name(e, interest));
+    } else if ((c->src == REC_SOURCE_ALS || c->src == REC_SOURCE_KNN) && r->us) {
+        /* the user's factors (or neighbours) ranked it, with no single history item alike */
+        why->kind = "matches_your_interest";
+        snprintf(why->text, sizeof why->text, "matches your taste");
     } else if (c->src == REC_SOURCE_POPULAR && r->by_attrs) {
         why->kind = "popular_with_similar_users";
         snprintf(why->text, sizeof why->text, "popular with people like you");
@@ -511,7 +585,9 @@ int rec_pipeline_run(struct rec_engine *e, const struct rec_pipeline_config *c,
         r.user_json = json_pack("{s:s,s:O}", "id", rq->user, "attributes", a ? a : json_object());
         json_decref(attrs);
     }
-    int rc = retrieve(&r, m);
+    r.want_cat = rq->category ? rec_idmap_get(&e->cat_ids, rq->category) : -2;
+    r.item_ctx = json_object();
+    int rc = r.item_ctx ? retrieve(&r, m) : REC_ENOMEM;
     stage(&r, "retrieve", 0);
     int in = r.n;
     if (!rc)
@@ -529,6 +605,7 @@ int rec_pipeline_run(struct rec_engine *e, const struct rec_pipeline_config *c,
     if (!rc)
         pin(&r, rq->n);
     stage(&r, "pin", in);
+    in = r.n;
     int personal = 0;
     if (!rc) {
         user_interests(&r);
@@ -545,9 +622,12 @@ int rec_pipeline_run(struct rec_engine *e, const struct rec_pipeline_config *c,
     stage(&r, "explain", in);
     pthread_rwlock_unlock(&e->lock);
     json_decref(r.user_json);
+    json_decref(r.item_ctx);
+    free(r.block);
     free(r.cand);
     int mode = rq->opts.mode >= 0 ? rq->opts.mode : REC_MODE_HYBRID;
     static const char *const modes[] = {"hybrid", "popular", "knn", "als"};
     res->model = personal ? modes[mode] : r.by_attrs ? "attributes" : "popular";
+    res->ranked = r.ranked;
     return rc;
 }

@@ -24,6 +24,7 @@
 
 struct rec_rules;
 struct rec_ts;
+struct rec_ranker;
 
 #define REC_PIPE_MAX_STAGES 8
 #define REC_PIPE_MAX_HALF_LIVES 32
@@ -44,6 +45,7 @@ struct rec_pipeline_config {
     double not_interested_demote;      /* multiplier of an item close to a not-interested one */
     const struct rec_rules *rules;     /* NULL: none (swapped on reload by the caller) */
     struct rec_ts *explore;            /* Thompson state; NULL: no exploration */
+    struct rec_ranker *ranker;         /* learned ranker; NULL: retrieval order */
 };
 void rec_pipeline_config_default(struct rec_pipeline_config *c);
 
@@ -93,6 +95,7 @@ struct rec_stage_time {
 struct rec_pipeline_result {
     int n;                             /* picks written */
     const char *model;                 /* "hybrid", "popular", "attributes", ... */
+    int ranked;                        /* the learned ranker re-scored the list */
     struct rec_stage_time stage[REC_PIPE_MAX_STAGES];
     int n_stages;
 };

@@ -21,6 +21,7 @@
 #include "serve/topk.h"
 
 #define RRF_K 60.0f
+#define EXPLAIN_COSINE 0.3f   /* factor cosine a history item needs to be named as the reason */
 #define MIN_CANDIDATES 100
 
 static const char *const mode_names[] = {
@@ -371,18 +372,26 @@ static int32_t explain(const struct rec_engine *e, const struct user *us, const 
     const float *yi = best < 0 ? rec_cold_item_vec(e, i) : NULL; /* cold items have factors too */
     if (yi) {
         int k = rec_als_factors(e->als), seen = 0;
-        float best_dot = 0; /* a seed pointing away from the item explains nothing */
-        for (int32_t h = us->n_hist - 1; h >= 0 && seen < e->p.recent_items; h--) {
+        float ni = 0;
+        for (int f = 0; f < k; f++)
+            ni += yi[f] * yi[f];
+        /* only a history item clearly alike explains: cosine above EXPLAIN_COSINE (a weak
+         * positive dot product would name an unrelated item as the reason) */
+        float best_cos = EXPLAIN_COSINE;
+        for (int32_t h = us->n_hist - 1; h >= 0 && seen < e->p.recent_items && ni > 0; h--) {
             const struct hist_entry *he = &us->hist[h];
             const float *yj = he->weight > 0 ? rec_cold_item_vec(e, he->item) : NULL;
             if (!yj)
                 continue;
             seen++;
-            float d = 0;
-            for (int f = 0; f < k; f++)
+            float d = 0, nj = 0;
+            for (int f = 0; f < k; f++) {
                 d += yi[f] * yj[f];
-            if (d > best_dot) {
-                best_dot = d;
+                nj += yj[f] * yj[f];
+            }
+            float cs = nj > 0 ? d / sqrtf(ni * nj) : 0;
+            if (cs > best_cos) {
+                best_cos = cs;
                 best = he->item;
             }
         }
@@ -554,6 +563,9 @@ int rec_engine_recommend_opts(struct rec_engine *e, const char *user, int n,
             } else if (cold) {
                 personal = 1; /* ranked by the user's factors, nothing in the history alike */
                 snprintf(res->reason, sizeof res->reason, "new: matches your taste");
+            } else if (rk.src[r] != REC_SOURCE_POPULAR && us) {
+                personal = 1; /* the user's factors ranked it; no single history item alike */
+                snprintf(res->reason, sizeof res->reason, "matches your taste");
             } else if (rk.s.by_attrs) {
                 res->source = REC_SOURCE_POPULAR;
                 snprintf(res->reason, sizeof res->reason, "popular with people like you");
