@@ -169,8 +169,13 @@ static int run_model(struct run *R, int mi, int r, const struct rec_eval_split *
             max_k = R->ks[q] > max_k ? R->ks[q] : max_k;
         double ts = 0;
         rc = rec_eval_served_fit(&p, &R->d, is_test, max_k, &sv, &ts);
+        sv.diversity = m->diversity;
         R->train_s[mi][r] = ts;
-        snprintf(R->params[mi], sizeof R->params[mi], "the server's pipeline (config)");
+        if (m->diversity >= 0)
+            snprintf(R->params[mi], sizeof R->params[mi], "the server's pipeline, MMR diversity %.2f",
+                     m->diversity);
+        else
+            snprintf(R->params[mi], sizeof R->params[mi], "the server's pipeline (config)");
         if (!rc)
             rc = rec_eval_run(s, rec_eval_score_served, &sv, R->ks, R->n_k, 0, res);
         rec_eval_served_free(&sv);
@@ -257,10 +262,13 @@ static json_t *model_json(const struct run *R, int mi)
 
 static void print_table(const struct run *R, json_t *models)
 {
+    int w = 8; /* the model column fits the longest name (served@0.75) */
+    for (int mi = 0; mi < R->n_models; mi++)
+        w = (int)strlen(R->models[mi].name) > w ? (int)strlen(R->models[mi].name) : w;
     for (int q = 0; q < R->n_k; q++) {
         char key[16];
         snprintf(key, sizeof key, "%d", R->ks[q]);
-        printf("\n%-8s %7s %7s %7s %7s %7s %7s %7s %6s %6s %6s %8s   @%d\n", "model", "P", "R",
+        printf("\n%-*s %7s %7s %7s %7s %7s %7s %7s %6s %6s %6s %8s   @%d\n", w, "model", "P", "R",
                R->n_rounds > 1 ? "NDCG+-sd" : "NDCG", "MAP", "HR", "MRR", "AUC", "cover", "divers",
                "novel", "train_s", R->ks[q]);
         for (int mi = 0; mi < R->n_models; mi++) {
@@ -278,8 +286,8 @@ static void print_table(const struct run *R, json_t *models)
             char aucs[16] = "      -";
             if (auc)
                 snprintf(aucs, sizeof aucs, "%7.4f", json_real_value(auc));
-            printf("%-8s %7.4f %7.4f %7s %7.4f %7.4f %7.4f %7s %6.3f %6.3f %6.2f %8.2f\n",
-                   R->models[mi].name, json_real_value(json_object_get(at, "precision")),
+            printf("%-*s %7.4f %7.4f %7s %7.4f %7.4f %7.4f %7s %6.3f %6.3f %6.2f %8.2f\n",
+                   w, R->models[mi].name, json_real_value(json_object_get(at, "precision")),
                    json_real_value(json_object_get(at, "recall")), ndcg,
                    json_real_value(json_object_get(at, "map")), json_real_value(json_object_get(at, "hr")),
                    json_real_value(json_object_get(at, "mrr")), aucs,

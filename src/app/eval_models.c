@@ -41,6 +41,15 @@ int rec_eval_models_parse(const struct rec_config *c, struct rec_eval_model *out
             m->kind = REC_EVAL_BLEND;
         } else if (!strcmp(name, "served")) {
             m->kind = REC_EVAL_SERVED;
+            m->diversity = -1;
+        } else if (!strncmp(name, "served@", 7)) {
+            /* the full serving pipeline at an MMR diversity: served@0.5 */
+            char *end;
+            m->kind = REC_EVAL_SERVED;
+            m->diversity = strtod(name + 7, &end);
+            if (end == name + 7 || *end || !(m->diversity >= 0 && m->diversity <= 1))
+                return rec_errf(err, errlen, REC_EINVAL,
+                                "'%s': the diversity after served@ must be a number from 0 to 1", tok);
         } else {
             m->kind = REC_EVAL_TYPE;
             if (!(m->type = rec_model_find(name))) {

@@ -18,6 +18,8 @@ struct rec_eval_model {
     enum rec_eval_kind kind;
     const struct rec_model_type *type;        /* REC_EVAL_TYPE */
     double params[REC_MODEL_MAX_PARAMS];
+    double diversity;                         /* REC_EVAL_SERVED: "served@D" runs the whole
+                                               * pipeline with MMR diversity D; -1: retrieval */
 };
 
 /* Parses c->models into out[0..*n) with each type's params from params-<type>. 0 or REC_EINVAL

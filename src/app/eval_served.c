@@ -7,6 +7,7 @@
 
 #include "core/clock.h"
 #include "core/err.h"
+#include "serve/pipeline.h"
 
 static int cmp_pair(const void *a, const void *b)
 {
@@ -30,6 +31,7 @@ int rec_eval_served_fit(const struct rec_engine_params *p, const struct rec_eval
                         double *train_s)
 {
     memset(out, 0, sizeof *out);
+    out->diversity = -1;
     out->d = d;
     out->max_k = max_k;
     int rc = rec_engine_create(p, NULL, &out->engine);
@@ -47,6 +49,11 @@ int rec_eval_served_fit(const struct rec_engine_params *p, const struct rec_eval
             order[n++] = &d->ev[j]; /* negative-only pairs stay in training too */
     }
     qsort(order, (size_t)n, sizeof *order, cmp_ts);
+    /* item documents first: the pipeline's diversity reads their categories */
+    for (int32_t i = 0; i < d->items.n_names && !rc && d->item_docs; i++)
+        if (i < d->cap_item_docs && d->item_docs[i])
+            rc = rec_engine_put_item_doc(out->engine, rec_idmap_name(&d->items, i), NULL,
+                                         d->item_docs[i]);
     for (int64_t j = 0; j < n && !rc; j++) {
         const struct rec_eval_event *r = order[j];
         struct rec_event ev = {.user = rec_idmap_name(&d->users, r->user),
@@ -87,6 +94,34 @@ void rec_eval_served_free(struct rec_eval_served *s)
     memset(s, 0, sizeof *s);
 }
 
+/* The whole pipeline for dataset user u, as engine item indices. */
+static int pipeline_list(const struct rec_eval_served *sv, int32_t u, int n, int32_t *items,
+                         int *got)
+{
+    struct rec_pipeline_config c;
+    rec_pipeline_config_default(&c);
+    c.fresh_candidates = 0;
+    c.fresh_boost = 0;
+    c.diversity = sv->diversity;
+    struct rec_pipeline_request rq = {.user = rec_idmap_name(&sv->d->users, u), .n = n,
+                                      .diversity = sv->diversity, .now = 0};
+    rec_request_opts_default(&rq.opts);
+    rq.ctx.hour = rq.ctx.weekday = -1;
+    struct rec_pick *picks = malloc((size_t)n * sizeof *picks);
+    if (!picks)
+        return REC_ENOMEM;
+    struct rec_pipeline_result res;
+    int rc = rec_pipeline_run(sv->engine, &c, &rq, picks, &res);
+    *got = 0;
+    for (int k = 0; !rc && k < res.n; k++) {
+        int32_t i = rec_engine_item_index(sv->engine, picks[k].id);
+        if (i >= 0)
+            items[(*got)++] = i;
+    }
+    free(picks);
+    return rc;
+}
+
 int rec_eval_score_served(void *ctx, const struct rec_eval_split *s, int32_t u, float *scores)
 {
     const struct rec_eval_served *sv = ctx;
@@ -94,7 +129,9 @@ int rec_eval_score_served(void *ctx, const struct rec_eval_split *s, int32_t u, 
     int n = sv->max_k < 1024 ? sv->max_k : 1024, got = 0;
     for (int32_t i = 0; i < s->n_items; i++)
         scores[i] = -INFINITY;
-    int rc = rec_engine_recommend_idx(sv->engine, sv->user_index[u], n, REC_MODE_HYBRID, items, &got);
+    int rc = sv->diversity >= 0 ? pipeline_list(sv, u, n, items, &got)
+                                : rec_engine_recommend_idx(sv->engine, sv->user_index[u], n,
+                                                           REC_MODE_HYBRID, items, &got);
     if (rc)
         return rc;
     for (int r = 0; r < got; r++) {

@@ -14,6 +14,8 @@ struct rec_eval_served {
     int32_t *to_dataset;   /* engine item index -> dataset item index */
     int32_t *user_index;   /* dataset user -> engine user index (-1) */
     int max_k;
+    double diversity;      /* < 0: retrieval only (rec_engine_recommend_idx); else the whole
+                            * pipeline (filters, MMR at this diversity, explanations) */
 };
 
 /* Replays the events of pairs not marked in is_test (per d->pairs entry) and trains. */
@@ -21,7 +23,9 @@ int rec_eval_served_fit(const struct rec_engine_params *p, const struct rec_eval
                         const uint8_t *is_test, int max_k, struct rec_eval_served *out,
                         double *train_s);
 void rec_eval_served_free(struct rec_eval_served *s);
-/* rec_eval_score_fn: the engine's top-max_k get descending scores, every other item -INFINITY. */
+/* rec_eval_score_fn: the engine's top-max_k get descending scores, every other item -INFINITY.
+ * With diversity >= 0 the list comes from rec_pipeline_run (no fresh candidates, exploration,
+ * rules or ranker: what is measured is retrieval plus MMR). */
 int rec_eval_score_served(void *ctx, const struct rec_eval_split *s, int32_t u, float *scores);
 
 #endif

@@ -7,7 +7,7 @@
  *   score      relevance from retrieval (or the learned ranker when one is given), times the
  *              rules' boosts and buries, the user's preferred categories, freshness (a recency
  *              boost with a half-life per category), and a demotion of items close to what the
- *              user marked not interested or disliked
+ *              user marked not interested
  *   diversify  Maximal Marginal Relevance with a per-request trade-off, and a cap per category
  *   explore    a share of the slots given to new or little-shown items by Thompson sampling
  *   pin        the rules' pins at their positions

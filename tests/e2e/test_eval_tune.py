@@ -36,6 +36,19 @@ class EvalTuneTest(unittest.TestCase):
             self.assertIn("protocol " + proto, out)
             self.assertGreater(rep["models"][1]["metrics"]["10"]["users"], 0)
 
+    def test_diversity_tradeoff(self):
+        """The served pipeline at MMR diversities: served@0 is exactly the plain served list;
+        more diversity raises intra-list diversity (by category) and does not raise NDCG."""
+        rep, out = self.eval("--models", "served,served@0,served@0.5,served@0.9", "--k", "10")
+        m = {x["name"]: x for x in rep["models"]}
+        ndcg = {k: v["metrics"]["10"]["ndcg"] for k, v in m.items()}
+        ild = {k: v["beyond"]["diversity"] for k, v in m.items()}
+        self.assertAlmostEqual(ndcg["served@0"], ndcg["served"], places=9)
+        self.assertLess(ild["served@0"], ild["served@0.5"])
+        self.assertLess(ild["served@0.5"], ild["served@0.9"])
+        self.assertLessEqual(ndcg["served@0.9"], ndcg["served@0"])
+        self.assertIn("MMR diversity 0.90", out)
+
     def test_replay_agrees_with_evalkit(self):
         """Prequential replay of the served pipeline: every policy is reported, and evalkit's
         replay-score gives the same numbers from the lists (online vs static on real data:

@@ -406,8 +406,18 @@ class PipelineTest(RankingCase):
     def test_not_interested_removes_and_demotes_neighbours(self):
         self.neighbour_rank_after("u14", "not_interested")
 
-    def test_dislike_removes_and_demotes_neighbours(self):
-        self.neighbour_rank_after("u15", "dislike")
+    def test_dislike_removes_and_changes_the_list(self):
+        # a thumbs down removes the item and changes the next list; demoting its neighbours is
+        # kept for not_interested (a dislike is often a miss inside a liked genre)
+        uid = "u15"
+        before = self.ids(uid, n=30)
+        x = before[0]
+        st, r = self.s.post("/v1/events", [{"user": uid, "item": x, "type": "dislike"}])
+        self.assertEqual((st, r["accepted"]), (200, 1), r)
+        after = self.ids(uid, n=30)
+        self.assertNotIn(x, after)
+        self.assertNotIn(x, self.ids(uid, n=60))
+        self.assertNotEqual(before[1:], after[:len(before) - 1])
 
     def test_like_in_a_new_category_changes_the_list(self):
         uid = "u16"  # a scifi fan with 8 unseen scifi items
