@@ -59,6 +59,15 @@ if [ -d "$SHARED/ml-1m" ]; then
 else
     echo "bench: $SHARED is missing; MovieLens benchmarks skipped" | tee -a "$TMP"
 fi
+if [ -d "$SHARED/ml-100k" ]; then
+    # issue #5: the diversity/accuracy trade-off of the pipeline, and the ranker's features
+    run "$BUILD/recd" eval "$SHARED/ml-100k" --models served,served@0.3,served@0.6,served@0.9 \
+        --k 10 --seed 42 --log-level warn
+    run "$BUILD/recd" eval "$SHARED/ml-100k" --protocol ranker --log-level warn
+fi
+run "$BUILD/recd" gen --users 2000 --items 500 --events 40000 --sessions 30000 --seed 42 --out "$TUNED/ctx.jsonl"
+run "$BUILD/recd" eval "$TUNED/ctx.jsonl" --protocol ranker --log-level warn
+run "$BUILD/bench/bench_exploration"
 run "$BUILD/bench/bench_als" synthetic:50000:20000:2000000 64 10
 run "$BUILD/bench/bench_recommend" synthetic:20000:10000:500000 10 2
 run python3 "$ROOT/bench/bench_http_ingest.py" "$BUILD/recd" 3

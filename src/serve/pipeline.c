@@ -26,11 +26,11 @@
 #define CLOSE_COSINE 0.6f           /* factor cosine that makes an item "close" to another */
 #define MAX_REJECTED_NEAR 200       /* = MAX_REJECTED x NEAR_TOP */
 
-static const char *const source_names[] = {"als", "knn", "popular", "fresh", "explore"};
+static const char *const source_names[] = {"als", "knn", "popular", "fresh", "explore", "pin"};
 
 const char *rec_source_name(int source)
 {
-    return source >= 0 && source < 5 ? source_names[source] : "unknown";
+    return source >= 0 && source < 6 ? source_names[source] : "unknown";
 }
 
 void rec_pipeline_config_default(struct rec_pipeline_config *c)
@@ -544,9 +544,11 @@ static void pin(struct run *r, int k)
             continue;
         if (at > r->n)
             at = r->n;
-        struct cand pc = {i, 0, 0, REC_SOURCE_POPULAR, -1, -1, -1, 1};
+        const struct item_meta *m = meta_of(r->e, i);
+        struct cand pc = {i, 0, 0, REC_SOURCE_PIN, -1, -1, m && m->n_cat ? m->cat[0] : -1, 1};
         if (from >= 0) {
             pc = r->cand[from];
+            pc.src = REC_SOURCE_PIN;
             memmove(&r->cand[from], &r->cand[from + 1], (size_t)(r->n - from - 1) * sizeof *r->cand);
             r->n--;
         } else if (r->n == k) {
@@ -580,7 +582,10 @@ static void explain(const struct run *r, const struct cand *c, struct rec_pick *
         if (has_cat(m, r->top_cat[t]))
             interest = r->top_cat[t];
     const char *cat = cat_name(e, c->cat);
-    if (c->src == REC_SOURCE_EXPLORE) {
+    if (c->src == REC_SOURCE_PIN) {
+        why->kind = "promoted";
+        snprintf(why->text, sizeof why->text, "featured");
+    } else if (c->src == REC_SOURCE_EXPLORE) {
         why->kind = "exploration";
         snprintf(why->text, sizeof why->text, "something new to try%s%s", cat ? " in " : "",
                  cat ? cat : "");

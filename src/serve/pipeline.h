@@ -71,7 +71,8 @@ struct rec_pipeline_request {
 
 struct rec_reason {
     const char *kind;                  /* because_you, trending_in, popular_with_similar_users,
-                                        * new_in, matches_your_interest, exploration */
+                                        * new_in, matches_your_interest, exploration, and
+                                        * promoted (a rule's pin: "featured") */
     char item[REC_ID_MAX + 1];         /* evidence item ("" when none) */
     char text[REC_ID_MAX + 96];
 };
@@ -85,6 +86,7 @@ struct rec_pick {
 
 #define REC_SOURCE_FRESH 3
 #define REC_SOURCE_EXPLORE 4
+#define REC_SOURCE_PIN 5                /* placed by a rule's pin */
 
 struct rec_stage_time {
     const char *name;
@@ -106,7 +108,7 @@ int rec_pipeline_run(struct rec_engine *e, const struct rec_pipeline_config *c,
                      struct rec_pipeline_request *rq, struct rec_pick *out,
                      struct rec_pipeline_result *res);
 
-/* Name of a source (als, knn, popular, fresh, explore). */
+/* Name of a source (als, knn, popular, fresh, explore, pin). */
 const char *rec_source_name(int source);
 
 #endif

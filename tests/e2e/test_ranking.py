@@ -22,7 +22,7 @@ TAGS = {"scifi": ["space", "robots"], "romance": ["love", "paris"],
 COUNTRY = {"scifi": "SE", "romance": "FR", "news": "DE", "sports": "BR"}
 PER_CAT, N_USERS, SEEN = 15, 40, 7
 KINDS = {"because_you", "trending_in", "popular_with_similar_users", "new_in",
-         "matches_your_interest", "exploration"}
+         "matches_your_interest", "exploration", "promoted"}
 STAGES = ["retrieve", "filter_score", "diversify", "explore", "pin", "explain"]
 
 
@@ -579,6 +579,7 @@ class RulesTest(RankingCase):
             uid = "u%d" % u
             fr = self.rec(uid, n=10, region="FR")["items"]
             self.assertEqual(fr[0]["id"], "news-7")
+            self.assertEqual((fr[0]["source"], fr[0]["reason"]["kind"]), ("pin", "promoted"), fr[0])
             self.assertEqual(fr[0]["position"], 1)
             self.assertEqual(len(fr), 10)
             de = self.ids(uid, n=10, region="DE")
