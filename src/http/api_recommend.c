@@ -12,6 +12,7 @@
 #include "http/api.h"
 #include "obs/monitor.h"
 #include "rank/bandit.h"
+#include "rank/rules.h"
 #include "serve/pipeline.h"
 #include "serve/settings.h"
 #include "serve/source_bandit.h"
@@ -40,7 +41,7 @@ static json_t *request_object(const struct rec_http_request *req, char *err, siz
         return o;
     }
     static const char *const args[] = {"n", "diversity", "exclude", "category", "min_published",
-                                       "explain", "debug", "track"};
+                                       "explain", "debug", "track", "filter"};
     json_t *o = json_object(), *ctx = json_object();
     for (size_t k = 0; k < sizeof args / sizeof args[0]; k++) {
         const char *v = rec_http_query(req, args[k]);
@@ -111,8 +112,39 @@ struct parsed {
     json_t *root;
     struct rec_pipeline_request rq;
     const char **exclude;
+    struct rec_rules *filter;     /* the request's "filter", compiled */
     int explain, debug, track;
 };
+
+/* "filter": a condition in the rules' language (docs/PIPELINE.md), as an object in a body or as
+ * JSON text in a query string; compiled as a one-rule set. 0 or REC_EINVAL with the reason. */
+static int parse_filter(struct parsed *p, json_t *v, char *err, size_t errlen)
+{
+    json_t *cond = v;
+    if (json_is_string(v)) {
+        json_error_t jerr;
+        cond = json_loads(json_string_value(v), 0, &jerr);
+        if (!cond)
+            return rec_errf(err, errlen, REC_EINVAL, "filter is not JSON: %s", jerr.text);
+    } else {
+        json_incref(cond);
+    }
+    json_t *set = json_pack("{s:[{s:s,s:o}]}", "rules", "name", "request", "filter", cond);
+    char *text = set ? json_dumps(set, JSON_COMPACT) : NULL;
+    json_decref(set);
+    if (!text)
+        return REC_ENOMEM;
+    char msg[512];
+    int rc = rec_rules_parse(text, strlen(text), "filter", &p->filter, msg, sizeof msg);
+    free(text);
+    if (rc) {
+        /* "filter:1: rules[0].filter.x: why" -> "filter.x: why" */
+        const char *at = strstr(msg, "rules[0].");
+        return rec_errf(err, errlen, REC_EINVAL, "%s", at ? at + 9 : msg);
+    }
+    p->rq.filter = p->filter;
+    return 0;
+}
 
 /* Fills p->rq from the request object. 0, or REC_EINVAL with the reason in err. */
 static int parse_request(struct rec_api *api, struct parsed *p, char *err, size_t errlen)
@@ -120,7 +152,7 @@ static int parse_request(struct rec_api *api, struct parsed *p, char *err, size_
     json_t *o = p->root, *v;
     struct rec_pipeline_request *rq = &p->rq;
     static const char *const known[] = {"n", "diversity", "exclude", "category", "min_published",
-                                        "explain", "debug", "track", "context"};
+                                        "explain", "debug", "track", "context", "filter"};
     const char *key;
     json_object_foreach(o, key, v) {
         size_t k = 0;
@@ -179,6 +211,11 @@ static int parse_request(struct rec_api *api, struct parsed *p, char *err, size_
             p->exclude[rq->n_exclude++] = json_string_value(id);
         }
         rq->exclude = p->exclude;
+    }
+    if ((v = json_object_get(o, "filter"))) {
+        int rc = parse_filter(p, v, err, errlen);
+        if (rc)
+            return rc;
     }
     p->explain = flag(json_object_get(o, "explain"), 1);
     p->debug = flag(json_object_get(o, "debug"), 0);
@@ -365,5 +402,6 @@ void rec_api_recommend(void *app, const struct rec_http_request *req, struct rec
 out:
     free(picks);
     free(p.exclude);
+    rec_rules_free(p.filter);
     json_decref(p.root);
 }

@@ -353,9 +353,9 @@ static int admissible(struct run *r, int32_t i, double *mult)
     for (int j = 0; p && j < p->n_exclude_tag; j++)
         if (has_tag(m, p->exclude_tag[j]))
             return 0;
-    if (!r->c->rules)
+    if (!r->c->rules && !rq->filter)
         return 1;
-    struct rec_rule_effect eff;
+    struct rec_rule_effect eff = {1, 1.0, -1, 0};
     json_t *doc = m && m->json ? m->json : NULL;
     json_t *tmp = NULL;
     if (!doc) { /* an item without a document still has an id for the rules */
@@ -367,9 +367,13 @@ static int admissible(struct run *r, int32_t i, double *mult)
                             json_real((rq->now - (double)m->published_at) / 86400.0));
     else
         json_object_del(r->item_ctx, "age_days");
-    rec_rules_apply(r->c->rules, doc, r->item_ctx, r->user_json, rq->ctx.json, &eff);
+    if (rq->filter) /* the request's own attribute conditions */
+        rec_rules_apply(rq->filter, doc, r->item_ctx, r->user_json, rq->ctx.json, &eff);
+    double m_req = eff.multiplier;
+    if (eff.keep && r->c->rules)
+        rec_rules_apply(r->c->rules, doc, r->item_ctx, r->user_json, rq->ctx.json, &eff);
     json_decref(tmp);
-    *mult = eff.multiplier;
+    *mult = eff.multiplier * (r->c->rules ? m_req : 1.0);
     return eff.keep;
 }
 
@@ -640,7 +644,7 @@ int rec_pipeline_run(struct rec_engine *e, const struct rec_pipeline_config *c,
     r.us = r.u >= 0 ? &e->users[r.u] : NULL;
     if (r.us && !r.us->live)
         r.us = NULL;
-    if (c->rules) { /* what rules may read of the user */
+    if (c->rules || rq->filter) { /* what rules may read of the user */
         json_t *attrs = r.us && r.us->doc ? json_loads(r.us->doc, 0, NULL) : NULL;
         json_t *a = json_object_get(attrs, "attributes");
         r.user_json = json_pack("{s:s,s:O}", "id", rq->user, "attributes", a ? a : json_object());

@@ -64,6 +64,8 @@ struct rec_pipeline_request {
     int n_exclude;
     const char *category;              /* only items of this category; NULL: any */
     int64_t min_published;             /* only items published at or after; 0: any */
+    const struct rec_rules *filter;    /* the request's attribute conditions (one filter rule,
+                                        * the rules' condition language); NULL: none */
     struct rec_context ctx;
     struct rec_request_opts opts;      /* experiment variant settings; out: top_model_score */
     double now;                        /* wall-clock seconds */

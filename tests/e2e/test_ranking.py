@@ -437,6 +437,23 @@ class PipelineTest(RankingCase):
             self.assertEqual(x["reason"]["text"], "because you liked Sports Title 3")
             self.assertEqual(CAT_OF[x["id"]], "sports")
 
+    def test_request_filter_on_attributes(self):
+        # a per-request attribute condition, in the rules' language: GET (JSON in the query)
+        # and POST give the same list, every item passes, and a bad condition is a 400
+        cond = {"all": [{"item.attributes.available": {"eq": True}},
+                        {"item.attributes.duration_min": {"lt": 10}}]}
+        got = self.ids("u0", n=10, filter=json.dumps(cond))
+        self.assertTrue(got)
+        short = {it["id"] for it in ITEMS if it["attributes"]["duration_min"] < 10}
+        self.assertFalse(set(got) & UNAVAILABLE, got)
+        self.assertTrue(set(got) <= short, got)
+        st, r = self.s.post("/v1/recommend/u0", {"n": 10, "filter": cond})
+        self.assertEqual(st, 200, r)
+        self.assertEqual([x["id"] for x in r["items"]], got)
+        st, r = self.s.post("/v1/recommend/u0", {"filter": {"item.attributes.available": {"eq2": 1}}})
+        self.assertEqual(st, 400, r)
+        self.assertIn('filter["item.attributes.available"]: unknown operator "eq2"', r["error"]["message"])
+
     # ---- 6. diversity
 
     def test_diversity_widens_the_categories(self):
