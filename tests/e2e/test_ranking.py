@@ -800,5 +800,38 @@ class ExploreTest(RankingCase):
             self.assertEqual(st, 200)  # back to none, for the other tests of this server
 
 
+# ---------------------------------------------------------------------------------------------
+# The source bandit
+
+class SourceBanditTest(RankingCase):
+    @classmethod
+    def setUpClass(cls):
+        # lists leave the attribution window after 0.6 s: a list nobody clicked is a 0 reward
+        cls.s = start_server("--source-bandit", "--attribution-window", "0.01")
+        cls.addClassCleanup(cls.s.cleanup)
+
+    def test_learns_the_arm_that_gets_clicked(self):
+        # the simulated users of this context click only lists built with the "knn" arm
+        ctx = {"device": "mobile", "hour": 20}
+        arms = []
+        for k in range(240):
+            st, r = self.s.post("/v1/recommend/u%d" % (k % N_USERS), {"n": 5, "debug": True, "context": ctx})
+            self.assertEqual(st, 200, r)
+            arm = r["debug"]["source_arm"]
+            self.assertIn(arm, ("configured", "knn", "popular", "als"))
+            arms.append(arm)
+            if arm == "knn" and r["items"]:
+                ev = {"user": "u%d" % (k % N_USERS), "item": r["items"][0]["id"], "type": "click",
+                      "recommendation_id": r["recommendation_id"]}
+                self.assertEqual(self.s.post("/v1/events", [ev])[0], 200)
+            time.sleep(0.012)
+        last = arms[-60:]
+        print("source arms, last 60 of 240: knn %d, others %d" % (last.count("knn"), 60 - last.count("knn")))
+        self.assertGreater(last.count("knn"), 40)
+        # previews (track=0) do not use the bandit
+        st, r = self.s.get("/v1/recommend/u1?debug=1&track=0")
+        self.assertIsNone(r["debug"]["source_arm"])
+
+
 if __name__ == "__main__":
     main()
