@@ -24,18 +24,22 @@
 #include "rank/fm.h"
 #include "store/store.h"
 
-#define N_SETS 3
+#define N_SETS 4
 #define N_SCORERS (N_SETS + 1) /* scorer 0 is the popularity baseline */
 #define MAX_LIST_STRS 32       /* categories and tags used per item */
 #define MAX_ATTRS 16           /* user attributes used per user */
 #define VALUE_MAX 64           /* longer user attribute strings are free text, not groups */
 #define NDCG_K 10
 #define DAY_S 86400
+#define SESSION_GAP_S 1800     /* a session: one user's consecutive events less than 30 min apart */
+#define SESSION_LOOKBACK 64    /* session events searched for engaged categories, most recent first */
 
-static const unsigned set_mask[N_SETS] = {REC_FEAT_IDS, REC_FEAT_IDS | REC_FEAT_ATTRS,
-                                          REC_FEAT_IDS | REC_FEAT_ATTRS | REC_FEAT_CONTEXT};
+static const unsigned set_mask[N_SETS] = {
+    REC_FEAT_IDS, REC_FEAT_IDS | REC_FEAT_ATTRS, REC_FEAT_IDS | REC_FEAT_ATTRS | REC_FEAT_CONTEXT,
+    REC_FEAT_IDS | REC_FEAT_ATTRS | REC_FEAT_CONTEXT | REC_FEAT_SESSION};
 static const char *const scorer_name[N_SCORERS] = {"popularity", "ids", "ids+attrs",
-                                                   "ids+attrs+context"};
+                                                   "ids+attrs+context",
+                                                   "ids+attrs+context+session"};
 
 /* ---- data ---------------------------------------------------------------------------------- */
 
@@ -478,15 +482,108 @@ out:
     return rc;
 }
 
+/* ---- sessions ------------------------------------------------------------------------------ */
+
+/* The session inputs of one example, from the events before it (see compute_sessions). */
+struct session {
+    int32_t cat[REC_RANK_SESSION_CATS]; /* indexes in strs, most recent first, distinct */
+    int32_t n_cat;
+    int32_t position;      /* the user's events in the session before this one */
+    double gap;            /* seconds since the user's previous event, NAN: none */
+};
+
+static const struct stream *sort_stream;
+
+/* examples by (user, ts, processing order) */
+static int cmp_user_time(const void *pa, const void *pb)
+{
+    int32_t x = *(const int32_t *)pa, y = *(const int32_t *)pb;
+    const struct example *a = &sort_stream->ex[x], *b = &sort_stream->ex[y];
+    int32_t ua = sort_data->ev[a->ev].user, ub = sort_data->ev[b->ev].user;
+    if (ua != ub)
+        return ua < ub ? -1 : 1;
+    if (a->ts != b->ts)
+        return a->ts < b->ts ? -1 : 1;
+    return (x > y) - (x < y);
+}
+
+/* Whether example i (before example j in time) counts as engaged for j's session categories. A
+ * rating counts whatever its stars: that the user rated (watched) the item is no label, the stars
+ * are. Any other event counts when its label is positive (a clicked impression, a view, a like,
+ * ...), and only when its list was learned before j's list: the protocol never lets a label of
+ * a list reach the predictions of that list. */
+static int engaged(const struct data *d, const struct stream *s, int32_t i, int32_t j)
+{
+    if (d->ev[s->ex[i].ev].type == REC_EVENT_RATING)
+        return 1;
+    return s->ex[i].label && i < j && s->ex[i].list != s->ex[j].list;
+}
+
+/* Fills sess[j] for every example j of s (processing order) from the same user's examples with
+ * an earlier timestamp (ties are not "before": their order is unknown): the session is the chain
+ * of those events whose gaps, and the gap to j, are under SESSION_GAP_S; position counts its
+ * events; the categories are those of its engaged events (see engaged()), most recent first,
+ * distinct, from its last SESSION_LOOKBACK events. Nothing here depends on a model, so it is
+ * computed once. Clicks consumed by their impression are labels, not events: they are not in s. */
+static int compute_sessions(const struct data *d, const struct stream *s, struct session *sess)
+{
+    int32_t *ord = malloc(sizeof(int32_t) * (size_t)(s->n ? s->n : 1));
+    if (!ord)
+        return REC_ENOMEM;
+    for (int32_t k = 0; k < s->n; k++)
+        ord[k] = k;
+    sort_data = d;
+    sort_stream = s;
+    qsort(ord, (size_t)s->n, sizeof *ord, cmp_user_time);
+    int32_t a = 0, g = 0, cur_start = 0, prev_start = 0; /* user block, tie group, chain starts */
+    for (int32_t k = 0; k < s->n; k++) {
+        const struct example *x = &s->ex[ord[k]];
+        if (k == 0 || d->ev[x->ev].user != d->ev[s->ex[ord[k - 1]].ev].user) {
+            a = g = cur_start = prev_start = k;
+        } else if (x->ts != s->ex[ord[k - 1]].ts) {
+            g = k;
+            prev_start = cur_start;
+            if (x->ts - s->ex[ord[k - 1]].ts >= SESSION_GAP_S)
+                cur_start = k;
+        }
+        struct session *se = &sess[ord[k]];
+        se->n_cat = 0;
+        se->position = 0;
+        se->gap = NAN;
+        if (g == a)
+            continue; /* the user's first events: a session starts, the gap is unknown */
+        se->gap = (double)(x->ts - s->ex[ord[g - 1]].ts);
+        if (se->gap >= SESSION_GAP_S)
+            continue;
+        se->position = g - prev_start;
+        int32_t stop = g - SESSION_LOOKBACK > prev_start ? g - SESSION_LOOKBACK : prev_start;
+        for (int32_t i = g - 1; i >= stop && se->n_cat < REC_RANK_SESSION_CATS; i--) {
+            if (!engaged(d, s, ord[i], ord[k]))
+                continue;
+            const struct item_info *it = &d->item[d->ev[s->ex[ord[i]].ev].item];
+            for (int32_t c = 0; c < it->n_cat && se->n_cat < REC_RANK_SESSION_CATS; c++) {
+                int32_t v = d->refs[it->cat + c], dup = 0;
+                for (int32_t q = 0; q < se->n_cat; q++)
+                    dup |= se->cat[q] == v;
+                if (!dup)
+                    se->cat[se->n_cat++] = v;
+            }
+        }
+    }
+    free(ord);
+    return 0;
+}
+
 /* ---- features of one example --------------------------------------------------------------- */
 
 struct input_buf {
     const char *cats[MAX_LIST_STRS], *tags[MAX_LIST_STRS];
     const char *keys[MAX_ATTRS], *vals[MAX_ATTRS];
+    const char *sess[REC_RANK_SESSION_CATS];
 };
 
-static void make_input(const struct data *d, const struct event *e, struct rec_rank_input *in,
-                       struct input_buf *b)
+static void make_input(const struct data *d, const struct event *e, const struct session *se,
+                       struct rec_rank_input *in, struct input_buf *b)
 {
     const struct item_info *it = &d->item[e->item];
     const struct user_info *ui = &d->user[e->user];
@@ -498,6 +595,8 @@ static void make_input(const struct data *d, const struct event *e, struct rec_r
         b->keys[j] = rec_idmap_name(&d->strs, d->refs[ui->attr + 2 * j]);
         b->vals[j] = rec_idmap_name(&d->strs, d->refs[ui->attr + 2 * j + 1]);
     }
+    for (int32_t j = 0; j < se->n_cat; j++)
+        b->sess[j] = rec_idmap_name(&d->strs, se->cat[j]);
     int64_t day = floor_div(e->ts, DAY_S);
     *in = (struct rec_rank_input){
         .user = rec_idmap_name(&d->users, e->user),
@@ -512,6 +611,8 @@ static void make_input(const struct data *d, const struct event *e, struct rec_r
         /* from the context when it says, else from the timestamp (UTC; 1970-01-01 a Thursday) */
         .hour = e->hour >= 0 ? e->hour : (int)((e->ts - day * DAY_S) / 3600),
         .weekday = e->weekday >= 0 ? e->weekday : (int)(((day + 4) % 7 + 7) % 7),
+        .session_categories = b->sess, .n_session_categories = se->n_cat,
+        .session_known = 1, .session_position = se->position, .since_last_s = se->gap,
     };
 }
 
@@ -585,6 +686,7 @@ struct result {
 struct run {
     const struct data *d;
     const struct stream *s;
+    struct session *sess;  /* per example of s */
     struct rec_fm *fm[N_SETS];
     int bits;
     struct result res[N_SCORERS];
@@ -618,7 +720,7 @@ static void run_list(struct run *R, int64_t a, int64_t b, int64_t scored_before,
             struct rec_rank_input in;
             struct input_buf buf;
             struct rec_fm_feature *f = R->feat + (size_t)(j - a) * REC_RANK_FEATURES_CAP;
-            make_input(R->d, &R->d->ev[ex[j].ev], &in, &buf);
+            make_input(R->d, &R->d->ev[ex[j].ev], &R->sess[j], &in, &buf);
             R->n_feat[j - a] = rec_rank_features(&in, set_mask[t], R->bits, f, REC_RANK_FEATURES_CAP);
             if (!ex[j].scored)
                 continue;
@@ -712,7 +814,13 @@ static json_t *report(const struct run *R, const struct rec_fm_config *fc, const
     }
     char title[512];
     snprintf(title, sizeof title, "recd eval: ranker on %s", dataset);
-    return json_pack("{s:s,s:s,s:s,s:{s:s,s:I,s:I,s:I,s:I,s:I,s:I},s:{s:i,s:i,s:f},s:o,s:f,s:f,s:I}",
+    json_int_t continuing = 0, with_cats = 0; /* scored examples: position > 0, categories */
+    for (int64_t j = 0; j < s->n; j++)
+        if (s->ex[j].scored) {
+            continuing += R->sess[j].position > 0;
+            with_cats += R->sess[j].n_cat > 0;
+        }
+    json_t *rep = json_pack("{s:s,s:s,s:s,s:{s:s,s:I,s:I,s:I,s:I,s:I,s:I},s:{s:i,s:i,s:f},s:o,s:f,s:f,s:I}",
                      "title", title, "dataset", dataset, "protocol", "ranker", "stream", "kind",
                      s->impressions ? "impressions" : "events", "events", (json_int_t)R->d->n_ev,
                      "examples", (json_int_t)s->n, "scored", (json_int_t)s->n_scored, "positives",
@@ -720,6 +828,13 @@ static json_t *report(const struct run *R, const struct rec_fm_config *fc, const
                      (json_int_t)R->res[1].ndcg_n, "fm", "k", fc->k, "bits", fc->bits, "lr", fc->lr,
                      "models", models, "load_seconds", load_s, "seconds", total_s, "seed",
                      (json_int_t)c->seed);
+    json_t *st = json_object_get(rep, "stream");
+    if (st && (json_object_set_new(st, "in_session", json_integer(continuing)) ||
+               json_object_set_new(st, "with_session_categories", json_integer(with_cats)))) {
+        json_decref(rep);
+        return NULL;
+    }
+    return rep;
 }
 
 static void print_table(json_t *rep)
@@ -730,6 +845,9 @@ static void print_table(json_t *rep)
            "%lld lists, %lld learned only\n",
            json_string_value(json_object_get(st, "kind")), I(st, "events"), I(st, "examples"),
            I(st, "scored"), I(st, "positives"), I(st, "lists"), I(st, "examples") - I(st, "scored"));
+    printf("sessions (gaps < %d min): %lld scored examples continue one, %lld have engaged session "
+           "categories\n",
+           SESSION_GAP_S / 60, I(st, "in_session"), I(st, "with_session_categories"));
     printf("NDCG@10 over %lld lists (second half of the scored stream, both labels); FM k=%lld bits=%lld "
            "lr=%g seed=%lld; load %.2f s, total %.2f s\n\n",
            I(st, "ndcg_lists"), I(fm, "k"), I(fm, "bits"), json_real_value(json_object_get(fm, "lr")),
@@ -778,6 +896,10 @@ int rec_eval_ranker(const struct rec_config *c, const char *path)
         rc = rec_errf(err, sizeof err, REC_ETOOBIG, "more than 2^31 events");
     if (!rc)
         rc = build_stream(&d, &s);
+    if (!rc && !(R.sess = malloc(sizeof *R.sess * (size_t)(s.n ? s.n : 1))))
+        rc = REC_ENOMEM;
+    if (!rc)
+        rc = compute_sessions(&d, &s, R.sess);
     if (rc)
         goto out;
     double load_s = rec_mono_s() - t0;
@@ -821,6 +943,7 @@ out:
     free(R.feat);
     free(R.n_feat);
     free(R.list);
+    free(R.sess);
     free(s.ex);
     data_free(&d);
     return rc ? 1 : 0;

@@ -11,6 +11,12 @@
  * user's events of one UTC day. Lists are processed in order of their first timestamp: every
  * example of a list is predicted by the current models, then the list is learned.
  *
+ * Session context (the CONTEXT set): a session is one user's consecutive events less than 30
+ * minutes apart; an example gets its position in it, the gap to the user's previous event and
+ * the categories of the session's earlier engaged events, all from events with an earlier
+ * timestamp. Ratings count as engaged whatever their stars; other events by a positive label,
+ * and only from lists learned before (no label of a list reaches its own predictions).
+ *
  * Metrics: progressive AUC over every scored example (rec_auc; the baseline's exact AUC), and
  * NDCG@10 (binary gains, ties broken in expectation) averaged over the lists with a positive and
  * a negative that start in the second half of the scored stream. FM settings: defaults, or the

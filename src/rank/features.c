@@ -77,6 +77,20 @@ const char *rec_rank_daypart(int h)
     return h < 6 ? "night" : h < 12 ? "morning" : h < 17 ? "afternoon" : h < 23 ? "evening" : "night";
 }
 
+const char *rec_rank_position_bucket(int p)
+{
+    if (p < 0)
+        return NULL;
+    return p == 0 ? "0" : p == 1 ? "1" : p < 5 ? "2-4" : p < 10 ? "5-9" : "10+";
+}
+
+const char *rec_rank_gap_bucket(double s)
+{
+    if (isnan(s))
+        return NULL;
+    return s < 60 ? "<1m" : s < 600 ? "<10m" : s < 3600 ? "<1h" : s < 86400 ? "<1d" : "1d+";
+}
+
 static void attrs(struct sink *s, const struct rec_rank_input *in, const char *dur)
 {
     for (int c = 0; c < in->n_categories; c++)
@@ -136,6 +150,32 @@ static void context(struct sink *s, const struct rec_rank_input *in, const char 
     }
 }
 
+/* Session features (appended after the rest of CONTEXT, so older slots keep their order). */
+static void session(struct sink *s, const struct rec_rank_input *in)
+{
+    if (in->session_known) {
+        put_field(s, "session_position", rec_rank_position_bucket(in->session_position));
+        put_field(s, "session_gap", rec_rank_gap_bucket(in->since_last_s));
+    }
+    int n_sess = in->session_categories ? in->n_session_categories : 0;
+    if (n_sess > REC_RANK_SESSION_CATS)
+        n_sess = REC_RANK_SESSION_CATS;
+    int match = 0;
+    for (int a = 0; a < n_sess; a++) {
+        const char *sc = in->session_categories[a];
+        if (!known(sc))
+            continue;
+        uint32_t hs = rec_fm_hash("session_category", sc, 32);
+        for (int c = 0; c < in->n_categories; c++)
+            if (known(in->categories[c])) {
+                put_cross2(s, "session_category*category", hs, rec_fm_hash("category", in->categories[c], 32));
+                match |= !strcmp(sc, in->categories[c]);
+            }
+    }
+    if (match)
+        put_field(s, "session_match", "1");
+}
+
 int rec_rank_features(const struct rec_rank_input *in, unsigned mask, int bits,
                       struct rec_fm_feature *out, int max)
 {
@@ -151,5 +191,7 @@ int rec_rank_features(const struct rec_rank_input *in, unsigned mask, int bits,
         attrs(&s, in, dur);
     if (mask & REC_FEAT_CONTEXT)
         context(&s, in, dur);
+    if (mask & REC_FEAT_SESSION)
+        session(&s, in);
     return s.n;
 }

@@ -13,6 +13,9 @@
  *   item age (days):    "<1d" "1-7d" "7-30d" "30-90d" "90-365d" "1-3y" "3y+" (negative: "<1d")
  *   daypart (hour):     night 23-5, morning 6-11, afternoon 12-16, evening 17-22
  *   weekend (weekday 0 = Sunday .. 6 = Saturday, as struct tm): "1" on 0 and 6, else "0"
+ *   session position (events before this one in the session): "0" "1" "2-4" "5-9" "10+"
+ *   gap (seconds since the user's previous event): "<1m" "<10m" "<1h" "<1d" "1d+" (upper bounds
+ *                       exclusive; negative, a clock skew: "<1m")
  *
  * Pure: no allocation, no I/O, no globals; thread-safe.
  */
@@ -35,12 +38,32 @@ struct rec_rank_input {
     int n_user_attrs;
     const char *device, *region;              /* NULL or "" unknown */
     int hour, weekday;                        /* 0..23 and 0..6 (0 = Sunday); -1 unknown */
+    /* The user's current session (added after the fields above; the zero value of each means
+     * unknown, so callers that zero-initialize the struct get no session feature). */
+    const char *const *session_categories;    /* categories of the items the user engaged with
+                                               * earlier in the session, most recent first,
+                                               * deduplicated; NULL/"" entries skipped, at most
+                                               * REC_RANK_SESSION_CATS used */
+    int n_session_categories;                 /* 0: none known */
+    int session_known;                        /* 0: session_position and since_last_s are
+                                               * ignored (unknown); nonzero: they are set */
+    int session_position;                     /* events of the user in this session before this
+                                               * one (0: the session starts here); -1 unknown */
+    double since_last_s;                      /* seconds since the user's previous event (in or
+                                               * before the session); NAN unknown */
 };
 
-enum rec_feature_set { REC_FEAT_IDS = 1, REC_FEAT_ATTRS = 2, REC_FEAT_CONTEXT = 4 };
+/* SESSION is its own set: on MovieLens 100K it cost AUC (docs/RANKING.md), so the served
+ * ranker leaves it out and `recd eval --protocol ranker` reports it as a fourth set. */
+enum rec_feature_set { REC_FEAT_IDS = 1, REC_FEAT_ATTRS = 2, REC_FEAT_CONTEXT = 4,
+                       REC_FEAT_SESSION = 8 };
+
+/* Session categories used at most (the first ones of the list). */
+#define REC_RANK_SESSION_CATS 8
 
 /* Features at most for in: 2 + (1 + n_attrs) * n_cat + n_tags + 2 + n_attrs (ATTRS) + 4 + 2 *
- * n_cat + 3 (CONTEXT); a buffer of REC_RANK_FEATURES_CAP covers typical inputs. */
+ * n_cat + 3 + 2 + n_session_cat * n_cat + 1 (CONTEXT); a buffer of REC_RANK_FEATURES_CAP covers
+ * typical inputs. */
 #define REC_RANK_FEATURES_CAP 256
 
 /* Writes the hashed features of the sets in mask (rec_feature_set bits) for in into
@@ -49,17 +72,22 @@ enum rec_feature_set { REC_FEAT_IDS = 1, REC_FEAT_ATTRS = 2, REC_FEAT_CONTEXT = 
  *   ATTRS    category (each), tag (each), duration bucket, item age bucket, user attributes
  *            ("user.<key>"), user attribute x category crosses ("user.<key>*category")
  *   CONTEXT  device, daypart, weekend, region, and the crosses daypart*category,
- *            device*category, device*duration, daypart*duration, device*daypart*duration
+ *            device*category, device*duration, daypart*duration, device*daypart*duration;
+ *            then the session: session_position and session_gap buckets, the crosses
+ *            session_category*category (each session category x each category), and
+ *            session_match "1" when a session category equals one of the item's categories
  * A feature whose input is unknown is left out. Returns the count written, at most max (the
  * list is cut there; 0 for NULL in or out, or max <= 0). bits is clamped as by rec_fm_hash.
  * Thread-safe. */
 int rec_rank_features(const struct rec_rank_input *in, unsigned mask, int bits,
                       struct rec_fm_feature *out, int max);
 
-/* The bucket strings above, for callers that display or log them; NULL when unknown (NaN or
- * hour/weekday out of range). */
+/* The bucket strings above, for callers that display or log them; NULL when unknown (NaN, a
+ * negative position, hour/weekday out of range). */
 const char *rec_rank_duration_bucket(double minutes);
 const char *rec_rank_age_bucket(double days);
 const char *rec_rank_daypart(int hour);
+const char *rec_rank_position_bucket(int events_before);
+const char *rec_rank_gap_bucket(double seconds);
 
 #endif

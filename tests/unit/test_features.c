@@ -1,6 +1,6 @@
 /* The learned ranker's feature builder (src/rank/features.c): stable hashes for a fixed input
  * (saved models depend on them), the mask selecting exactly its sets, crosses only when every
- * side is known, the max bound, the buckets. */
+ * side is known, the max bound, the buckets, the session features. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,6 +26,21 @@ static struct rec_rank_input full_input(void)
         .n_tags = 1, .duration_min = 7, .age_days = 400, .user_attr_keys = keys,
         .user_attr_values = vals, .n_user_attrs = 2, .device = "mobile", .region = "DE",
         .hour = 19, .weekday = 6};
+}
+
+static const char *const sess_cats[] = {"Comedy", "Horror"};
+
+/* full_input plus a session: 3 events before (2-4), 2 minutes since the last (<10m), engaged
+ * with Comedy (one of the item's categories) and Horror. */
+static struct rec_rank_input session_input(void)
+{
+    struct rec_rank_input in = full_input();
+    in.session_categories = sess_cats;
+    in.n_session_categories = 2;
+    in.session_known = 1;
+    in.session_position = 3;
+    in.since_last_s = 120;
+    return in;
 }
 
 static uint32_t h(const char *field, const char *value) { return rec_fm_hash(field, value, BITS); }
@@ -181,20 +196,144 @@ static void test_crosses_need_both_sides(void **state)
     assert_int_equal(build(&empty, 7, f), 0);
 }
 
+#define ALL_SETS (REC_FEAT_IDS | REC_FEAT_ATTRS | REC_FEAT_CONTEXT | REC_FEAT_SESSION)
+
+/* The session features (set SESSION) come after CONTEXT, are the documented strings, and leave
+ * every older slot where it was (saved models keep working). */
+static void test_session_features(void **state)
+{
+    (void)state;
+    static const uint32_t gold[] = {278850u, 170732u, 867308u, 470539u, 27029u, 541665u, 472470u};
+    struct rec_rank_input base = full_input(), in = session_input();
+    struct rec_fm_feature f0[REC_RANK_FEATURES_CAP], f[REC_RANK_FEATURES_CAP];
+    int n0 = build(&base, ALL_SETS, f0), n = build(&in, ALL_SETS, f);
+    /* position, gap, 2 session categories x 2 categories, match */
+    assert_int_equal(n, n0 + (int)(sizeof gold / sizeof gold[0]));
+    assert_memory_equal(f, f0, sizeof f[0] * (size_t)n0);
+    for (int i = n0; i < n; i++)
+        assert_int_equal(f[i].index, gold[i - n0]);
+    uint32_t comedy = h32("session_category", "Comedy"), horror = h32("session_category", "Horror");
+    assert_int_equal(f[n0].index, h("session_position", "2-4"));
+    assert_int_equal(f[n0 + 1].index, h("session_gap", "<10m"));
+    assert_int_equal(f[n0 + 2].index, cross("session_category*category", comedy, h32("category", "Drama")));
+    assert_int_equal(f[n0 + 3].index, cross("session_category*category", comedy, h32("category", "Comedy")));
+    assert_int_equal(f[n0 + 4].index, cross("session_category*category", horror, h32("category", "Drama")));
+    assert_int_equal(f[n0 + 5].index, cross("session_category*category", horror, h32("category", "Comedy")));
+    assert_int_equal(f[n0 + 6].index, h("session_match", "1"));
+    /* only in CONTEXT: ids and attributes do not see the session */
+    assert_int_equal(build(&in, REC_FEAT_IDS | REC_FEAT_ATTRS, f), build(&base, REC_FEAT_IDS | REC_FEAT_ATTRS, f0));
+    assert_memory_equal(f, f0, sizeof f[0] * 13);
+    assert_int_equal(build(&in, REC_FEAT_CONTEXT | REC_FEAT_SESSION, f), 11 + 7);
+}
+
+/* Unknown session inputs give no feature; the zero value of every session field is unknown. */
+static void test_session_unknown(void **state)
+{
+    (void)state;
+    struct rec_fm_feature f[REC_RANK_FEATURES_CAP];
+    const int ctx = 11; /* CONTEXT of full_input */
+    uint32_t pos = h("session_position", "2-4"), gap = h("session_gap", "<10m"), match = h("session_match", "1");
+
+    /* zero-initialized (as a caller written before sessions existed): no session feature, even
+     * though position 0 and gap 0 would be valid values once session_known is set */
+    struct rec_rank_input in = full_input();
+    assert_int_equal(build(&in, REC_FEAT_CONTEXT | REC_FEAT_SESSION, f), ctx);
+    in.session_known = 1;
+    int n = build(&in, REC_FEAT_CONTEXT | REC_FEAT_SESSION, f);
+    assert_int_equal(n, ctx + 2);
+    assert_int_equal(f[ctx].index, h("session_position", "0"));
+    assert_int_equal(f[ctx + 1].index, h("session_gap", "<1m"));
+
+    /* session_known 0 hides position and gap but not the categories */
+    in = session_input();
+    in.session_known = 0;
+    n = build(&in, REC_FEAT_CONTEXT | REC_FEAT_SESSION, f);
+    assert_int_equal(n, ctx + 4 + 1);
+    assert_false(has(f, n, pos));
+    assert_false(has(f, n, gap));
+
+    /* each of position and gap alone */
+    in = session_input();
+    in.session_position = -1;
+    n = build(&in, REC_FEAT_CONTEXT | REC_FEAT_SESSION, f);
+    assert_int_equal(n, ctx + 1 + 4 + 1);
+    assert_false(has(f, n, pos));
+    assert_true(has(f, n, gap));
+    in = session_input();
+    in.since_last_s = NAN;
+    n = build(&in, REC_FEAT_CONTEXT | REC_FEAT_SESSION, f);
+    assert_int_equal(n, ctx + 1 + 4 + 1);
+    assert_true(has(f, n, pos));
+    assert_false(has(f, n, gap));
+
+    /* no candidate category: no cross and no match (both sides must be known) */
+    in = session_input();
+    in.n_categories = 0;
+    n = build(&in, REC_FEAT_CONTEXT | REC_FEAT_SESSION, f);
+    assert_int_equal(n, 4 + 3 + 2); /* device, daypart, weekend, region, 3 duration crosses, position, gap */
+    assert_false(has(f, n, match));
+
+    /* NULL and empty session categories are skipped; a NULL array is no categories */
+    in = session_input();
+    in.session_categories = (const char *const[]){NULL, "", "Horror"};
+    in.n_session_categories = 3;
+    n = build(&in, REC_FEAT_CONTEXT | REC_FEAT_SESSION, f);
+    assert_int_equal(n, ctx + 2 + 2); /* Horror x Drama, Horror x Comedy; no match */
+    assert_false(has(f, n, match));
+    assert_true(has(f, n, cross("session_category*category", h32("session_category", "Horror"),
+                                h32("category", "Comedy"))));
+    in.session_categories = NULL;
+    assert_int_equal(build(&in, REC_FEAT_CONTEXT | REC_FEAT_SESSION, f), ctx + 2);
+
+    /* the match needs equal strings, not just any overlap of hashes or prefixes */
+    in = session_input();
+    in.session_categories = (const char *const[]){"Comed", "comedy", "Drama "};
+    in.n_session_categories = 3;
+    n = build(&in, REC_FEAT_CONTEXT | REC_FEAT_SESSION, f);
+    assert_int_equal(n, ctx + 2 + 6);
+    assert_false(has(f, n, match));
+    in.session_categories = (const char *const[]){"Thriller", "Drama"};
+    in.n_session_categories = 2;
+    n = build(&in, REC_FEAT_CONTEXT | REC_FEAT_SESSION, f);
+    assert_int_equal(f[n - 1].index, match);
+}
+
+/* At most REC_RANK_SESSION_CATS session categories are used: the first (most recent) ones. */
+static void test_session_cap(void **state)
+{
+    (void)state;
+    static const char *const many[] = {"a", "b", "c", "d", "e", "f", "g", "h", "Drama", "Comedy"};
+    struct rec_rank_input in = session_input();
+    in.session_categories = many;
+    in.n_session_categories = 10;
+    struct rec_fm_feature f[REC_RANK_FEATURES_CAP];
+    int n = build(&in, REC_FEAT_CONTEXT | REC_FEAT_SESSION, f);
+    assert_int_equal(REC_RANK_SESSION_CATS, 8);
+    assert_int_equal(n, 11 + 2 + 8 * 2); /* no match: Drama and Comedy are 9th and 10th */
+    assert_false(has(f, n, h("session_match", "1")));
+    assert_false(has(f, n, cross("session_category*category", h32("session_category", "Drama"),
+                                 h32("category", "Drama"))));
+    assert_true(has(f, n, cross("session_category*category", h32("session_category", "h"),
+                                h32("category", "Comedy"))));
+    /* and the documented bound holds for a large input */
+    in.n_categories = 2;
+    assert_true(build(&in, ALL_SETS, f) <= 2 + 3 * 2 + 1 + 2 + 2 + 4 + 2 * 2 + 3 + 2 + 8 * 2 + 1);
+}
+
 /* Never more than max, never a write past it, and the first max of the full list. */
 static void test_max_respected(void **state)
 {
     (void)state;
-    struct rec_rank_input in = full_input();
-    struct rec_fm_feature all[REC_RANK_FEATURES_CAP], f[32];
-    int n_all = build(&in, 7, all);
+    struct rec_rank_input in = session_input();
+    struct rec_fm_feature all[REC_RANK_FEATURES_CAP], f[40];
+    int n_all = build(&in, ALL_SETS, all);
     for (int max = 0; max <= n_all + 2; max++) {
-        for (int i = 0; i < 32; i++)
+        for (int i = 0; i < 40; i++)
             f[i] = (struct rec_fm_feature){0xdeadbeefu, -1.0f};
-        int n = rec_rank_features(&in, 7, BITS, f, max);
+        int n = rec_rank_features(&in, ALL_SETS, BITS, f, max);
         assert_int_equal(n, max < n_all ? max : n_all);
         assert_memory_equal(f, all, sizeof f[0] * (size_t)n);
-        for (int i = n; i < 32; i++)
+        for (int i = n; i < 40; i++)
             assert_int_equal(f[i].index, 0xdeadbeefu);
     }
     assert_int_equal(rec_rank_features(&in, 7, BITS, f, -1), 0);
@@ -222,8 +361,28 @@ static void test_buckets_and_bits(void **state)
         assert_string_equal(rec_rank_daypart(hr), dp[hr]);
     assert_null(rec_rank_daypart(-1));
     assert_null(rec_rank_daypart(24));
+    static const struct {
+        int p;
+        const char *b;
+    } pos[] = {{-1, NULL}, {0, "0"}, {1, "1"}, {2, "2-4"}, {4, "2-4"}, {5, "5-9"}, {9, "5-9"},
+               {10, "10+"}, {100000, "10+"}};
+    for (size_t i = 0; i < sizeof pos / sizeof pos[0]; i++) {
+        if (pos[i].b)
+            assert_string_equal(rec_rank_position_bucket(pos[i].p), pos[i].b);
+        else
+            assert_null(rec_rank_position_bucket(pos[i].p));
+    }
+    assert_null(rec_rank_position_bucket(-5));
+    static const struct {
+        double s;
+        const char *b;
+    } gap[] = {{-5, "<1m"}, {0, "<1m"}, {59.9, "<1m"}, {60, "<10m"}, {599, "<10m"}, {600, "<1h"},
+               {3599, "<1h"}, {3600, "<1d"}, {86399, "<1d"}, {86400, "1d+"}, {INFINITY, "1d+"}};
+    for (size_t i = 0; i < sizeof gap / sizeof gap[0]; i++)
+        assert_string_equal(rec_rank_gap_bucket(gap[i].s), gap[i].b);
+    assert_null(rec_rank_gap_bucket(NAN));
     /* small hash spaces keep every slot in range */
-    struct rec_rank_input in = full_input();
+    struct rec_rank_input in = session_input();
     struct rec_fm_feature f[REC_RANK_FEATURES_CAP];
     int n = rec_rank_features(&in, 7, 10, f, REC_RANK_FEATURES_CAP);
     for (int i = 0; i < n; i++)
@@ -251,6 +410,9 @@ int main(void)
         cmocka_unit_test(test_stable_hashes),
         cmocka_unit_test(test_mask_selects_sets),
         cmocka_unit_test(test_crosses_need_both_sides),
+        cmocka_unit_test(test_session_features),
+        cmocka_unit_test(test_session_unknown),
+        cmocka_unit_test(test_session_cap),
         cmocka_unit_test(test_max_respected),
         cmocka_unit_test(test_buckets_and_bits),
     };
