@@ -8,8 +8,8 @@
 #include "exp/experiment.h"
 
 #include "core/err.h"
+#include "core/file.h"
 
-#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -431,44 +431,9 @@ int rec_experiments_load(const char *path, rec_exp_settings_check_fn check,
                          struct rec_experiments **out, char *err, size_t errlen)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        int e = errno;
-        return rec_errf(err, errlen, e == ENOENT ? REC_ENOTFOUND : REC_EIO, "%s: cannot open: %s",
-                        path, strerror(e));
-    }
-    /* Read in a loop rather than by the file's size, so pipes and /dev/stdin work too; one byte
-     * past the limit tells a file that is too large. */
-    const size_t limit = (size_t)REC_EXP_FILE_MAX + 1;
-    size_t cap = 64 * 1024, n = 0;
-    char *buf = malloc(cap);
-    int rc = 0;
-    while (buf && n < limit) {
-        if (n == cap) {
-            size_t ncap = cap * 2 < limit ? cap * 2 : limit;
-            char *nb = realloc(buf, ncap);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        size_t r = fread(buf + n, 1, cap - n, f);
-        n += r;
-        if (r == 0) {
-            if (ferror(f))
-                rc = rec_errf(err, errlen, REC_EIO, "%s: cannot read: %s", path, strerror(errno));
-            break;
-        }
-    }
-    fclose(f);
-    if (!buf)
-        return rec_errf(err, errlen, REC_ENOMEM, "%s: out of memory", path);
-    if (rc == 0 && n > (size_t)REC_EXP_FILE_MAX)
-        rc = rec_errf(err, errlen, REC_ETOOBIG, "%s: larger than %d bytes", path,
-                      REC_EXP_FILE_MAX);
+    char *buf;
+    size_t n;
+    int rc = rec_file_read(path, REC_EXP_FILE_MAX, &buf, &n, err, errlen);
     if (rc == 0) {
         char msg[512];
         rc = rec_experiments_parse(buf, n, check, out, msg, sizeof msg);

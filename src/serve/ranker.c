@@ -217,12 +217,11 @@ static void learn(struct rec_ranker *r, const struct rec_fm_feature *x, int n, i
     pthread_rwlock_unlock(&r->lock);
 }
 
-/* Learns one example for (user, item) in context; builds its features under the engine lock. */
-static void learn_one(struct rec_ranker *r, struct rec_engine *e, const char *user,
-                      const char *item, const struct ctx_fields *cx, double now, int y,
-                      double p_shown)
+/* Features of (user, item) in a context, built under the engine's read lock; 0 when the item
+ * is unknown. */
+static int build(struct rec_ranker *r, struct rec_engine *e, const char *user, const char *item,
+                 const struct ctx_fields *cx, double now, struct rec_fm_feature *x)
 {
-    struct rec_fm_feature x[MAX_FEATURES];
     struct user_attrs ua;
     pthread_rwlock_rdlock(&e->lock);
     int32_t u = rec_idmap_get(&e->user_ids, user), i = rec_idmap_get(&e->item_ids, item);
@@ -230,6 +229,16 @@ static void learn_one(struct rec_ranker *r, struct rec_engine *e, const char *us
     int n = i >= 0 ? features_of(r, e, user, &ua, i, cx, now, x) : 0;
     pthread_rwlock_unlock(&e->lock);
     json_decref(ua.doc);
+    return n;
+}
+
+/* Learns one example for (user, item) in context. */
+static void learn_one(struct rec_ranker *r, struct rec_engine *e, const char *user,
+                      const char *item, const struct ctx_fields *cx, double now, int y,
+                      double p_shown)
+{
+    struct rec_fm_feature x[MAX_FEATURES];
+    int n = build(r, e, user, item, cx, now, x);
     if (n > 0)
         learn(r, x, n, y, p_shown);
 }
@@ -239,13 +248,7 @@ static double predict_one(struct rec_ranker *r, struct rec_engine *e, const char
                           const char *item, const struct ctx_fields *cx, double now)
 {
     struct rec_fm_feature x[MAX_FEATURES];
-    struct user_attrs ua;
-    pthread_rwlock_rdlock(&e->lock);
-    int32_t u = rec_idmap_get(&e->user_ids, user), i = rec_idmap_get(&e->item_ids, item);
-    user_attrs_load(&ua, u >= 0 ? &e->users[u] : NULL);
-    int n = i >= 0 ? features_of(r, e, user, &ua, i, cx, now, x) : 0;
-    pthread_rwlock_unlock(&e->lock);
-    json_decref(ua.doc);
+    int n = build(r, e, user, item, cx, now, x);
     if (n <= 0)
         return NAN;
     pthread_rwlock_rdlock(&r->lock);
