@@ -9,6 +9,7 @@
 #include "exp/experiment.h"
 #include "exp/tracker.h"
 #include "http/api.h"
+#include "http/auth.h"
 #include "ingest/kafka.h"
 #include "obs/monitor.h"
 #include "rank/bandit.h"
@@ -18,9 +19,112 @@
 #include "serve/settings.h"
 #include "serve/source_bandit.h"
 
+#include <arpa/inet.h>
+#include <math.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "store/store.h"
+
+/* The HTTP security settings (docs/SECURITY.md); NULL members are off. */
+struct security {
+    struct rec_auth *auth;
+    struct rec_ratelimit *ratelimit;
+    struct rec_cors *cors;
+};
+
+static void security_close(struct security *sec)
+{
+    rec_cors_destroy(sec->cors);
+    rec_ratelimit_destroy(sec->ratelimit);
+    rec_auth_destroy(sec->auth);
+    *sec = (struct security){0};
+}
+
+/* True for "localhost", 127.0.0.0/8, ::1 and ::ffff:127.x.y.z; false for anything else,
+ * including what is not a numeric address (the server then refuses it). */
+static int is_loopback(const char *bind)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (!strcmp(bind, "localhost"))
+        return 1;
+    if (inet_pton(AF_INET, bind, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, bind, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+    return 0;
+}
+
+/* Loads the API keys, the rate limiter and the CORS origins, and applies the bind rule: without
+ * keys recd listens on 127.0.0.1 only (a non-loopback --bind is replaced, and the log says so)
+ * unless --insecure-public. 0, or 1 after logging why. */
+static int security_open(struct rec_config *c, struct security *sec)
+{
+    char err[512];
+    *sec = (struct security){0};
+    if (c->keys && *c->keys) {
+        if (rec_auth_load(c->keys, &sec->auth, err, sizeof err)) {
+            rec_error("--keys: %s", err);
+            return 1;
+        }
+        struct stat st;
+        if (stat(c->keys, &st) == 0 && (st.st_mode & S_IROTH))
+            rec_warn("security: the key file %s is readable by every user (chmod 600 it)",
+                     c->keys);
+        rec_info("security: %d API keys from %s; every route but /health needs one",
+                 rec_auth_n_keys(sec->auth), c->keys);
+    } else if (c->bind && !is_loopback(c->bind) && !c->insecure_public) {
+        char *lo = strdup("127.0.0.1");
+        if (!lo) {
+            rec_error("out of memory");
+            return 1;
+        }
+        struct in_addr a4;
+        struct in6_addr a6;
+        if (inet_pton(AF_INET, c->bind, &a4) == 1 || inet_pton(AF_INET6, c->bind, &a6) == 1)
+            rec_warn("security: no API keys (--keys), so recd binds 127.0.0.1 only, not %s: "
+                     "give --keys FILE to serve other hosts (or --insecure-public to serve them "
+                     "with no authentication)", c->bind);
+        else
+            rec_warn("security: no API keys (--keys), so recd binds 127.0.0.1 only (not '%s')",
+                     c->bind);
+        free(c->bind);
+        c->bind = lo;
+    } else if (c->bind && !is_loopback(c->bind)) {
+        rec_warn("security: --insecure-public: listening on %s with no API keys; anyone who can "
+                 "reach it may read, change and delete everything", c->bind);
+    } else {
+        rec_info("security: no API keys (--keys): no authentication, listening on loopback %s "
+                 "only", c->bind ? c->bind : "127.0.0.1");
+    }
+    if (c->rate_limit < 0 || !isfinite(c->rate_limit) || c->rate_burst < 0) {
+        rec_error("--rate-limit must be >= 0 (0: off) and --rate-burst >= 0");
+        security_close(sec);
+        return 1;
+    }
+    if (c->rate_limit > 0) {
+        double b = c->rate_burst > 0 ? c->rate_burst : ceil(c->rate_limit);
+        int burst = b < 1 ? 1 : b > 1e9 ? 1000000000 : (int)b;
+        if (rec_ratelimit_create(c->rate_limit, burst, &sec->ratelimit)) {
+            rec_error("out of memory");
+            security_close(sec);
+            return 1;
+        }
+        rec_info("security: rate limit %g requests/s, bursts of %d, per %s", c->rate_limit,
+                 burst, sec->auth ? "API key" : "client address");
+    }
+    if (c->cors_origins && *c->cors_origins) {
+        if (rec_cors_create(c->cors_origins, &sec->cors, err, sizeof err)) {
+            rec_error("%s", err);
+            security_close(sec);
+            return 1;
+        }
+        rec_info("security: CORS allowed for %s", c->cors_origins);
+    }
+    return 0;
+}
 
 /* What watches the running server: the experiments, their tracker and the monitor. */
 struct watch {
@@ -195,6 +299,11 @@ int rec_cmd_serve(int argc, char **argv)
     int rc = rec_app_config(&c, REC_CMD_SERVE, "serve", "[options]", argc, argv, NULL, 0, NULL);
     if (rc)
         return rc - 1;
+    struct security sec;
+    if (security_open(&c, &sec)) {
+        rec_config_free(&c);
+        return 1;
+    }
 
     /* every thread created from here on inherits the mask, so only sigwait sees these */
     sigset_t sigs;
@@ -207,6 +316,7 @@ int rec_cmd_serve(int argc, char **argv)
 
     struct watch w = {0};
     if (load_experiments(&c, &w)) {
+        security_close(&sec);
         rec_config_free(&c);
         return 1;
     }
@@ -214,6 +324,7 @@ int rec_cmd_serve(int argc, char **argv)
     struct rec_engine *engine;
     if (rec_app_open(&c, 1, &store, &engine)) {
         watch_close(&w);
+        security_close(&sec);
         rec_config_free(&c);
         return 1;
     }
@@ -221,6 +332,7 @@ int rec_cmd_serve(int argc, char **argv)
         rec_engine_set_observer(engine, NULL, NULL);
         watch_close(&w);
         rec_app_close(store, engine);
+        security_close(&sec);
         rec_config_free(&c);
         return 1;
     }
@@ -247,6 +359,7 @@ int rec_cmd_serve(int argc, char **argv)
         rec_engine_set_observer(engine, NULL, NULL);
         watch_close(&w);
         rec_app_close(store, engine);
+        security_close(&sec);
         rec_config_free(&c);
         return 1;
     }
@@ -261,6 +374,10 @@ int rec_cmd_serve(int argc, char **argv)
         .max_body = (size_t)c.max_body,
         .app = &api,
         .on_done = rec_api_on_done,
+        .route_scopes = rec_api_route_scopes(),
+        .auth = sec.auth,
+        .ratelimit = sec.ratelimit,
+        .cors = sec.cors,
     };
     hc.routes = rec_api_routes(&hc.n_routes);
     struct rec_kafka *kafka = NULL;
@@ -268,6 +385,7 @@ int rec_cmd_serve(int argc, char **argv)
         rec_engine_set_observer(engine, NULL, NULL);
         watch_close(&w);
         rec_app_close(store, engine);
+        security_close(&sec);
         rec_config_free(&c);
         return 1;
     }
@@ -278,6 +396,7 @@ int rec_cmd_serve(int argc, char **argv)
         rec_engine_set_observer(engine, NULL, NULL);
         watch_close(&w);
         rec_app_close(store, engine);
+        security_close(&sec);
         rec_config_free(&c);
         return 1;
     }
@@ -304,6 +423,7 @@ int rec_cmd_serve(int argc, char **argv)
     rec_app_close(store, engine);
     rec_rules_free(api.rules);
     pthread_rwlock_destroy(&api.rules_lock);
+    security_close(&sec); /* after the server: requests read it until rec_http_stop */
     rec_config_free(&c);
     return 0;
 }

@@ -117,6 +117,12 @@ struct rec_config {
     char *kafka_properties; /* extra librdkafka properties, name=value,... */
     int kafka_batch;        /* messages per store commit */
     int kafka_dead_letter_bytes; /* message bytes a dead letter keeps */
+    /* serve: security (docs/SECURITY.md) */
+    char *keys;             /* API key file ("<scope> <key>" lines); NULL: no keys */
+    int insecure_public;    /* bool: without keys, listen on a non-loopback --bind anyway */
+    double rate_limit;      /* requests/s per key (per client address without keys); 0: off */
+    int rate_burst;         /* requests at once above the rate; 0: the rate, at least 1 */
+    char *cors_origins;     /* "*" or origin,...; NULL: no CORS headers */
 };
 
 /* Model types with a params-<name> option, in model_params order. */

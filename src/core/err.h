@@ -23,7 +23,10 @@
     X(REC_ECONFLICT,  -9,   409, "conflict",           "conflict")                 \
     X(REC_EFORMAT,   -10,   400, "bad_format",         "malformed input")          \
     X(REC_EMODEL,    -11,   503, "no_model",           "model not available")      \
-    X(REC_EINTERNAL, -12,   500, "internal",           "internal error")
+    X(REC_EINTERNAL, -12,   500, "internal",           "internal error")           \
+    X(REC_EUNAUTHORIZED, -13, 401, "unauthorized",     "missing or invalid API key") \
+    X(REC_EFORBIDDEN, -14,  403, "forbidden",          "not allowed for this API key") \
+    X(REC_ERATELIMIT, -15,  429, "rate_limited",       "too many requests")
 
 enum rec_err {
 #define REC_ERR_ENUM(name, value, http, code, msg) name = value,

@@ -8,33 +8,51 @@
 #include <strings.h>
 
 #include "core/err.h"
+#include "http/auth.h"
 #include "ingest/event.h"
 #include "obs/monitor.h"
 
+/* The route table: method, pattern, handler and the API-key scope the route needs
+ * (docs/SECURITY.md). read: what a page showing recommendations needs; write: sending events
+ * (browser and app SDKs; write does not include read); admin: everything else, and every route;
+ * OPEN: no key, no rate limit. One row per route; the server gets the first three columns as its
+ * route table and the fourth as the parallel array of scopes. */
+#define API_ROUTES(X)                                                               \
+    X("POST", "/v1/events", rec_api_post_events, WRITE)                             \
+    X("POST", "/v1/items", rec_api_post_items, ADMIN)                               \
+    X("GET", "/v1/items/{id}", rec_api_get_item, READ)                              \
+    X("DELETE", "/v1/items/{id}", rec_api_delete_item, ADMIN)                       \
+    X("GET", "/v1/items/{id}/similar", rec_api_similar, READ)                       \
+    X("POST", "/v1/users", rec_api_post_users, ADMIN)                               \
+    X("GET", "/v1/users/{id}", rec_api_get_user, ADMIN)                             \
+    X("DELETE", "/v1/users/{id}", rec_api_delete_user, ADMIN)                       \
+    X("GET", "/v1/recommend/{user}", rec_api_recommend, READ)                       \
+    X("POST", "/v1/recommend/{user}", rec_api_recommend, READ)                      \
+    X("GET", "/v1/users/{id}/preferences", rec_api_get_prefs, ADMIN)               \
+    X("GET", "/v1/users/{id}/export", rec_api_export_user, ADMIN)                   \
+    X("PUT", "/v1/users/{id}/preferences", rec_api_put_prefs, ADMIN)               \
+    X("GET", "/v1/rules", rec_api_get_rules, ADMIN)                                 \
+    X("POST", "/v1/rules/reload", rec_api_post_rules_reload, ADMIN)                 \
+    X("GET", "/v1/popular", rec_api_popular, READ)                                  \
+    X("GET", "/v1/status", rec_api_status, ADMIN)                                   \
+    X("POST", "/v1/train", rec_api_train, ADMIN)                                    \
+    X("GET", "/health", rec_api_health, OPEN)                                       \
+    X("GET", "/v1/experiments", rec_api_experiments, ADMIN)                         \
+    X("GET", "/v1/experiments/{name}", rec_api_experiment, ADMIN)                   \
+    X("GET", "/metrics", rec_api_metrics, ADMIN)                                    \
+    X("GET", "/v1/metrics/history", rec_api_metrics_history, ADMIN)                 \
+    X("GET", "/dashboard", rec_api_dashboard, ADMIN)
+
 static const struct rec_http_route routes[] = {
-    {"POST", "/v1/events", rec_api_post_events},
-    {"POST", "/v1/items", rec_api_post_items},
-    {"GET", "/v1/items/{id}", rec_api_get_item},
-    {"DELETE", "/v1/items/{id}", rec_api_delete_item},
-    {"GET", "/v1/items/{id}/similar", rec_api_similar},
-    {"POST", "/v1/users", rec_api_post_users},
-    {"GET", "/v1/users/{id}", rec_api_get_user},
-    {"DELETE", "/v1/users/{id}", rec_api_delete_user},
-    {"GET", "/v1/recommend/{user}", rec_api_recommend},
-    {"POST", "/v1/recommend/{user}", rec_api_recommend},
-    {"GET", "/v1/users/{id}/preferences", rec_api_get_prefs},
-    {"PUT", "/v1/users/{id}/preferences", rec_api_put_prefs},
-    {"GET", "/v1/rules", rec_api_get_rules},
-    {"POST", "/v1/rules/reload", rec_api_post_rules_reload},
-    {"GET", "/v1/popular", rec_api_popular},
-    {"GET", "/v1/status", rec_api_status},
-    {"POST", "/v1/train", rec_api_train},
-    {"GET", "/health", rec_api_health},
-    {"GET", "/v1/experiments", rec_api_experiments},
-    {"GET", "/v1/experiments/{name}", rec_api_experiment},
-    {"GET", "/metrics", rec_api_metrics},
-    {"GET", "/v1/metrics/history", rec_api_metrics_history},
-    {"GET", "/dashboard", rec_api_dashboard},
+#define ROUTE_ROW(method, pattern, fn, scope) {method, pattern, fn},
+    API_ROUTES(ROUTE_ROW)
+#undef ROUTE_ROW
+};
+
+static const unsigned char route_scopes[] = {
+#define SCOPE_ROW(method, pattern, fn, scope) REC_SCOPE_##scope,
+    API_ROUTES(SCOPE_ROW)
+#undef SCOPE_ROW
 };
 
 void rec_api_on_done(void *app, int route, int status, double seconds)
@@ -53,6 +71,8 @@ const struct rec_http_route *rec_api_routes(int *n)
     *n = (int)(sizeof routes / sizeof routes[0]);
     return routes;
 }
+
+const unsigned char *rec_api_route_scopes(void) { return route_scopes; }
 
 const char *rec_api_path_id(const struct rec_http_request *req, struct rec_http_response *res,
                             const char *what)

@@ -49,6 +49,8 @@ void rec_api_on_done(void *app, int route, int status, double seconds);
 
 /* The route table (static storage); *n gets its length. */
 const struct rec_http_route *rec_api_routes(int *n);
+/* The REC_SCOPE_* (http/auth.h) each route needs, parallel to rec_api_routes (static). */
+const unsigned char *rec_api_route_scopes(void);
 
 /* Parses the "n" query argument: default def, 1..max. Returns 0 or REC_EINVAL with a reply
  * already written to res. Shared by the list handlers. */
@@ -94,6 +96,8 @@ void rec_api_experiment(void *app, const struct rec_http_request *req, struct re
 void rec_api_metrics(void *app, const struct rec_http_request *req, struct rec_http_response *res);
 void rec_api_metrics_history(void *app, const struct rec_http_request *req, struct rec_http_response *res);
 void rec_api_dashboard(void *app, const struct rec_http_request *req, struct rec_http_response *res);
+/* GET /v1/users/{id}/export: everything recd holds about a user (api_export.c). */
+void rec_api_export_user(void *app, const struct rec_http_request *req, struct rec_http_response *res);
 void rec_api_get_prefs(void *app, const struct rec_http_request *req, struct rec_http_response *res);
 void rec_api_put_prefs(void *app, const struct rec_http_request *req, struct rec_http_response *res);
 void rec_api_get_rules(void *app, const struct rec_http_request *req, struct rec_http_response *res);

@@ -6,6 +6,7 @@
 #include "core/err.h"
 #include "exp/tracker.h"
 #include "http/api.h"
+#include "serve/ranker.h"
 #include "serve/engine.h"
 #include "store/store.h"
 
@@ -93,6 +94,8 @@ void rec_api_delete_user(void *app, const struct rec_http_request *req, struct r
         return;
     if (api->tracker) /* first, so no pending log row of theirs lands after the delete */
         rec_tracker_forget_user(api->tracker, id);
+    if (api->ranker) /* impressions waiting for an outcome name the user */
+        rec_ranker_forget_user(api->ranker, id);
     rec_engine_ingest_begin(api->engine, 1);
     int rc = rec_store_delete_user(api->store, id);
     /* memory follows the store: a failed store delete leaves the user in both */

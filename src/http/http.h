@@ -51,12 +51,26 @@ struct rec_http_config {
      * (NULL: none): route is the index into routes, -1 when none matched (404, 405, 400 on the
      * path); seconds from the request line to the reply. For per-route metrics. */
     void (*on_done)(void *app, int route, int status, double seconds);
+    /* Security (http/auth.h), checked once the headers are in, before any body byte is read;
+     * all NULL: every route open, no limits, no CORS headers. All must outlive the server. */
+    const unsigned char *route_scopes; /* per route, parallel to routes: the REC_SCOPE_* it
+                                        * needs; NULL: every route open (required with auth) */
+    const struct rec_auth *auth;       /* API keys: 401 without a known one, 403 without the
+                                        * route's scope; NULL: no authentication */
+    struct rec_ratelimit *ratelimit;   /* per key (per client address without auth), routes
+                                        * that are not open only: 429; NULL: no limit */
+    const struct rec_cors *cors;       /* allowed browser origins: CORS headers on replies and
+                                        * 204 to preflight OPTIONS; NULL: none (OPTIONS is 405) */
 };
 
 struct rec_http_server;
+struct rec_auth;
+struct rec_ratelimit;
+struct rec_cors;
 
 /* Starts listening and serving. A path that matches no route gets 404, one whose path matches
- * but not its method gets 405; both with a JSON error body. The config's routes and app must
+ * but not its method gets 405; both with a JSON error body. Then, for a route that is not open,
+ * the key (401 with WWW-Authenticate: Bearer, 403) and the rate limit (429 with Retry-After). The config's routes and app must
  * outlive the server. Returns 0, or a negative code with a message in err. */
 int rec_http_start(const struct rec_http_config *cfg, struct rec_http_server **out, char *err,
                    size_t errlen);

@@ -4,8 +4,10 @@
  * so a request's context needs no lock):
  *   on_uri        MHD has read the request line: allocate the context, keep the raw path
  *                 (MHD's own `url` is already percent-decoded, so "%2F" would split a segment).
- *   on_request #1 headers are in: route (400/404/405 answered at once), check Content-Length
- *                 (413 at once, before any body byte is read or a 100 Continue is sent).
+ *   on_request #1 headers are in: route (400/404/405 answered at once; with CORS on, a
+ *                 preflight OPTIONS gets its 204 here), check the API key and the rate limit
+ *                 (401/403/429) and Content-Length (413), all before any body byte is read or
+ *                 a 100 Continue is sent.
  *   on_request #n upload data: append to the body, capped at max_body.
  *   on_request    upload done: run the handler, queue its reply.
  *   on_completed  free the context.
@@ -19,6 +21,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "http/auth.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -43,6 +46,9 @@
 #define STOP_GRACE_MS   5000         /* how long rec_http_stop waits for in-flight requests */
 #define LOG_PATH_MAX    256
 #define REQUEST_ID_MAX  64           /* longest client X-Request-Id taken as it is */
+#define CORS_MAX_AGE    "600"        /* seconds a browser may cache a preflight answer */
+#define CORS_HEADERS    "Authorization, Content-Type, X-Request-Id"
+#define CORS_EXPOSE     "Retry-After, WWW-Authenticate, X-Request-Id"
 
 struct rec_http_server {
     struct MHD_Daemon *daemon;
@@ -53,6 +59,10 @@ struct rec_http_server {
     size_t max_body;
     int port;                              /* bound port */
     atomic_int in_flight;                  /* requests between on_uri and on_completed */
+    const unsigned char *route_scopes;     /* borrowed; NULL: all open */
+    const struct rec_auth *auth;           /* borrowed; NULL: no keys */
+    struct rec_ratelimit *ratelimit;       /* borrowed; NULL: no limit */
+    const struct rec_cors *cors;           /* borrowed; NULL: no CORS */
 };
 
 struct req_ctx {
@@ -67,6 +77,9 @@ struct req_ctx {
     bool started;                          /* first on_request call done */
     bool too_big;                          /* body over max_body: answer 413 when it ends */
     bool replied;                          /* a response is queued */
+    const char *challenge;                 /* WWW-Authenticate value of a 401, static */
+    int retry_after;                       /* > 0: Retry-After seconds of a 429 */
+    const char *preflight;                 /* methods of a CORS preflight answer, or NULL */
     struct timespec t0;                    /* CLOCK_MONOTONIC at on_uri */
     char request_id[REQUEST_ID_MAX + 1];   /* X-Request-Id, sent back with the reply */
     char *path;                            /* raw path (no query), points into buf */
@@ -195,16 +208,56 @@ static void log_safe(char *dst, size_t cap, const char *src)
     dst[i] = '\0';
 }
 
-/* Queues body (malloc'd, stolen; NULL sends "{}"; len 0 means strlen) with status and the content
- * type (NULL: application/json), plus Allow when allow is non-NULL and X-Request-Id. Logs the
- * request at debug level (server errors at error level) and reports it to on_done. */
+/* The headers the security settings add to a reply: WWW-Authenticate (401), Retry-After (429),
+ * and with CORS on, Access-Control-Allow-Origin for an allowed Origin (plus the preflight's
+ * Allow-Methods/Headers and Max-Age) and Vary: Origin when the answer depends on it. */
+static enum MHD_Result add_security_headers(struct MHD_Connection *conn, struct req_ctx *c,
+                                            struct MHD_Response *r)
+{
+    enum MHD_Result ok = MHD_YES;
+    if (c->challenge)
+        ok = MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, c->challenge);
+    if (ok == MHD_YES && c->retry_after > 0) {
+        char v[16];
+        snprintf(v, sizeof v, "%d", c->retry_after);
+        ok = MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, v);
+    }
+    const struct rec_cors *cors = c->srv->cors;
+    if (ok != MHD_YES || !cors)
+        return ok;
+    const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+    const char *allow = rec_cors_allow(cors, origin);
+    if (!rec_cors_any(cors))
+        ok = MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Origin");
+    if (ok == MHD_YES && allow)
+        ok = MHD_add_response_header(r, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, allow);
+    if (ok == MHD_YES && allow && !c->preflight)
+        ok = MHD_add_response_header(r, "Access-Control-Expose-Headers", CORS_EXPOSE);
+    if (ok == MHD_YES && allow && c->preflight) {
+        ok = MHD_add_response_header(r, "Access-Control-Allow-Methods", c->preflight);
+        if (ok == MHD_YES)
+            ok = MHD_add_response_header(r, "Access-Control-Allow-Headers", CORS_HEADERS);
+        if (ok == MHD_YES)
+            ok = MHD_add_response_header(r, "Access-Control-Max-Age", CORS_MAX_AGE);
+    }
+    return ok;
+}
+
+/* Queues body (malloc'd, stolen; NULL sends "{}", or nothing for a 204; len 0 means strlen) with
+ * status and the content type (NULL: application/json), plus Allow when allow is non-NULL,
+ * X-Request-Id and the security headers. Logs the request at debug level (server errors at
+ * error level) and reports it to on_done. */
 static enum MHD_Result send_reply(struct MHD_Connection *conn, struct req_ctx *c, int status,
                                   char *body, size_t body_len, const char *content_type,
                                   const char *allow)
 {
     struct MHD_Response *r;
     size_t len;
-    if (body) {
+    if (status == 204) {
+        free(body);
+        len = 0;
+        r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    } else if (body) {
         len = body_len ? body_len : strlen(body);
         r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
     } else {
@@ -216,12 +269,14 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct req_ctx *c
         rec_error("http: out of memory building a response");
         return MHD_NO;
     }
-    enum MHD_Result ok = MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-                                                 content_type ? content_type : "application/json");
+    enum MHD_Result ok = status == 204 ? MHD_YES : MHD_add_response_header(
+        r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type ? content_type : "application/json");
     if (ok == MHD_YES && allow)
         ok = MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
     if (ok == MHD_YES && c->request_id[0])
         ok = MHD_add_response_header(r, "X-Request-Id", c->request_id);
+    if (ok == MHD_YES)
+        ok = add_security_headers(conn, c, r);
     if (ok == MHD_YES)
         ok = MHD_queue_response(conn, (unsigned int)status, r);
     MHD_destroy_response(r);
@@ -339,7 +394,78 @@ static void take_request_id(struct MHD_Connection *conn, struct req_ctx *c)
     snprintf(c->request_id, sizeof c->request_id, "%016llx", (unsigned long long)(z ^ (z >> 31)));
 }
 
-/* First call: route the request and vet Content-Length before any body is read. */
+/* The rate limiter's id of the client's address (family, then the address bytes). */
+static void client_id(struct MHD_Connection *conn, uint8_t id[REC_SHA256_SIZE])
+{
+    memset(id, 0, REC_SHA256_SIZE);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    if (sa && sa->sa_family == AF_INET) {
+        id[0] = 4;
+        memcpy(id + 1, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+    } else if (sa && sa->sa_family == AF_INET6) {
+        id[0] = 6;
+        memcpy(id + 1, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+    }
+}
+
+/* The API key, then the rate limit, of a request for a route needing scope need (not open).
+ * Replies 401, 403 or 429 itself (c->replied is then set); MHD_YES with nothing sent when the
+ * request may go on. */
+static enum MHD_Result guard(struct rec_http_server *s, struct MHD_Connection *conn,
+                             struct req_ctx *c, int need)
+{
+    uint8_t id[REC_SHA256_SIZE];
+    char msg[200];
+    if (s->auth) {
+        const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                    MHD_HTTP_HEADER_AUTHORIZATION);
+        int rc = rec_auth_check(s->auth, h, need, id, msg, sizeof msg);
+        if (rc == REC_EUNAUTHORIZED) {
+            c->challenge = h ? "Bearer realm=\"recd\", error=\"invalid_token\""
+                             : "Bearer realm=\"recd\"";
+            return send_error(conn, c, 401, rc, NULL, "%s", msg);
+        }
+        if (rc)
+            return send_error(conn, c, 403, rc, NULL, "%s, which %s %s needs", msg,
+                              c->route->method, c->route->pattern);
+    } else if (s->ratelimit) {
+        client_id(conn, id);
+    }
+    if (s->ratelimit) {
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        int retry = 1;
+        if (rec_ratelimit_take(s->ratelimit, id, (double)t.tv_sec + (double)t.tv_nsec / 1e9,
+                               &retry)) {
+            c->retry_after = retry;
+            return send_error(conn, c, 429, REC_ERATELIMIT, NULL,
+                              "too many requests from this %s; retry in %d s",
+                              s->auth ? "API key" : "client address", retry);
+        }
+    }
+    return MHD_YES;
+}
+
+/* A CORS preflight (OPTIONS on a path that has routes, CORS on): 204 with the CORS headers when
+ * the Origin is allowed or absent, 403 when it is not. allow lists the path's methods. */
+static enum MHD_Result preflight(struct rec_http_server *s, struct MHD_Connection *conn,
+                                 struct req_ctx *c, char *allow, size_t cap)
+{
+    const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+    if (origin && !rec_cors_allow(s->cors, origin))
+        return send_error(conn, c, 403, REC_EFORBIDDEN, NULL,
+                          "origin '%.100s' is not allowed (see --cors-origins)", origin);
+    if (strstr(allow, "GET"))
+        allow_add(allow, cap, "HEAD");
+    c->preflight = allow;
+    allow_add(allow, cap, "OPTIONS");
+    return send_reply(conn, c, 204, NULL, 0, NULL, allow);
+}
+
+/* First call: route the request, check its key and rate limit, and vet Content-Length, before
+ * any body is read. */
 static enum MHD_Result on_headers(struct rec_http_server *s, struct MHD_Connection *conn,
                                   struct req_ctx *c)
 {
@@ -377,6 +503,8 @@ static enum MHD_Result on_headers(struct rec_http_server *s, struct MHD_Connecti
         memcpy(c->params, fb_params, sizeof fb_params);
         c->n_params = fb_n;
     }
+    if (!c->route && allow[0] && s->cors && strcmp(c->method, "OPTIONS") == 0)
+        return preflight(s, conn, c, allow, sizeof allow);
     if (!c->route && allow[0]) {
         if (strstr(allow, "GET"))
             allow_add(allow, sizeof allow, "HEAD");
@@ -385,6 +513,13 @@ static enum MHD_Result on_headers(struct rec_http_server *s, struct MHD_Connecti
     }
     if (!c->route)
         return send_error(conn, c, 404, REC_ENOTFOUND, NULL, "no such resource");
+
+    int need = s->route_scopes ? s->route_scopes[c->route - s->routes] : REC_SCOPE_OPEN;
+    if (need != REC_SCOPE_OPEN && (s->auth || s->ratelimit)) {
+        enum MHD_Result r = guard(s, conn, c, need);
+        if (c->replied)
+            return r;
+    }
 
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -524,7 +659,14 @@ static int check_config(const struct rec_http_config *cfg, char *err, size_t err
         if (count_captures(r->pattern) > REC_HTTP_MAX_PARAMS)
             return rec_errf(err, errlen, REC_EINVAL, "route %s: more than %d {params}",
                             r->pattern, REC_HTTP_MAX_PARAMS);
+        int sc = cfg->route_scopes ? cfg->route_scopes[i] : REC_SCOPE_OPEN;
+        if (sc != REC_SCOPE_OPEN && sc != REC_SCOPE_READ && sc != REC_SCOPE_WRITE &&
+            sc != REC_SCOPE_ADMIN)
+            return rec_errf(err, errlen, REC_EINVAL, "route %s %s: bad scope %d", r->method,
+                            r->pattern, sc);
     }
+    if (cfg->auth && !cfg->route_scopes)
+        return rec_errf(err, errlen, REC_EINVAL, "API keys need the routes' scopes");
     return 0;
 }
 
@@ -575,6 +717,10 @@ int rec_http_start(const struct rec_http_config *cfg, struct rec_http_server **o
     s->app = cfg->app;
     s->on_done = cfg->on_done;
     s->max_body = cfg->max_body;
+    s->route_scopes = cfg->route_scopes;
+    s->auth = cfg->auth;
+    s->ratelimit = cfg->ratelimit;
+    s->cors = cfg->cors;
     atomic_init(&s->in_flight, 0);
 
     /* poll, not epoll: with epoll, libmicrohttpd 0.9.75 often missed a client's close that

@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -551,7 +552,15 @@ int rec_engine_delete_user(struct rec_engine *e, const char *id)
         memset(us, 0, sizeof *us);
         e->n_live_users--;
     }
+    int model = e->als != NULL;
     pthread_rwlock_unlock(&e->lock);
+    if (rc == 0) {
+        /* the served model and its snapshot still hold the user's factors: retrain in the
+         * background, after which the snapshots that name them are removed */
+        atomic_fetch_add(&e->erasures, 1);
+        if (model && e->p.background)
+            rec_engine_request_train(e, 0);
+    }
     return rc;
 }
 

@@ -130,6 +130,8 @@ struct rec_engine {
     int training;
     int64_t runs_started, runs_done;
     int64_t events_since_train;
+    _Atomic int64_t erasures;           /* users deleted so far (snapshots must follow) */
+    int64_t erasures_snapshotted;       /* trainer only: erasures the latest snapshot covers */
     double last_train_mono;
     pthread_mutex_t fit_mu;             /* one fit at a time */
 };

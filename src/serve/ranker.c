@@ -423,6 +423,17 @@ void rec_ranker_events(struct rec_ranker *r, struct rec_engine *e, const struct 
     }
 }
 
+void rec_ranker_forget_user(struct rec_ranker *r, const char *user)
+{
+    pthread_mutex_lock(&r->pending_mu);
+    for (struct pending *p = r->head; p; p = p->next)
+        if (!strcmp(p->user, user)) {
+            p->cancelled = 1; /* unlinked when due, never learned; the id is wiped now */
+            memset(p->user, 0, strlen(p->user));
+        }
+    pthread_mutex_unlock(&r->pending_mu);
+}
+
 /* ---- serving ---- */
 
 int rec_ranker_ready(struct rec_ranker *r)

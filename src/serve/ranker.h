@@ -38,6 +38,9 @@ void rec_ranker_close(struct rec_ranker *r);
 void rec_ranker_events(struct rec_ranker *r, struct rec_engine *e, const struct rec_event *ev,
                        const uint8_t *inserted, int n, double now);
 
+/* Drops the impressions of user still waiting for their outcome (erasure). Thread-safe. */
+void rec_ranker_forget_user(struct rec_ranker *r, const char *user);
+
 /* True once it has learned min_examples examples of both labels. */
 int rec_ranker_ready(struct rec_ranker *r);
 

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,7 +118,8 @@ static int64_t meta_get_i64(struct rec_store *s, const char *key)
 /* Writes the snapshot to a temporary file, syncs, renames; then records it in the store. */
 static void save_snapshot(struct rec_engine *e, const struct rec_als *m, char **user_names,
                           char **item_names, int64_t version, int64_t trained_seq,
-                          int64_t trained_events, double duration_s, int64_t trained_at)
+                          int64_t trained_events, double duration_s, int64_t trained_at,
+                          int64_t erasures)
 {
     if (!e->p.model_dir || !e->store)
         return;
@@ -148,8 +150,16 @@ static void save_snapshot(struct rec_engine *e, const struct rec_als *m, char **
     char dur[32];
     snprintf(dur, sizeof dur, "%.3f", duration_s);
     rec_store_meta_set(e->store, "als.duration", dur);
-    /* keep the previous snapshot (for a manual rollback), drop the one before it */
-    if (version > 2) {
+    /* keep the previous snapshot (for a manual rollback), drop the one before it; after a
+     * user's erasure, once a snapshot without them exists, drop every older one: they hold the
+     * user's id and factors */
+    if (erasures > e->erasures_snapshotted) {
+        for (int64_t v = version - 1; v >= 1 && v >= version - 3; v--) {
+            snprintf(path, sizeof path, "%s/als-%06" PRId64 ".bin", e->p.model_dir, v);
+            unlink(path);
+        }
+        e->erasures_snapshotted = erasures;
+    } else if (version > 2) {
         snprintf(path, sizeof path, "%s/als-%06" PRId64 ".bin", e->p.model_dir, version - 2);
         unlink(path);
     }
@@ -237,6 +247,7 @@ int rec_engine_train_now(struct rec_engine *e)
     trained_seq = e->last_seq;
     trained_events = e->n_events;
     version = e->model.version + 1;
+    int64_t erasures = atomic_load(&e->erasures); /* this run's data has none of them */
     if (!rc && e->p.model_dir && e->store) {
         user_names = copy_names(&e->user_ids);
         item_names = copy_names(&e->item_ids);
@@ -292,7 +303,7 @@ int rec_engine_train_now(struct rec_engine *e)
                      " pairs, %d users, %d items) in %.2fs", version, trained_events, n_t,
                      n_users, n_items, dur);
             save_snapshot(e, m, user_names, item_names, version, trained_seq, trained_events,
-                          dur, now);
+                          dur, now, erasures);
         }
     } else if (rc != REC_EMODEL) {
         rec_error("engine: training failed: %s", rec_strerror(rc));

@@ -13,6 +13,7 @@
  * queue up and share the next one, so the commit rate stays bounded by the disk and the event
  * rate grows with the number of concurrent callers (group commit).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,6 +57,8 @@
       "DELETE FROM outcomes WHERE rec_id IN (SELECT rec_id FROM served WHERE user = ?1)")    \
     X(W_USER_SERVED_DELETE, "DELETE FROM served WHERE user = ?1")                            \
     X(W_USER_PREFS_DELETE, "DELETE FROM preferences WHERE user = ?1")                        \
+    X(W_USER_DEAD_LETTERS_DELETE,                                                            \
+      "DELETE FROM dead_letters WHERE instr(CAST(payload AS TEXT), ?1) > 0")                 \
     X(W_PREFS_SET,                                                                           \
       "INSERT INTO preferences(user, doc, updated_at) VALUES(?1, ?2, ?3)"                    \
       " ON CONFLICT(user) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at") \
@@ -126,6 +129,7 @@ struct rec_store_writer {
     struct job *head, *tail;          /* FIFO of queued jobs */
     int stopping;
     int64_t n_commits;                /* successful COMMITs */
+    int erased;                       /* writer thread only: a batch erased a user */
 };
 
 /* ---- statement helpers (writer thread only) ---- */
@@ -233,23 +237,25 @@ static int run_delete_item(struct rec_store_writer *w, struct job *j)
     return sqlite3_changes(w->db) == 0 ? REC_ENOTFOUND : 0;
 }
 
+/* Erasure: every row that names the user, in every table. REC_ENOTFOUND only when there was
+ * none anywhere (a user may have preferences or an experiment log and no users row). */
 static int run_delete_user(struct rec_store_writer *w, struct job *j)
 {
     const enum write_stmt steps[] = {W_USER_EVENTS_DELETE, W_USER_OUTCOMES_DELETE,
-                                     W_USER_SERVED_DELETE, W_USER_PREFS_DELETE};
-    int rc;
+                                     W_USER_SERVED_DELETE, W_USER_PREFS_DELETE,
+                                     W_USER_DEAD_LETTERS_DELETE, W_USER_DELETE};
+    int rc, changes = 0;
+    char quoted[REC_ID_MAX + 3]; /* dead letters are raw messages: find the id as a JSON string */
+    snprintf(quoted, sizeof quoted, "\"%s\"", j->key);
     for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
-        if (bind_text(w->st[steps[k]], 1, j->key))
+        if (bind_text(w->st[steps[k]], 1, steps[k] == W_USER_DEAD_LETTERS_DELETE ? quoted : j->key))
             return rec_store_db_fail(w->db, "bind");
         if ((rc = step(w, steps[k])))
             return rc;
+        changes += sqlite3_changes(w->db);
     }
-    sqlite3_stmt *st = w->st[W_USER_DELETE];
-    if (bind_text(st, 1, j->key))
-        return rec_store_db_fail(w->db, "bind");
-    if ((rc = step(w, W_USER_DELETE)))
-        return rc;
-    return sqlite3_changes(w->db) == 0 ? REC_ENOTFOUND : 0;
+    w->erased = 1; /* the writer checkpoints the WAL after this batch */
+    return changes == 0 ? REC_ENOTFOUND : 0;
 }
 
 static int run_meta_set(struct rec_store_writer *w, struct job *j)
@@ -425,7 +431,17 @@ static void *writer_main(void *arg)
         w->head = w->tail = NULL;
         pthread_mutex_unlock(&w->mu);
 
+        w->erased = 0;
         int commits = run_batch(w, list);
+        /* an erased user's rows linger in the WAL until it is reset: reset it now (readers on
+         * an older snapshot may keep part of it until they finish: best effort, logged) */
+        if (w->erased && commits) {
+            int log = 0, ckpt = 0;
+            if (sqlite3_wal_checkpoint_v2(w->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &ckpt) !=
+                SQLITE_OK)
+                rec_warn("store: WAL checkpoint after an erasure: %s (%d of %d frames)",
+                         sqlite3_errmsg(w->db), ckpt, log);
+        }
 
         pthread_mutex_lock(&w->mu);
         w->n_commits += commits;

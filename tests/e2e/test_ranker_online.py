@@ -44,11 +44,18 @@ class RankerOnlineTest(unittest.TestCase):
             if rng.random() < p:
                 batch.append({"user": u, "item": "i%d" % i, "type": "click", "context": ctx, "ts": ts})
             if len(batch) >= 250:
-                assert cls.s.post("/v1/events", batch)[0] == 200
+                cls.settle(batch)
                 batch = []
-                time.sleep(0.1)  # impressions become negatives after 0.3 s: a few batches later
-        time.sleep(0.5)
-        # events drive the learner's clock: one more batch settles the due impressions
+        cls.settle(batch)
+
+    @classmethod
+    def settle(cls, batch):
+        """Posts a batch, waits out the negative window (0.3 s) and posts one more event, which
+        makes the learner take the batch's unclicked impressions as negatives before the next
+        batch: the order of learning then does not depend on how loaded the machine is."""
+        if batch:
+            assert cls.s.post("/v1/events", batch)[0] == 200
+        time.sleep(0.4)
         assert cls.s.post("/v1/events", [{"user": "u0", "item": "i1", "type": "view"}])[0] == 200
 
     def ranker(self):
