@@ -1,6 +1,9 @@
 /* cmd_serve.c: `recd serve`: store + engine + HTTP API (+ the Kafka consumer when
  * --kafka-brokers is set) until SIGINT or SIGTERM. */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 #include <stdio.h>
 
 #include "app/app.h"
@@ -123,6 +126,44 @@ static int security_open(struct rec_config *c, struct security *sec)
         }
         rec_info("security: CORS allowed for %s", c->cors_origins);
     }
+    return 0;
+}
+
+static int sig_pipe[2] = {-1, -1};
+
+static void on_signal(int sig)
+{
+    int saved = errno;
+    unsigned char b = (unsigned char)sig;
+    if (write(sig_pipe[1], &b, 1) < 0) { /* a full pipe already holds a signal: enough */
+    }
+    errno = saved;
+}
+
+/* The self-pipe, the handlers, and the mask the threads recd starts inherit (*sigs). 0, or 1
+ * after logging why. */
+static int signals_open(sigset_t *sigs)
+{
+    if (pipe(sig_pipe) != 0) {
+        rec_error("cannot create the signal pipe: %s", strerror(errno));
+        return 1;
+    }
+    fcntl(sig_pipe[1], F_SETFL, O_NONBLOCK);
+    fcntl(sig_pipe[0], F_SETFD, FD_CLOEXEC);
+    fcntl(sig_pipe[1], F_SETFD, FD_CLOEXEC);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigemptyset(sigs);
+    const int handled[] = {SIGINT, SIGTERM, SIGHUP};
+    for (size_t k = 0; k < sizeof handled / sizeof handled[0]; k++) {
+        sigaddset(sigs, handled[k]);
+        sigaction(handled[k], &sa, NULL);
+    }
+    pthread_sigmask(SIG_BLOCK, sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
     return 0;
 }
 
@@ -305,14 +346,17 @@ int rec_cmd_serve(int argc, char **argv)
         return 1;
     }
 
-    /* every thread created from here on inherits the mask, so only sigwait sees these */
+    /* Signals: threads recd creates from here on inherit a mask that blocks these, and the main
+     * thread unblocks them once serving; a handler turns each into a byte on a pipe the main
+     * thread reads. A handler, not sigwait alone, because a library may have started threads
+     * before main (OpenBLAS does): a signal the kernel hands to one of those must not take the
+     * default action and end the process mid start-up. */
     sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    if (signals_open(&sigs)) {
+        security_close(&sec);
+        rec_config_free(&c);
+        return 1;
+    }
 
     struct watch w = {0};
     if (load_experiments(&c, &w)) {
@@ -405,8 +449,13 @@ int rec_cmd_serve(int argc, char **argv)
     fflush(stderr);
 
     int sig = 0;
+    pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
     for (;;) {
-        sigwait(&sigs, &sig);
+        unsigned char b;
+        ssize_t got = read(sig_pipe[0], &b, 1);
+        if (got < 0 && errno == EINTR)
+            continue;
+        sig = got == 1 ? b : SIGTERM;
         if (sig != SIGHUP)
             break;
         if (api.rules_path && rec_api_reload_rules(&api, err, sizeof err) == 0)

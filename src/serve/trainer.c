@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -98,13 +99,6 @@ static char **copy_names(const struct rec_idmap *m)
     return names;
 }
 
-static void meta_set_i64(struct rec_store *s, const char *key, int64_t v)
-{
-    char buf[32];
-    snprintf(buf, sizeof buf, "%" PRId64, v);
-    rec_store_meta_set(s, key, buf);
-}
-
 static int64_t meta_get_i64(struct rec_store *s, const char *key)
 {
     char *v = NULL;
@@ -113,6 +107,25 @@ static int64_t meta_get_i64(struct rec_store *s, const char *key)
     int64_t x = strtoll(v, NULL, 10);
     free(v);
     return x;
+}
+
+/* Deletes the snapshots (als-NNNNNN.bin) of versions below keep_from, and stale temporary files. */
+static void remove_old_snapshots(const char *dir, int64_t keep_from)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    char path[4096];
+    for (struct dirent *de; (de = readdir(d)) != NULL;) {
+        long long v;
+        char tail[8]; /* "bin", or "bin.tmp" for a write a crash interrupted */
+        if (sscanf(de->d_name, "als-%lld.%7s", &v, tail) == 2 && v < keep_from &&
+            (strcmp(tail, "bin") == 0 || strcmp(tail, "bin.tmp") == 0)) {
+            snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+            unlink(path);
+        }
+    }
+    closedir(d);
 }
 
 /* Writes the snapshot to a temporary file, syncs, renames; then records it in the store. */
@@ -142,27 +155,27 @@ static void save_snapshot(struct rec_engine *e, const struct rec_als *m, char **
         unlink(tmp);
         return;
     }
-    rec_store_meta_set(e->store, "als.path", path);
-    meta_set_i64(e->store, "als.version", version);
-    meta_set_i64(e->store, "als.trained_seq", trained_seq);
-    meta_set_i64(e->store, "als.trained_events", trained_events);
-    meta_set_i64(e->store, "als.trained_at", trained_at);
-    char dur[32];
-    snprintf(dur, sizeof dur, "%.3f", duration_s);
-    rec_store_meta_set(e->store, "als.duration", dur);
-    /* keep the previous snapshot (for a manual rollback), drop the one before it; after a
-     * user's erasure, once a snapshot without them exists, drop every older one: they hold the
-     * user's id and factors */
-    if (erasures > e->erasures_snapshotted) {
-        for (int64_t v = version - 1; v >= 1 && v >= version - 3; v--) {
-            snprintf(path, sizeof path, "%s/als-%06" PRId64 ".bin", e->p.model_dir, v);
-            unlink(path);
-        }
-        e->erasures_snapshotted = erasures;
-    } else if (version > 2) {
-        snprintf(path, sizeof path, "%s/als-%06" PRId64 ".bin", e->p.model_dir, version - 2);
-        unlink(path);
+    /* one transaction: a crash never leaves a snapshot recorded under another's version */
+    char v_version[32], v_seq[32], v_events[32], v_at[32], v_dur[32];
+    snprintf(v_version, sizeof v_version, "%" PRId64, version);
+    snprintf(v_seq, sizeof v_seq, "%" PRId64, trained_seq);
+    snprintf(v_events, sizeof v_events, "%" PRId64, trained_events);
+    snprintf(v_at, sizeof v_at, "%" PRId64, trained_at);
+    snprintf(v_dur, sizeof v_dur, "%.3f", duration_s);
+    const char *keys[] = {"als.path", "als.version", "als.trained_seq", "als.trained_events",
+                          "als.trained_at", "als.duration"};
+    const char *values[] = {path, v_version, v_seq, v_events, v_at, v_dur};
+    if (rec_store_meta_set_many(e->store, keys, values, 6)) {
+        rec_warn("engine: snapshot %s written but not recorded; the previous one stays in use", path);
+        return;
     }
+    /* keep this snapshot and the previous one (a manual rollback); after a user's erasure,
+     * once a snapshot trained without them exists, only this one: the others hold their id and
+     * factors. Whatever else is in the directory (left by a crash between a rename and this
+     * cleanup) goes too. */
+    int64_t keep_from = erasures > e->erasures_snapshotted ? version : version - 1;
+    e->erasures_snapshotted = erasures > e->erasures_snapshotted ? erasures : e->erasures_snapshotted;
+    remove_old_snapshots(e->p.model_dir, keep_from);
 }
 
 /* What a run takes from memory under the read lock. */

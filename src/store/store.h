@@ -143,6 +143,9 @@ int rec_store_count(struct rec_store *s, int64_t *n_items, int64_t *n_users, int
 /* Small key/value table (model snapshot pointers, counters). get: REC_ENOTFOUND when absent,
  * else *value is malloc'd (caller frees). */
 int rec_store_meta_set(struct rec_store *s, const char *key, const char *value);
+/* Sets n keys in one transaction: all or none. */
+int rec_store_meta_set_many(struct rec_store *s, const char *const *keys,
+                            const char *const *values, int n);
 int rec_store_meta_get(struct rec_store *s, const char *key, char **value);
 
 /* Schema version of the open database (REC_STORE_SCHEMA_VERSION once migrated). */

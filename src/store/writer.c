@@ -266,6 +266,19 @@ static int run_meta_set(struct rec_store_writer *w, struct job *j)
     return step(w, W_META_SET);
 }
 
+static int run_meta_set_many(struct rec_store_writer *w, struct job *j)
+{
+    sqlite3_stmt *st = w->st[W_META_SET];
+    for (int i = 0; i < j->n; i++) {
+        if (bind_text(st, 1, j->ids[i]) || bind_text(st, 2, j->docs[i]))
+            return rec_store_db_fail(w->db, "bind");
+        int rc = step(w, W_META_SET);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 static int run_dead_letters(struct rec_store_writer *w, struct job *j)
 {
     sqlite3_stmt *st = w->st[W_DEAD_LETTER_INSERT];
@@ -689,6 +702,18 @@ int rec_store_log_outcomes(struct rec_store *s, const struct rec_outcome_row *ro
     if (n == 0)
         return 0;
     struct job j = {.run = run_outcomes, .what = "log outcomes", .outcomes = rows, .n = n};
+    return submit(s->writer, &j);
+}
+
+int rec_store_meta_set_many(struct rec_store *s, const char *const *keys,
+                            const char *const *values, int n)
+{
+    if (!s || check_pairs(keys, values, n))
+        return REC_EINVAL;
+    if (n == 0)
+        return 0;
+    struct job j = {.run = run_meta_set_many, .what = "set meta", .ids = keys, .docs = values,
+                    .n = n};
     return submit(s->writer, &j);
 }
 
