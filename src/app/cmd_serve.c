@@ -340,47 +340,30 @@ int rec_cmd_serve(int argc, char **argv)
     int rc = rec_app_config(&c, REC_CMD_SERVE, "serve", "[options]", argc, argv, NULL, 0, NULL);
     if (rc)
         return rc - 1;
-    struct security sec;
-    if (security_open(&c, &sec)) {
-        rec_config_free(&c);
-        return 1;
-    }
-
+    /* Everything below is torn down in one place (out:), in reverse order of what was set up;
+     * each part's close accepts the zero state. */
+    int status = 1, rules_lock = 0;
+    struct security sec = {0};
+    struct watch w = {0};
+    struct rec_store *store = NULL;
+    struct rec_engine *engine = NULL;
+    struct rec_kafka *kafka = NULL;
+    struct rec_http_server *http = NULL;
+    struct rec_api api = {0};
+    char err[1024] = "";
+    sigset_t sigs;
+    if (security_open(&c, &sec))
+        goto out;
     /* Signals: threads recd creates from here on inherit a mask that blocks these, and the main
      * thread unblocks them once serving; a handler turns each into a byte on a pipe the main
      * thread reads. A handler, not sigwait alone, because a library may have started threads
      * before main (OpenBLAS does): a signal the kernel hands to one of those must not take the
      * default action and end the process mid start-up. */
-    sigset_t sigs;
-    if (signals_open(&sigs)) {
-        security_close(&sec);
-        rec_config_free(&c);
-        return 1;
-    }
-
-    struct watch w = {0};
-    if (load_experiments(&c, &w)) {
-        security_close(&sec);
-        rec_config_free(&c);
-        return 1;
-    }
-    struct rec_store *store;
-    struct rec_engine *engine;
-    if (rec_app_open(&c, 1, &store, &engine)) {
-        watch_close(&w);
-        security_close(&sec);
-        rec_config_free(&c);
-        return 1;
-    }
-    if (watch_open(&c, store, engine, &w)) {
-        rec_engine_set_observer(engine, NULL, NULL);
-        watch_close(&w);
-        rec_app_close(store, engine);
-        security_close(&sec);
-        rec_config_free(&c);
-        return 1;
-    }
-    struct rec_api api = {
+    if (signals_open(&sigs) || load_experiments(&c, &w) || rec_app_open(&c, 1, &store, &engine))
+        goto out;
+    if (watch_open(&c, store, engine, &w))
+        goto out;
+    api = (struct rec_api){
         .store = store,
         .engine = engine,
         .max_batch = c.max_batch,
@@ -393,24 +376,19 @@ int rec_cmd_serve(int argc, char **argv)
         .monitor = w.monitor,
         .rules_path = c.rules && *c.rules ? c.rules : NULL,
         .explore = w.explore,
+        .ranker = w.ranker,
+        .source_bandit = w.sources,
     };
-    char err[1024] = "";
     pthread_rwlock_init(&api.rules_lock, NULL);
-    if (pipeline_config(&c, &api.pipeline) ||
-        (api.rules_path && rec_api_reload_rules(&api, err, sizeof err))) {
-        if (api.rules_path && err[0])
-            rec_error("%s", err);
-        rec_engine_set_observer(engine, NULL, NULL);
-        watch_close(&w);
-        rec_app_close(store, engine);
-        security_close(&sec);
-        rec_config_free(&c);
-        return 1;
+    rules_lock = 1;
+    if (pipeline_config(&c, &api.pipeline))
+        goto out;
+    if (api.rules_path && rec_api_reload_rules(&api, err, sizeof err)) {
+        rec_error("%s", err);
+        goto out;
     }
     api.pipeline.explore = w.explore;
     api.pipeline.ranker = w.ranker;
-    api.ranker = w.ranker;
-    api.source_bandit = w.sources;
     struct rec_http_config hc = {
         .bind = c.bind,
         .port = c.port,
@@ -424,25 +402,11 @@ int rec_cmd_serve(int argc, char **argv)
         .cors = sec.cors,
     };
     hc.routes = rec_api_routes(&hc.n_routes);
-    struct rec_kafka *kafka = NULL;
-    if (start_kafka(&c, store, engine, &kafka)) {
-        rec_engine_set_observer(engine, NULL, NULL);
-        watch_close(&w);
-        rec_app_close(store, engine);
-        security_close(&sec);
-        rec_config_free(&c);
-        return 1;
-    }
-    struct rec_http_server *http;
+    if (start_kafka(&c, store, engine, &kafka))
+        goto out;
     if (rec_http_start(&hc, &http, err, sizeof err)) {
         rec_error("cannot listen on %s:%d: %s", c.bind, c.port, err);
-        rec_kafka_stop(kafka);
-        rec_engine_set_observer(engine, NULL, NULL);
-        watch_close(&w);
-        rec_app_close(store, engine);
-        security_close(&sec);
-        rec_config_free(&c);
-        return 1;
+        goto out;
     }
     rec_info("recd %s listening on http://%s:%d (data in %s)", RECD_VERSION, c.bind,
              rec_http_port(http), c.data);
@@ -464,15 +428,21 @@ int rec_cmd_serve(int argc, char **argv)
             rec_info("SIGHUP: no rules file to reload");
     }
     rec_info("signal %d: shutting down", sig);
+    status = 0;
+out:
     rec_kafka_stop(kafka); /* makes what it received durable and commits, while all is up */
-    rec_engine_shutdown(engine); /* releases requests waiting for a training run */
+    if (engine)
+        rec_engine_shutdown(engine); /* releases requests waiting for a training run */
     rec_http_stop(http);
-    rec_engine_set_observer(engine, NULL, NULL);
+    if (engine)
+        rec_engine_set_observer(engine, NULL, NULL);
     watch_close(&w); /* the tracker writes its last log rows while the store is open */
-    rec_app_close(store, engine);
+    if (store || engine)
+        rec_app_close(store, engine);
     rec_rules_free(api.rules);
-    pthread_rwlock_destroy(&api.rules_lock);
+    if (rules_lock)
+        pthread_rwlock_destroy(&api.rules_lock);
     security_close(&sec); /* after the server: requests read it until rec_http_stop */
     rec_config_free(&c);
-    return 0;
+    return status;
 }

@@ -290,19 +290,10 @@ struct dead_page {
 static int dead_page_row(void *arg, sqlite3_stmt *st, int64_t *cursor)
 {
     const struct dead_page *p = arg;
-    struct rec_dead_letter d = {
-        .source = col_text(st, 1),
-        .topic = col_text(st, 2),
-        .partition = sqlite3_column_int(st, 3),
-        .offset = sqlite3_column_int64(st, 4),
-        .reason = col_text(st, 5),
-        .payload = sqlite3_column_blob(st, 6),
-        .payload_len = (size_t)sqlite3_column_bytes(st, 6),
-        .payload_bytes = sqlite3_column_int64(st, 7),
-        .ts = sqlite3_column_int64(st, 8),
-    };
-    if (!d.source || !d.topic || !d.reason)
-        return REC_ENOMEM;
+    struct rec_dead_letter d;
+    int rc = rec_store_dead_letter_decode(st, &d);
+    if (rc)
+        return rc;
     *cursor = sqlite3_column_int64(st, 0);
     return p->cb(p->ctx, *cursor, &d);
 }

@@ -492,9 +492,9 @@ int rec_store_scan_events(struct rec_store *s, int64_t after_seq, rec_store_even
     return scan_run(s, &sc);
 }
 
-static int dead_letter_row(sqlite3_stmt *st, const struct scan *sc)
+int rec_store_dead_letter_decode(sqlite3_stmt *st, struct rec_dead_letter *d)
 {
-    struct rec_dead_letter d = {
+    *d = (struct rec_dead_letter){
         .source = col_text(st, 1),
         .topic = col_text(st, 2),
         .partition = sqlite3_column_int(st, 3),
@@ -505,9 +505,14 @@ static int dead_letter_row(sqlite3_stmt *st, const struct scan *sc)
         .payload_bytes = sqlite3_column_int64(st, 7),
         .ts = sqlite3_column_int64(st, 8),
     };
-    if (!d.source || !d.topic || !d.reason)
-        return REC_ENOMEM;
-    return sc->dead_cb(sc->ctx, sqlite3_column_int64(st, 0), &d);
+    return d->source && d->topic && d->reason ? 0 : REC_ENOMEM;
+}
+
+static int dead_letter_row(sqlite3_stmt *st, const struct scan *sc)
+{
+    struct rec_dead_letter d;
+    int rc = rec_store_dead_letter_decode(st, &d);
+    return rc ? rc : sc->dead_cb(sc->ctx, sqlite3_column_int64(st, 0), &d);
 }
 
 int rec_store_scan_dead_letters(struct rec_store *s, int64_t after_seq,

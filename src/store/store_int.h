@@ -58,6 +58,11 @@ int rec_store_db_fail(sqlite3 *db, const char *what);
  * message in err and *out NULL. Thread-safe. */
 int rec_store_db_open(const char *path, int flags, sqlite3 **out, char *err, size_t errlen);
 
+/* store.c: a dead_letters row selected as (seq, source, topic, src_partition, src_offset,
+ * reason, payload, payload_bytes, created_at) into d (pointers valid until the next step).
+ * 0 or REC_ENOMEM. */
+int rec_store_dead_letter_decode(sqlite3_stmt *st, struct rec_dead_letter *d);
+
 /* schema.c: brings db to REC_STORE_SCHEMA_VERSION, one transaction per migration, and stores
  * the resulting version in *version. Fails (REC_ESTORE, message in err) on a database written by
  * a newer recd. Call before any other connection uses the tables. */
