@@ -218,6 +218,20 @@ static int load_file(struct rec_config *c, unsigned cmd, const char *path, char 
     int lineno = 0, rc = 0;
     while (rc == 0 && fgets(line, sizeof line, f)) {
         lineno++;
+        size_t len = strlen(line);
+        if (len == sizeof line - 1 && line[len - 1] != '\n' && !feof(f)) {
+            /* longer than the buffer: a comment is skipped to its end; anything else is an
+             * error (fgets would hand its tail over as a line of its own) */
+            char *head = line + strspn(line, " \t");
+            int ch;
+            while ((ch = fgetc(f)) != EOF && ch != '\n')
+                ;
+            if (*head == '#')
+                continue;
+            rc = rec_errf(err, errlen, REC_EINVAL, "%s:%d: line longer than %zu bytes", path,
+                          lineno, sizeof line - 2);
+            break;
+        }
         char *s = trim(line);
         if (*s == '\0' || *s == '#')
             continue;

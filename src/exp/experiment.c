@@ -253,8 +253,13 @@ static int parse_variants(struct rec_experiment *e, const json_t *arr,
     double sum = 0;
     for (size_t i = 0; i < n; i++)
         sum += weight[i] / wmax;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         e->variants[i].share = weight[i] / wmax / sum;
+        if (!(e->variants[i].share > 0)) /* 1e-300 next to 1e300: a share that rounds to 0 */
+            return rec_errf(err, errlen, REC_EINVAL,
+                            "%s.variants[%zu].weight: too small next to the largest weight "
+                            "(its share of traffic rounds to 0)", path, i);
+    }
     return 0;
 }
 

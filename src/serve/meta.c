@@ -49,9 +49,13 @@ static int64_t published(const json_t *v)
     if (!json_is_number(v))
         return 0;
     double t = json_number_value(v);
-    if (!isfinite(t) || t < 0)
+    if (t > 1e11)
+        t /= 1000.0; /* milliseconds */
+    /* beyond 2100 (or not a time at all) is unknown; the bound also keeps the conversion to
+     * int64_t defined (a fuzzer's 1e300 made it undefined) */
+    if (!isfinite(t) || t < 0 || t > 4102444800.0)
         return 0;
-    return (int64_t)(t > 1e11 ? t / 1000.0 : t);
+    return (int64_t)t;
 }
 
 struct meta_draft *rec_meta_item_draft(const char *id, const char *doc, int *rc)
