@@ -3,7 +3,7 @@
 # Runs apt-get only for what is missing, so a second run costs one dpkg query per package.
 set -eu
 
-PKGS="build-essential cmake pkg-config clang
+PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev
 libmicrohttpd-dev libjansson-dev libsqlite3-dev
 libopenblas-dev liblapacke-dev libzstd-dev libcmocka-dev librdkafka-dev sqlite3
 python3 curl zstd chromium"
