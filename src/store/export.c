@@ -165,18 +165,10 @@ struct event_page {
 static int event_page_row(void *arg, sqlite3_stmt *st, int64_t *cursor)
 {
     const struct event_page *p = arg;
-    struct rec_event ev = {
-        .seq = sqlite3_column_int64(st, 0),
-        .id = col_text(st, 1),
-        .user = col_text(st, 2),
-        .item = col_text(st, 3),
-        .type = sqlite3_column_int(st, 4),
-        .value = sqlite3_column_double(st, 5),
-        .ts = sqlite3_column_int64(st, 6),
-        .context = col_text(st, 7),
-    };
-    if (!ev.user || !ev.item)
-        return REC_ENOMEM; /* a NOT NULL column came back NULL: SQLite failed to allocate */
+    struct rec_event ev;
+    int rc = rec_store_event_decode(st, &ev);
+    if (rc)
+        return rc;
     *cursor = ev.seq;
     return p->cb(p->ctx, &ev);
 }

@@ -445,9 +445,9 @@ static int user_row(sqlite3_stmt *st, const struct scan *sc)
     return sc->row_cb(sc->ctx, id, doc, 0);
 }
 
-static int event_row(sqlite3_stmt *st, const struct scan *sc)
+int rec_store_event_decode(sqlite3_stmt *st, struct rec_event *ev)
 {
-    struct rec_event ev = {
+    *ev = (struct rec_event){
         .seq = sqlite3_column_int64(st, 0),
         .id = col_text(st, 1),
         .user = col_text(st, 2),
@@ -457,9 +457,15 @@ static int event_row(sqlite3_stmt *st, const struct scan *sc)
         .ts = sqlite3_column_int64(st, 6),
         .context = col_text(st, 7),
     };
-    if (!ev.user || !ev.item)
-        return REC_ENOMEM;
-    return sc->event_cb(sc->ctx, &ev);
+    /* a NOT NULL column came back NULL: SQLite failed to allocate */
+    return ev->user && ev->item ? 0 : REC_ENOMEM;
+}
+
+static int event_row(sqlite3_stmt *st, const struct scan *sc)
+{
+    struct rec_event ev;
+    int rc = rec_store_event_decode(st, &ev);
+    return rc ? rc : sc->event_cb(sc->ctx, &ev);
 }
 
 int rec_store_scan_items(struct rec_store *s, rec_store_row_cb cb, void *ctx)

@@ -58,6 +58,9 @@ int rec_store_db_fail(sqlite3 *db, const char *what);
  * message in err and *out NULL. Thread-safe. */
 int rec_store_db_open(const char *path, int flags, sqlite3 **out, char *err, size_t errlen);
 
+/* store.c: an events row selected as (seq, event_id, user, item, type, value, ts, context) into
+ * ev (strings valid until the next step). 0 or REC_ENOMEM. */
+int rec_store_event_decode(sqlite3_stmt *st, struct rec_event *ev);
 /* store.c: a dead_letters row selected as (seq, source, topic, src_partition, src_offset,
  * reason, payload, payload_bytes, created_at) into d (pointers valid until the next step).
  * 0 or REC_ENOMEM. */
