@@ -77,7 +77,10 @@ int rec_store_db_open(const char *path, int flags, sqlite3 **out, char *err, siz
      * acknowledged write survives power loss, not only a process crash. */
     if ((rc = pragma(db, "PRAGMA journal_mode=WAL", "wal", detail, sizeof detail)) ||
         (rc = pragma(db, "PRAGMA synchronous=FULL", NULL, detail, sizeof detail)) ||
-        (rc = pragma(db, "PRAGMA foreign_keys=OFF", NULL, detail, sizeof detail))) {
+        (rc = pragma(db, "PRAGMA foreign_keys=OFF", NULL, detail, sizeof detail)) ||
+        (rc = pragma(db, "PRAGMA cache_size=" REC_STORE_CACHE_KIB, NULL, detail, sizeof detail)) ||
+        (rc = pragma(db, "PRAGMA wal_autocheckpoint=" REC_STORE_CHECKPOINT_PAGES, NULL, detail,
+                     sizeof detail))) {
         rec_errf(err, errlen, rc, "cannot set up database %s: %s", path, detail);
         sqlite3_close(db);
         return rc;

@@ -19,6 +19,7 @@
 
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/idmap.h"
 #include "core/log.h"
 #include "core/rand.h"
 #include "store/store_int.h"
@@ -130,7 +131,16 @@ struct rec_store_writer {
     int stopping;
     int64_t n_commits;                /* successful COMMITs */
     int erased;                       /* writer thread only: a batch erased a user */
+    /* Writer thread only: ids whose users / items row is known to exist, so an event's ensure
+     * statement can be skipped (two of the three statements of an event in a batch of
+     * distinct users and items). Emptied when a transaction or a job fails, since its rows may
+     * be gone with it, and when it holds more than KNOWN_MAX ids (a cache, not a copy of the
+     * tables); an erased user is forgotten. */
+    struct rec_idmap known[2];        /* KNOWN_USERS, KNOWN_ITEMS */
 };
+
+enum { KNOWN_USERS, KNOWN_ITEMS };
+#define KNOWN_MAX (1 << 20)
 
 /* ---- statement helpers (writer thread only) ---- */
 
@@ -163,6 +173,30 @@ static int step_id_time(struct rec_store_writer *w, enum write_stmt k, const cha
     return step(w, k);
 }
 
+static void known_clear(struct rec_store_writer *w)
+{
+    for (int k = 0; k < 2; k++) {
+        rec_idmap_free(&w->known[k]);
+        rec_idmap_init(&w->known[k]);
+    }
+}
+
+/* Makes sure the users (KNOWN_USERS) or items row of id exists: one ensure statement unless
+ * the row is known from an earlier one. */
+static int ensure_row(struct rec_store_writer *w, int which, const char *id, int64_t now)
+{
+    struct rec_idmap *m = &w->known[which];
+    if (rec_idmap_get(m, id) >= 0)
+        return 0;
+    int rc = step_id_time(w, which == KNOWN_USERS ? W_USER_ENSURE : W_ITEM_ENSURE, id, now);
+    if (rc)
+        return rc;
+    if (m->n_names >= KNOWN_MAX)
+        known_clear(w);
+    rec_idmap_put(m, id, NULL); /* out of memory: only the next skip is lost */
+    return 0;
+}
+
 static int run_append(struct rec_store_writer *w, struct job *j)
 {
     int64_t now = rec_now_s();
@@ -189,14 +223,14 @@ static int run_append(struct rec_store_writer *w, struct job *j)
         ev->seq = sqlite3_last_insert_rowid(w->db);
         if (j->inserted)
             j->inserted[i] = 1;
-        /* Batches are often one user's session: skip the no-op inserts for repeats. */
+        /* Batches are often one user's session: repeats skip even the cache lookup. */
         if (!last_user || strcmp(last_user, ev->user) != 0) {
-            if ((rc = step_id_time(w, W_USER_ENSURE, ev->user, now)))
+            if ((rc = ensure_row(w, KNOWN_USERS, ev->user, now)))
                 return rc;
             last_user = ev->user;
         }
         if (!last_item || strcmp(last_item, ev->item) != 0) {
-            if ((rc = step_id_time(w, W_ITEM_ENSURE, ev->item, now)))
+            if ((rc = ensure_row(w, KNOWN_ITEMS, ev->item, now)))
                 return rc;
             last_item = ev->item;
         }
@@ -255,6 +289,7 @@ static int run_delete_user(struct rec_store_writer *w, struct job *j)
         changes += sqlite3_changes(w->db);
     }
     w->erased = 1; /* the writer checkpoints the WAL after this batch */
+    rec_idmap_remove(&w->known[KNOWN_USERS], j->key);
     return changes == 0 ? REC_ENOTFOUND : 0;
 }
 
@@ -395,7 +430,10 @@ static int run_in_savepoint(struct rec_store_writer *w, struct job *j, int *abor
         if (rc != REC_ENOTFOUND)
             rec_warn("store: %s failed: %s", j->what, rec_strerror(rc));
         undo_outputs(j);
+        known_clear(w); /* rows it ensured were rolled back with it */
     }
+    if (*aborted)
+        known_clear(w);
     return rc;
 }
 
@@ -425,6 +463,7 @@ static int run_batch(struct rec_store_writer *w, struct job *list)
         return 0;
     if (step(w, W_COMMIT) == 0)
         return 1;
+    known_clear(w);
     if (!sqlite3_get_autocommit(w->db))
         step(w, W_ROLLBACK);
     fail_range(txn_first, prev);
@@ -502,6 +541,8 @@ static int submit(struct rec_store_writer *w, struct job *j)
 
 static void writer_free(struct rec_store_writer *w)
 {
+    for (int k = 0; k < 2; k++)
+        rec_idmap_free(&w->known[k]);
     for (int k = 0; k < W__COUNT; k++)
         sqlite3_finalize(w->st[k]);
     if (sqlite3_close(w->db) != SQLITE_OK)

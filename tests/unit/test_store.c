@@ -347,6 +347,17 @@ static void test_delete_user_removes_events(void **state)
     s = open_ok(f->dir);
     counts_are(s, 3, 2, 3);
     assert_int_equal(rec_store_get_user(s, "u1", &doc), REC_ENOTFOUND);
+
+    /* The writer remembers which users rows exist (to skip their no-op inserts); an erased
+     * user is forgotten, so a new event brings the row back. */
+    struct rec_event e1 = ev_make("d1", "u2", "i1", REC_EVENT_VIEW, 0, 16, NULL);
+    struct rec_event e2 = ev_make("d2", "u2", "i2", REC_EVENT_VIEW, 0, 17, NULL);
+    assert_int_equal(rec_store_append_events(s, &e1, 1, NULL), 0);
+    assert_int_equal(rec_store_delete_user(s, "u2"), 0);
+    assert_int_equal(rec_store_get_user(s, "u2", &doc), REC_ENOTFOUND);
+    assert_int_equal(rec_store_append_events(s, &e2, 1, NULL), 0);
+    assert_int_equal(rec_store_get_user(s, "u2", &doc), 0);
+    free(doc);
     rec_store_close(s);
 }
 
@@ -982,11 +993,28 @@ static void test_failing_call_rolls_back_only_itself(void **state)
     assert_int_equal(rec_store_get_user(s, "fresh-0-5", &doc), REC_ENOTFOUND);
     assert_int_equal(rec_store_get_item(s, "fresh-item-0-5", &doc, NULL), REC_ENOTFOUND);
 
+    /* A call that fails after its first event made the users and items rows rolls them back:
+     * the writer's memory of existing rows forgets them too, so a later call recreates them. */
+    struct rec_event pair[2] = {ev_make("p1", "cache-u", "cache-i", REC_EVENT_VIEW, 0, 1, NULL),
+                                ev_make("p2", "boom", "i0", REC_EVENT_VIEW, 0, 2, NULL)};
+    rec_log_set_level(REC_LOG_OFF);
+    assert_int_not_equal(rec_store_append_events(s, pair, 2, NULL), 0);
+    rec_log_set_level(REC_LOG_WARN);
+    assert_int_equal(rec_store_get_user(s, "cache-u", &doc), REC_ENOTFOUND);
+    struct rec_event later = ev_make("p3", "cache-u", "cache-i", REC_EVENT_VIEW, 0, 3, NULL);
+    assert_int_equal(rec_store_append_events(s, &later, 1, NULL), 0);
+    assert_int_equal(rec_store_get_user(s, "cache-u", &doc), 0);
+    free(doc);
+    doc = NULL;
+    assert_int_equal(rec_store_get_item(s, "cache-i", &doc, NULL), 0);
+    free(doc);
+    counts_are(s, 2, 2, ok + 1);
+
     /* The writer's cached statements survive the schema change back. */
     assert_int_equal(sqlite_shell(db, "DROP TRIGGER boom;"), 0);
     struct rec_event ev = ev_make("after", "boom", "i0", REC_EVENT_VIEW, 0, 1, NULL);
     assert_int_equal(rec_store_append_events(s, &ev, 1, NULL), 0);
-    counts_are(s, 1, 2, ok + 1);
+    counts_are(s, 2, 3, ok + 2);
     rec_store_close(s);
 }
 
