@@ -4,7 +4,8 @@ a free port, a temporary data directory), closed loop, keep-alive connections.
 
   bench_http_ingest.py RECD_BIN [seconds-per-case]
 
-Each case runs for the given time (default 3 s) and prints events/s and requests/s; every
+Each case runs for the given time (default 3 s) and prints events/s, requests/s and the
+server's CPU time per event (from /proc, so the clients' share of the cores is visible); every
 counted event was acknowledged with 200 (committed with group commit and applied to the live
 models, fold-in included). The Python clients share the machine's 2 cores with the server, so
 these are lower bounds for the server."""
@@ -22,13 +23,14 @@ from harness import Server  # noqa: E402
 SECONDS = float(sys.argv[2]) if len(sys.argv) > 2 else 3.0
 
 
-def client(port, t, batch, stop, out):
+def client(port, case, t, batch, stop, out):
     c = http.client.HTTPConnection("127.0.0.1", port)
     acked = reqs = n = 0
     while time.time() < stop:
         # formatted by hand (json.dumps of 1,000 dicts costs the client as much as the server);
-        # distinct timestamps, so no event is a duplicate of another
-        base = 1700000000 + (t * 1000003 + n * batch) % 100000000
+        # distinct timestamps, within a case and across cases, so no event is a duplicate of
+        # another (a case used to resend the previous case's events, which were not counted)
+        base = 1600000000 + case * 50000000 + (t * 1000003 + n * batch) % 40000000
         body = "[" + ",".join('{"user":"u%d","item":"i%d","type":"click","ts":%d}' % (
             (t * 7919 + n * batch + k) % 20000, (n * 31 + k) % 5000, base + k)
             for k in range(batch)) + "]"
@@ -42,6 +44,13 @@ def client(port, t, batch, stop, out):
     out[t] = (acked, reqs)
 
 
+def server_cpu(pid):
+    """CPU seconds (user + system) the process has used so far, from /proc."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main():
     s = Server("--retrain-events", "0", "--threads", "8").start()
     try:
@@ -49,22 +58,26 @@ def main():
         s.post("/v1/events", [{"user": "u%d" % k, "item": "i%d" % (k % 5000), "type": "view"}
                               for k in range(5000)])
         s.post("/v1/train?wait=1")
-        for clients, batch in ((1, 1), (8, 1), (8, 100), (2, 1000), (4, 1000)):
+        cases = ((1, 1), (8, 1), (8, 100), (2, 1000), (4, 1000), (8, 1000))
+        for case, (clients, batch) in enumerate(cases):
             out = {}
             stop = time.time() + SECONDS
-            threads = [threading.Thread(target=client, args=(s.port, t, batch, stop, out))
+            threads = [threading.Thread(target=client, args=(s.port, case, t, batch, stop, out))
                        for t in range(clients)]
+            c0 = server_cpu(s.proc.pid)
             t0 = time.time()
             for th in threads:
                 th.start()
             for th in threads:
                 th.join()
             dt = time.time() - t0
+            cpu = server_cpu(s.proc.pid) - c0
             events = sum(a for a, _ in out.values())
             reqs = sum(r for _, r in out.values())
-            print("http ingest: %d clients, %3d events/request: %8.0f events/s, %6.0f requests/s "
-                  "(%d events acknowledged in %.1f s)" % (clients, batch, events / dt, reqs / dt,
-                                                          events, dt))
+            print("http ingest: %d clients, %4d events/request: %8.0f events/s, %6.0f requests/s "
+                  "(%d events acknowledged in %.1f s; server CPU %.2f cores, %.1f us/event)"
+                  % (clients, batch, events / dt, reqs / dt, events, dt, cpu / dt,
+                     1e6 * cpu / max(events, 1)))
     finally:
         s.cleanup()
 

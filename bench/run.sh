@@ -71,6 +71,8 @@ run "$BUILD/bench/bench_exploration"
 run "$BUILD/bench/bench_als" synthetic:50000:20000:2000000 64 10
 run "$BUILD/bench/bench_recommend" synthetic:20000:10000:500000 10 2
 run python3 "$ROOT/bench/bench_http_ingest.py" "$BUILD/recd" 3
+# issue #7: closed-loop HTTP serving on the MovieLens-1M part (wrk; skips without it or the data)
+run python3 "$ROOT/bench/bench_http_serve.py" "$BUILD/recd" 5
 run "$BUILD/bench/bench_kafka" 200000 1
 
 echo '```' >>"$TMP"
