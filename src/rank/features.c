@@ -37,7 +37,7 @@ static void put_cross(struct sink *s, const char *field, const uint32_t *h, int 
         for (int d = 0; d < 8; d++)
             v[8 * j + d] = hex[(h[j] >> (28 - 4 * d)) & 15];
     v[8 * n] = '\0';
-    put(s, rec_fm_hash(field, v, s->bits));
+    put(s, rec_fm_hash(field, v, s->bits) | REC_FM_LINEAR);
 }
 
 static void put_cross2(struct sink *s, const char *field, uint32_t a, uint32_t b)

