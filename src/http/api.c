@@ -41,7 +41,7 @@
     X("GET", "/v1/experiments/{name}", rec_api_experiment, ADMIN)                   \
     X("GET", "/metrics", rec_api_metrics, ADMIN)                                    \
     X("GET", "/v1/metrics/history", rec_api_metrics_history, ADMIN)                 \
-    X("GET", "/dashboard", rec_api_dashboard, ADMIN)
+    X("GET", "/dashboard", rec_api_dashboard, OPEN) /* the page holds no data; it asks for a key */
 
 static const struct rec_http_route routes[] = {
 #define ROUTE_ROW(method, pattern, fn, scope) {method, pattern, fn},

@@ -1,7 +1,10 @@
 // Checks recd's web dashboard in a real headless Chromium (Debian's, driven by playwright-core).
 //
 //   node dashboard_check.mjs --url http://127.0.0.1:PORT/dashboard --user ID [--screenshots DIR]
+//                            [--key ADMIN_KEY]
 //
+// With --key (a recd started with --keys), the page must first ask for a key (its requests get
+// 401), then work as without keys once the key is typed into it.
 // Exit 0 when every check passes, 1 otherwise (failures listed on stderr). The last line on
 // stdout is a one-line JSON summary. CHROMIUM overrides the browser path (/usr/bin/chromium).
 import { chromium } from "playwright-core";
@@ -15,7 +18,7 @@ function parseArgs(argv) {
   const out = {};
   for (let i = 0; i < argv.length; i += 2) {
     const k = argv[i], v = argv[i + 1];
-    if (!["--url", "--user", "--screenshots"].includes(k) || v === undefined) {
+    if (!["--url", "--user", "--screenshots", "--key"].includes(k) || v === undefined) {
       console.error(`usage: node dashboard_check.mjs --url URL --user ID [--screenshots DIR] (bad argument ${k})`);
       process.exit(2);
     }
@@ -36,6 +39,11 @@ const summary = { ok: false, url: args.url };
 const unknownUser = `no-such-user-${process.pid}-${Date.now()}`;
 const unknownPath = "/v1/users/" + encodeURIComponent(unknownUser);
 const isUnknownLookup = (url) => { try { return new URL(url).pathname === unknownPath; } catch { return false; } };
+// With --key: URLs that answered 401 to a request sent without a key, before one was typed in.
+// Those are the expected ones (the page learns that it needs a key from them); a 401 to a
+// request that carried a key, or any 403, is a failure.
+const keylessRefusals = new Set();
+let unauthorized = 0;
 
 // Runs one named check; a failure is recorded and the run goes on, so one report lists them all.
 async function check(name, fn) {
@@ -85,7 +93,8 @@ page.setDefaultTimeout(STEP_TIMEOUT_MS);
 const consoleErrors = [];
 page.on("console", (m) => {
   // Chromium logs every 4xx as "Failed to load resource"; the unknown-user one is deliberate
-  if (m.type() === "error" && !isUnknownLookup(m.location().url)) consoleErrors.push(`console error: ${m.text()}`);
+  const url = m.location().url;
+  if (m.type() === "error" && !isUnknownLookup(url) && !keylessRefusals.has(url)) consoleErrors.push(`console error: ${m.text()}`);
 });
 page.on("pageerror", (e) => consoleErrors.push(`page error: ${e.message}`));
 page.on("requestfailed", (r) => {
@@ -98,6 +107,11 @@ page.on("request", (r) => {
   if (!u.startsWith("data:") && new URL(u).origin !== origin) consoleErrors.push(`request to another origin: ${u}`);
 });
 page.on("response", (r) => {
+  if (args.key && r.status() === 401 && !r.request().headers()["authorization"]) {
+    keylessRefusals.add(r.url());
+    unauthorized++;
+    return;
+  }
   if (r.status() >= 400 && !isUnknownLookup(r.url())) consoleErrors.push(`HTTP ${r.status()} for ${r.url()}`);
 });
 
@@ -106,6 +120,20 @@ await check("page loads", async () => {
   if (!resp || resp.status() !== 200) throw new Error(`GET ${args.url} answered ${resp ? resp.status() : "nothing"}`);
 });
 if (failures.length) await finish(browser); // nothing else can pass without the page
+
+if (args.key) {
+  await check("asks for an API key", async () => {
+    await page.waitForSelector("#key-form:not([hidden])", { timeout: DATA_TIMEOUT_MS });
+    if (!unauthorized) throw new Error("the key field showed without a 401");
+    summary.unauthorized_before_key = unauthorized;
+  });
+  await check("takes the key", async () => {
+    await page.fill("#key-input", args.key);
+    await page.click("#key-use");
+    await page.waitForSelector("#key-form", { state: "hidden" });
+  });
+  if (failures.length) await finish(browser);
+}
 
 // What the data checks look at, read in the page in one go.
 const state = () => page.evaluate(() => {

@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.request
 
 import harness
 from harness import Server, main
@@ -72,6 +73,13 @@ def events():
 
 
 class DashboardTest(unittest.TestCase):
+    KEY = None  # an admin key: the server runs with --keys and the page is given the key
+
+    @classmethod
+    def call(cls, method, path, body=None):
+        headers = {"Authorization": "Bearer " + cls.KEY} if cls.KEY else None
+        return cls.s.request(method, path, body=body, headers=headers)
+
     @classmethod
     def setUpClass(cls):
         # class cleanups run even when setUpClass fails half way, unlike tearDownClass
@@ -83,42 +91,65 @@ class DashboardTest(unittest.TestCase):
             json.dump(EXPERIMENTS, f)
         # drift windows of 3 s that need 5 events: the clicks below land in a later window than
         # the first events, so the drift chart has a value to show
+        extra = []
+        if cls.KEY:
+            keys = os.path.join(cls.tmp, "keys.txt")
+            with open(keys, "w") as f:
+                f.write("admin %s\nread read-only-key-0123456789abcdef\n" % cls.KEY)
+            extra = ["--keys", keys]
         cls.s = Server("--experiments", path, "--metrics-interval", "1", "--drift-window", "0.05",
-                       "--drift-min-events", "5")
+                       "--drift-min-events", "5", *extra)
         cls.addClassCleanup(cls.s.cleanup)
         cls.s.start()
-        st, r = cls.s.post("/v1/items", catalog())
+        st, r = cls.call("POST", "/v1/items", catalog())
         assert st == 200, r
-        st, r = cls.s.post("/v1/events", events())
+        st, r = cls.call("POST", "/v1/events", events())
         assert st == 200 and r["accepted"] == 300, r
-        st, r = cls.s.post("/v1/train?wait=1")
+        st, r = cls.call("POST", "/v1/train?wait=1")
         assert st == 200, r
         # Serve every user, then click some served items so the experiment has impressions and
         # clicks in more than one variant.
         clicks = []
         for u in range(30):
-            st, r = cls.s.get("/v1/recommend/u%d" % u)
+            st, r = cls.call("GET", "/v1/recommend/u%d" % u)
             assert st == 200 and r["items"], r
             if u % 2 == 0 and r.get("recommendation_id"):
                 clicks.append({"user": "u%d" % u, "item": r["items"][0]["id"], "type": "click",
                                "recommendation_id": r["recommendation_id"]})
         assert clicks, "no recommendation carried a recommendation_id"
         time.sleep(3.5)  # the next drift window
-        st, r = cls.s.post("/v1/events", clicks)
+        st, r = cls.call("POST", "/v1/events", clicks)
         assert st == 200 and r["accepted"] == len(clicks), r
         time.sleep(3)  # --metrics-interval 1: a few history samples for the charts
 
     def test_dashboard_in_chromium(self):
         shots = os.environ.get("RECD_SCREENSHOTS") or os.path.join(self.tmp, "screenshots")
         url = "http://127.0.0.1:%d/dashboard" % self.s.port
+        key = ["--key", self.KEY] if self.KEY else []
         r = subprocess.run(["node", "dashboard_check.mjs", "--url", url, "--user", "u1",
-                            "--screenshots", shots], cwd=self.dir, capture_output=True, text=True,
-                           timeout=300)
+                            "--screenshots", shots, *key], cwd=self.dir, capture_output=True,
+                           text=True, timeout=300)
         print(r.stdout.strip())
         self.assertEqual(r.returncode, 0, "dashboard check failed:\n%s%s\nrecd log:\n%s"
                          % (r.stdout, r.stderr, self.s.tail()))
         for name in ("dashboard.png", "dashboard-lookup.png"):
             self.assertGreater(os.path.getsize(os.path.join(shots, name)), 1000, name)
+
+
+class DashboardWithKeysTest(DashboardTest):
+    """The same page and checks against a recd with --keys: the page is open, its data is not;
+    it must ask for the key, then show everything as above."""
+    KEY = "admin-key-for-the-dashboard-test-0123456789"
+
+    def test_page_open_data_not(self):
+        with urllib.request.urlopen("http://127.0.0.1:%d/dashboard" % self.s.port) as r:
+            self.assertEqual(r.status, 200)
+            self.assertIn(b'id="key-form"', r.read())
+        st, r = self.s.request("GET", "/v1/status")
+        self.assertEqual(st, 401, r)
+        st, r = self.s.request("GET", "/v1/status",
+                               headers={"Authorization": "Bearer read-only-key-0123456789abcdef"})
+        self.assertEqual(st, 403, r)
 
 
 if __name__ == "__main__":
