@@ -4,7 +4,9 @@
  *   bench_recommend PATH|synthetic:USERS:ITEMS:EVENTS [n] [rounds]
  *
  * Prints p50/p95/p99 microseconds per request, requests/s on one thread, ingest rate of the
- * replay (events/s with per-user fold-in once a model exists), and a checksum of the lists. */
+ * replay (events/s with per-user fold-in once a model exists), the memory the replay and the
+ * training added to the process (resident set, from /proc/self/status, per event and per
+ * item), and a checksum of the lists. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,20 @@ static int on_event(void *ctx, const struct rec_event *ev)
 
 static int on_doc(void *ctx, const char *id, const char *doc) { return 0; }
 
+/* Resident set size of this process in bytes (VmRSS), or -1. */
+static double rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    double kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %lf kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kb < 0 ? -1 : kb * 1024;
+}
+
 static int cmp_d(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -61,6 +77,7 @@ int main(int argc, char **argv)
         return 1;
     struct rec_import_sink sink = {&l, on_doc, on_doc, on_event, NULL};
     char err[256] = "";
+    double rss0 = rss_bytes();
     double t0 = rec_mono_s();
     int rc;
     rc = rec_synth_load_source(argv[1], &sink, err, sizeof err);
@@ -69,9 +86,13 @@ int main(int argc, char **argv)
         return 1;
     }
     double t_load = rec_mono_s() - t0;
+    double rss1 = rss_bytes();
     t0 = rec_mono_s();
     rec_engine_train_now(l.e);
     double t_train = rec_mono_s() - t0;
+    double rss2 = rss_bytes();
+    struct rec_engine_status es;
+    rec_engine_status(l.e, &es);
 
     int32_t n_users = l.users.n_names;
     int64_t total = (int64_t)n_users * rounds;
@@ -158,6 +179,10 @@ int main(int argc, char **argv)
     for (int d = 0; d < 2; d++)
         printf("  pipeline (diversity %.1f), %d requests on 1 thread: %.0f req/s, p50 %.0f us, p99 %.0f us\n",
                diversities[d], n_users, pipe_rps[d], pipe_p50[d], pipe_p99[d]);
+    printf("  memory: the replay added %.0f MiB (%.0f bytes per event, %.0f per item of %lld), the "
+           "training %.0f MiB more\n", (rss1 - rss0) / 1048576, (rss1 - rss0) / (double)before,
+           (rss1 - rss0) / (double)(es.n_items > 0 ? es.n_items : 1), (long long)es.n_items,
+           (rss2 - rss1) / 1048576);
     printf("  online update per event (user fold-in, kNN, popularity): p50 %.1f us, p99 %.1f us; "
            "on a new item (+ its row learned online): p50 %.1f us, p99 %.1f us\n",
            ev_lat[n_old / 2], ev_lat[n_old * 99 / 100], new_lat[n_new / 2], new_lat[n_new * 99 / 100]);
