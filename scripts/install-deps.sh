@@ -6,7 +6,8 @@ set -eu
 PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev
 libmicrohttpd-dev libjansson-dev libsqlite3-dev
 libopenblas-dev liblapacke-dev libzstd-dev libcmocka-dev librdkafka-dev sqlite3
-python3 curl zstd chromium"
+python3 curl zstd chromium openssl"
+# openssl: tests/e2e/test_tls.py makes its self-signed certificates with it.
 # The dashboard's browser test runs Debian's Chromium through playwright-core (npm). Node.js may
 # come from elsewhere (NodeSource bundles npm): Debian's nodejs and npm only when they are missing.
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"

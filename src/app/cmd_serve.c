@@ -60,6 +60,45 @@ static int is_loopback(const char *bind)
     return 0;
 }
 
+/* --tls-cert and --tls-key: both or neither (an empty value counts as not given, so a config
+ * file can turn TLS off). The files themselves are read and checked by the HTTP server, which
+ * names the one that is wrong. 0, or 1 after logging why. */
+static int tls_check(struct rec_config *c)
+{
+    int cert = c->tls_cert && *c->tls_cert, key = c->tls_key && *c->tls_key;
+    if (cert != key) {
+        rec_error("--tls-cert and --tls-key go together: %s was given without %s", cert
+                  ? "--tls-cert" : "--tls-key", cert ? "--tls-key" : "--tls-cert");
+        return 1;
+    }
+    if (!cert) {
+        rec_info("security: no --tls-cert: plain HTTP; use a TLS proxy in front on a network you "
+                 "do not trust");
+        return 0;
+    }
+    struct stat st;
+    if (stat(c->tls_key, &st) == 0 && (st.st_mode & (S_IRGRP | S_IROTH)))
+        rec_warn("security: the TLS key file %s is readable by other users (chmod 600 it)",
+                 c->tls_key);
+    return 0;
+}
+
+/* The connection limits of serve: 0, or 1 after logging which option is out of range. */
+static int limits_check(const struct rec_config *c)
+{
+    if (c->max_connections < 1 || c->max_connections_per_ip < 0 || c->idle_timeout < 1) {
+        rec_error("--max-connections and --idle-timeout must be at least 1, "
+                  "--max-connections-per-ip at least 0 (0: no limit)");
+        return 1;
+    }
+    if (c->max_body < 0 || c->max_body_memory <= c->max_body) {
+        rec_error("--max-body-memory (%lld) must be larger than --max-body (%lld)",
+                  (long long)c->max_body_memory, (long long)c->max_body);
+        return 1;
+    }
+    return 0;
+}
+
 /* Loads the API keys, the rate limiter and the CORS origins, and applies the bind rule: without
  * keys recd listens on 127.0.0.1 only (a non-loopback --bind is replaced, and the log says so)
  * unless --insecure-public. 0, or 1 after logging why. */
@@ -125,6 +164,10 @@ static int security_open(struct rec_config *c, struct security *sec)
             return 1;
         }
         rec_info("security: CORS allowed for %s", c->cors_origins);
+    }
+    if (tls_check(c)) {
+        security_close(sec);
+        return 1;
     }
     return 0;
 }
@@ -352,7 +395,7 @@ int rec_cmd_serve(int argc, char **argv)
     struct rec_api api = {0};
     char err[1024] = "";
     sigset_t sigs;
-    if (security_open(&c, &sec))
+    if (limits_check(&c) || security_open(&c, &sec))
         goto out;
     /* Signals: threads recd creates from here on inherit a mask that blocks these, and the main
      * thread unblocks them once serving; a handler turns each into a byte on a pipe the main
@@ -394,6 +437,13 @@ int rec_cmd_serve(int argc, char **argv)
         .port = c.port,
         .threads = c.threads > 0 ? c.threads : 1,
         .max_body = (size_t)c.max_body,
+        .body_memory = (size_t)c.max_body_memory,
+        .idle_timeout_s = (unsigned)c.idle_timeout,
+        .max_conns = (unsigned)c.max_connections,
+        .max_conns_per_ip = (unsigned)c.max_connections_per_ip,
+        .tls_cert = c.tls_cert && *c.tls_cert ? c.tls_cert : NULL,
+        .tls_key = c.tls_key && *c.tls_key ? c.tls_key : NULL,
+        .tls_priorities = c.tls_priorities,
         .app = &api,
         .on_done = rec_api_on_done,
         .route_scopes = rec_api_route_scopes(),
@@ -405,11 +455,11 @@ int rec_cmd_serve(int argc, char **argv)
     if (start_kafka(&c, store, engine, &kafka))
         goto out;
     if (rec_http_start(&hc, &http, err, sizeof err)) {
-        rec_error("cannot listen on %s:%d: %s", c.bind, c.port, err);
+        rec_error("cannot start the HTTP server on %s:%d: %s", c.bind, c.port, err);
         goto out;
     }
-    rec_info("recd %s listening on http://%s:%d (data in %s)", RECD_VERSION, c.bind,
-             rec_http_port(http), c.data);
+    rec_info("recd %s listening on %s://%s:%d (data in %s)", RECD_VERSION,
+             hc.tls_cert ? "https" : "http", c.bind, rec_http_port(http), c.data);
     fflush(stderr);
 
     int sig = 0;

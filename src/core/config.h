@@ -34,6 +34,10 @@ struct rec_config {
     int port;
     int threads;            /* HTTP worker threads */
     int64_t max_body;       /* bytes */
+    int64_t max_body_memory; /* bytes of request bodies buffered at once, all connections */
+    int max_connections;    /* concurrent connections, all addresses */
+    int max_connections_per_ip; /* concurrent connections from one address; 0: no limit */
+    int idle_timeout;       /* seconds without a byte in or out that close a connection */
     int max_batch;          /* records per POST */
     int max_n;              /* largest n a list request may ask for */
     char *experiments;      /* experiments file, "" for none */
@@ -123,6 +127,9 @@ struct rec_config {
     double rate_limit;      /* requests/s per key (per client address without keys); 0: off */
     int rate_burst;         /* requests at once above the rate; 0: the rate, at least 1 */
     char *cors_origins;     /* "*" or origin,...; NULL: no CORS headers */
+    char *tls_cert;         /* PEM certificate file; NULL (with tls_key NULL): plain HTTP */
+    char *tls_key;          /* PEM private key file of tls_cert */
+    char *tls_priorities;   /* GnuTLS priority string; NULL: recd's default */
 };
 
 /* Model types with a params-<name> option, in model_params order. */

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -106,19 +107,22 @@ int rec_api_parse_n(const struct rec_http_request *req, struct rec_http_response
     return 0;
 }
 
-/* Elements of a top-level JSON array (separators at depth 1, plus one), counted without parsing
- * and stopping past limit; 0 when the text is not an array (the parser then says what is wrong). Linear, no allocation: a huge
- * batch is refused before jansson builds a tree many times the body's size. */
-static long count_top_level(const char *s, size_t n, long limit)
+/* What a JSON text holds, counted without parsing and without allocating: *records, the elements
+ * of a top-level array (0 when the text is not an array; the parser then says what is wrong), and
+ * *values, the values at any depth (opening brackets plus commas plus one, outside strings: an
+ * upper bound, give or take one per empty container, of the values jansson would allocate).
+ * Stops as soon as either goes past its limit (LONG_MAX: none). Linear, so a body that would make jansson build a
+ * tree many times its size (a huge batch, or 8 million "1," in one array) is refused first. */
+static void scan_json(const char *s, size_t n, long max_records, long max_values, long *records,
+                      long *values)
 {
     size_t i = 0;
     while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
         i++;
-    if (i == n || s[i] != '[')
-        return 0;
-    long count = 0;
+    int array = i < n && s[i] == '[';
+    long count = 0, nv = 1;
     int depth = 0, in_string = 0;
-    for (; i < n && count <= limit; i++) {
+    for (; i < n && count <= max_records && nv <= max_values; i++) {
         char c = s[i];
         if (in_string) {
             if (c == '\\')
@@ -131,23 +135,65 @@ static long count_top_level(const char *s, size_t n, long limit)
             in_string = 1;
         } else if (c == '[' || c == '{') {
             depth++;
+            nv++;
         } else if (c == ']' || c == '}') {
             if (--depth == 0)
-                break;
-        } else if (c == ',' && depth == 1) {
-            count++;
+                break;   /* the end of the top-level value: jansson refuses anything after it */
+        } else if (c == ',') {
+            nv++;
+            if (depth == 1)
+                count++;
         }
     }
-    return count + 1;
+    *records = array ? count + 1 : 0;
+    *values = nv;
+}
+
+/* A 400 for text jansson refused; a NUL is named plainly rather than by jansson's flag. */
+static void reply_malformed(struct rec_http_response *res, const char *where, int line,
+                            const json_error_t *jerr)
+{
+    if (json_error_code(jerr) == json_error_null_character)
+        rec_http_reply_error(res, 0, REC_EFORMAT, "malformed JSON %s %d, column %d: a string "
+                             "contains \\u0000 (NUL), which recd does not accept", where, line,
+                             jerr->column);
+    else
+        rec_http_reply_error(res, 0, REC_EFORMAT, "malformed JSON %s %d, column %d: %s", where,
+                             line, jerr->column, jerr->text);
+}
+
+void *rec_api_parse_json(const struct rec_http_request *req, struct rec_http_response *res,
+                         long max_values)
+{
+    long records, values;
+    scan_json(req->body, req->body_len, LONG_MAX, max_values, &records, &values);
+    if (values > max_values) {
+        rec_http_reply_error(res, 0, REC_ETOOBIG, "body has more than %ld JSON values, the limit",
+                             max_values);
+        return NULL;
+    }
+    json_error_t jerr;
+    json_t *root = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root)
+        reply_malformed(res, "at line", jerr.line, &jerr);
+    return root;
+}
+
+/* The JSON values a batch of max_batch records may hold in all (see scan_json). */
+static long batch_values(const struct rec_api *api)
+{
+    return (long)(api->max_batch > 0 ? api->max_batch : 1) * REC_API_VALUES_PER_RECORD;
 }
 
 /* application/x-ndjson: one JSON object per line (blank lines skipped) into an array. A line
- * that is not JSON refuses the whole body, naming the line, as a malformed array would. */
+ * that is not JSON refuses the whole body, naming the line, as a malformed array would. The
+ * lines share one budget of JSON values. */
 static json_t *parse_ndjson(const struct rec_api *api, const struct rec_http_request *req,
                             struct rec_http_response *res)
 {
     json_t *arr = json_array();
     const char *p = req->body, *end = req->body + req->body_len;
+    long budget = batch_values(api);
     for (int line = 1; arr && p < end; line++) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *stop = nl ? nl : end;
@@ -161,11 +207,20 @@ static json_t *parse_ndjson(const struct rec_api *api, const struct rec_http_req
                 json_decref(arr);
                 return NULL;
             }
+            long records, values;
+            scan_json(p, (size_t)(stop - p), LONG_MAX, budget, &records, &values);
+            budget -= values;
+            if (budget < 0) {
+                rec_http_reply_error(res, 0, REC_ETOOBIG, "batch has more than %ld JSON values "
+                                     "(%d per record of --max-batch), the limit",
+                                     batch_values(api), REC_API_VALUES_PER_RECORD);
+                json_decref(arr);
+                return NULL;
+            }
             json_error_t jerr;
             json_t *v = json_loadb(p, (size_t)(stop - p), JSON_REJECT_DUPLICATES, &jerr);
             if (!v) {
-                rec_http_reply_error(res, 0, REC_EFORMAT, "malformed JSON on line %d, column %d: %s",
-                                     line, jerr.column, jerr.text);
+                reply_malformed(res, "on line", line, &jerr);
                 json_decref(arr);
                 return NULL;
             }
@@ -192,17 +247,23 @@ void *rec_api_parse_batch(const struct rec_api *api, const struct rec_http_reque
         rec_http_reply_error(res, 0, REC_EINVAL, "request body is empty; expected a JSON array");
         return NULL;
     }
-    long counted = count_top_level(req->body, req->body_len, api->max_batch);
-    if (counted > api->max_batch) {
+    long records, values;
+    scan_json(req->body, req->body_len, api->max_batch, batch_values(api), &records, &values);
+    if (records > api->max_batch) {
         rec_http_reply_error(res, 0, REC_ETOOBIG, "batch has more than %d records, the limit",
                              api->max_batch);
+        return NULL;
+    }
+    if (values > batch_values(api)) {
+        rec_http_reply_error(res, 0, REC_ETOOBIG, "batch has more than %ld JSON values (%d per "
+                             "record of --max-batch), the limit", batch_values(api),
+                             REC_API_VALUES_PER_RECORD);
         return NULL;
     }
     json_error_t jerr;
     json_t *root = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!root) {
-        rec_http_reply_error(res, 0, REC_EFORMAT, "malformed JSON at line %d, column %d: %s",
-                             jerr.line, jerr.column, jerr.text);
+        reply_malformed(res, "at line", jerr.line, &jerr);
         return NULL;
     }
     if (allow_single && json_is_object(root)) {

@@ -60,8 +60,21 @@ int rec_api_parse_n(const struct rec_http_request *req, struct rec_http_response
  * Returns it, or NULL with a 400 reply written to res. what names it in the message. */
 const char *rec_api_path_id(const struct rec_http_request *req, struct rec_http_response *res,
                             const char *what);
+/* JSON values a batch body may hold on average per record it may have (--max-batch), and
+ * those of a body that is one object (a list request, preferences). Counted before parsing:
+ * jansson allocates some 40 bytes per value, so a 16 MiB body of "1,1,1,..." would otherwise
+ * become a 350 MB tree and seconds of one thread's time. */
+#define REC_API_VALUES_PER_RECORD 64
+#define REC_API_MAX_VALUES 65536
+/* Parses req's body as one JSON value of at most max_values values (REC_API_MAX_VALUES for a
+ * single object). Returns it (a json_t*; caller json_decref()s), or NULL with a 400 (malformed)
+ * or 413 (too many values) reply written to res. */
+void *rec_api_parse_json(const struct rec_http_request *req, struct rec_http_response *res,
+                         long max_values);
 /* Parses req's body as JSON (an array, or one object taken as a one-element array when
- * allow_single). On error writes a 400/413 reply and returns NULL. Caller json_decref()s. */
+ * allow_single; application/x-ndjson: one object per line), at most max_batch records and
+ * max_batch * REC_API_VALUES_PER_RECORD values. On error writes a 400/413 reply and returns
+ * NULL. Caller json_decref()s. */
 void *rec_api_parse_batch(const struct rec_api *api, const struct rec_http_request *req,
                           struct rec_http_response *res, int allow_single);
 

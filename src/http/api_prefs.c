@@ -40,14 +40,10 @@ void rec_api_put_prefs(void *app, const struct rec_http_request *req, struct rec
     const char *id = rec_api_path_id(req, res, "user id");
     if (!id)
         return;
-    json_error_t jerr;
-    json_t *prefs = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *prefs = rec_api_parse_json(req, res, REC_API_MAX_VALUES);
     char err[256];
-    if (!prefs) {
-        rec_http_reply_error(res, 0, REC_EFORMAT, "malformed JSON at line %d, column %d: %s",
-                             jerr.line, jerr.column, jerr.text);
+    if (!prefs)
         return;
-    }
     if (rec_meta_prefs_check(prefs, err, sizeof err)) {
         rec_http_reply_error(res, 0, REC_EINVAL, "%s", err);
         json_decref(prefs);

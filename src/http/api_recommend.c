@@ -25,17 +25,14 @@ static const char *const context_fields[] = {"device", "region", "session", "ref
 #define N_CONTEXT_FIELDS (sizeof context_fields / sizeof context_fields[0])
 
 /* Everything a request says, gathered from the query or the body into one JSON object, so the
- * two forms are checked by one function. */
-static json_t *request_object(const struct rec_http_request *req, char *err, size_t errlen)
+ * two forms are checked by one function. NULL with an error reply written to res. */
+static json_t *request_object(const struct rec_http_request *req, struct rec_http_response *res)
 {
     if (strcmp(req->method, "POST") == 0 && req->body_len > 0) {
-        json_error_t jerr;
-        json_t *o = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
-        if (!json_is_object(o)) {
+        json_t *o = rec_api_parse_json(req, res, REC_API_MAX_VALUES);
+        if (o && !json_is_object(o)) {
             json_decref(o);
-            snprintf(err, errlen, o ? "body must be a JSON object"
-                                    : "malformed JSON at line %d, column %d: %s",
-                     jerr.line, jerr.column, jerr.text);
+            rec_http_reply_error(res, 0, REC_EFORMAT, "body must be a JSON object");
             return NULL;
         }
         return o;
@@ -54,6 +51,8 @@ static json_t *request_object(const struct rec_http_request *req, char *err, siz
             json_object_set_new(ctx, context_fields[k], json_string(v));
     }
     json_object_set_new(o, "context", ctx);
+    if (!o)
+        rec_http_reply_error(res, 0, REC_ENOMEM, "out of memory");
     return o;
 }
 
@@ -344,10 +343,8 @@ void rec_api_recommend(void *app, const struct rec_http_request *req, struct rec
     p.rq.user = id;
     p.rq.now = rec_wall_s();
     rec_request_opts_default(&p.rq.opts);
-    if (!(p.root = request_object(req, err, sizeof err))) {
-        rec_http_reply_error(res, 0, REC_EFORMAT, "%s", err);
+    if (!(p.root = request_object(req, res)))
         return;
-    }
     int rc = parse_request(api, &p, err, sizeof err);
     struct rec_pick *picks = rc ? NULL : malloc((size_t)p.rq.n * sizeof *picks);
     if (rc || !picks) {

@@ -9,6 +9,16 @@
 
 #define REC_HTTP_MAX_PARAMS 4
 
+/* Defaults of the config fields that take 0 for "default". */
+#define REC_HTTP_BODY_MEMORY     (256u << 20)
+#define REC_HTTP_IDLE_TIMEOUT_S  30u
+#define REC_HTTP_MAX_CONNS       1024u
+/* TLS 1.3 and 1.2 only; in 1.2 only ECDHE key exchange (forward secrecy) with AEAD ciphers,
+ * as in Mozilla's "intermediate" profile. */
+#define REC_HTTP_TLS_PRIORITIES                                                                  \
+    "SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:"       \
+    "+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA"
+
 struct rec_http_request {
     const char *method;                          /* "GET", "POST", "DELETE", ... */
     const char *path;                            /* URL path without the query string */
@@ -44,6 +54,19 @@ struct rec_http_config {
     int port;               /* 0 picks a free port (see rec_http_port) */
     int threads;            /* libmicrohttpd internal thread pool size */
     size_t max_body;        /* bodies above this get 413 without being buffered */
+    size_t body_memory;     /* request bodies buffered at once, all connections together,
+                             * bytes (>= max_body); a request that would go over gets 503;
+                             * 0: REC_HTTP_BODY_MEMORY */
+    /* Connection limits against clients that hold connections open (slowloris) or flood. */
+    unsigned idle_timeout_s; /* close a connection that sent and received nothing this long;
+                              * 0: REC_HTTP_IDLE_TIMEOUT_S */
+    unsigned max_conns;      /* concurrent connections, all addresses; 0: REC_HTTP_MAX_CONNS */
+    unsigned max_conns_per_ip; /* concurrent connections from one address; 0: no limit */
+    /* HTTPS (docs/SECURITY.md): PEM files of the certificate (chain, server's first) and of its
+     * unencrypted private key, both or neither; NULL: plain HTTP. */
+    const char *tls_cert;
+    const char *tls_key;
+    const char *tls_priorities; /* GnuTLS priority string; NULL: REC_HTTP_TLS_PRIORITIES */
     const struct rec_http_route *routes;
     int n_routes;
     void *app;              /* passed to every handler */
@@ -71,7 +94,11 @@ struct rec_cors;
 /* Starts listening and serving. A path that matches no route gets 404, one whose path matches
  * but not its method gets 405; both with a JSON error body. Then, for a route that is not open,
  * the key (401 with WWW-Authenticate: Bearer, 403) and the rate limit (429 with Retry-After). The config's routes and app must
- * outlive the server. Returns 0, or a negative code with a message in err. */
+ * outlive the server. With tls_cert and tls_key it speaks only HTTPS. Returns 0, or a negative
+ * code with a message in err: REC_EINVAL for a bad config (one of the TLS files without the
+ * other, a file that is not PEM), REC_ENOTFOUND or REC_EIO for a TLS file that cannot be read
+ * (the message names it), REC_EIO when libmicrohttpd cannot start (port taken, a certificate and
+ * key that do not match, no TLS support in this libmicrohttpd: the message says which). */
 int rec_http_start(const struct rec_http_config *cfg, struct rec_http_server **out, char *err,
                    size_t errlen);
 /* The port actually bound. */

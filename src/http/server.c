@@ -16,10 +16,17 @@
  * MHD 0.9.75 cannot queue a reply while it is handing us upload data, so a chunked body that goes
  * over max_body is dropped (not buffered) and the 413 goes out when the upload ends; a client that
  * keeps sending more than DISCARD_SLACK past the limit is disconnected instead.
+ *
+ * Memory a client can make the server hold (docs/RELIABILITY.md, "Hostile clients"): per
+ * connection, MHD's pool of CONN_MEMORY bytes, which also caps the request line and headers (a
+ * larger head gets MHD's own 414 or 431); plus its body, at most max_body, and all bodies
+ * together at most body_memory: a body whose buffer would take them over is dropped like one
+ * over max_body, and gets 503 with Retry-After when its upload ends.
  */
 #include "http/http.h"
 
 #include "core/err.h"
+#include "core/file.h"
 #include "core/log.h"
 #include "http/auth.h"
 
@@ -27,6 +34,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -38,9 +46,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CONN_TIMEOUT_S  30u          /* idle connection timeout */
-#define CONN_LIMIT      1024u        /* concurrent connections, all threads together */
+#define CONN_MEMORY     (32u << 10)  /* MHD's per-connection pool: request head + I/O buffers */
 #define MAX_THREADS     256
+#define BUSY_RETRY_S    1            /* Retry-After of a 503 for want of body memory */
+#define TLS_FILE_MAX    (1u << 20)   /* largest certificate or key file read */
+#define MHD_MSG_MAX     256          /* a libmicrohttpd message kept to explain a failed start */
+#define LOG_BURST       20           /* libmicrohttpd messages logged per window, */
+#define LOG_WINDOW_S    10           /* ... of this many seconds */
 #define MAX_SEGMENTS    32           /* longer paths match no route: 404 */
 #define DISCARD_SLACK   (1u << 20)   /* bytes read and dropped past max_body before hanging up */
 #define STOP_GRACE_MS   5000         /* how long rec_http_stop waits for in-flight requests */
@@ -57,12 +69,21 @@ struct rec_http_server {
     void *app;
     void (*on_done)(void *app, int route, int status, double seconds);
     size_t max_body;
+    size_t body_memory;                    /* cap of body_bytes */
+    atomic_size_t body_bytes;              /* body buffer bytes reserved by all requests */
     int port;                              /* bound port */
     atomic_int in_flight;                  /* requests between on_uri and on_completed */
     const unsigned char *route_scopes;     /* borrowed; NULL: all open */
     const struct rec_auth *auth;           /* borrowed; NULL: no keys */
     struct rec_ratelimit *ratelimit;       /* borrowed; NULL: no limit */
     const struct rec_cors *cors;           /* borrowed; NULL: no CORS */
+    char *tls_cert, *tls_key;              /* PEM text, owned (the key is wiped on stop);
+                                            * NULL: plain HTTP */
+    pthread_mutex_t msg_lock;              /* guards mhd_msg and the log_ counters */
+    time_t log_window;                     /* start of the current window, Unix seconds */
+    int log_shown, log_dropped;            /* libmicrohttpd messages in the window */
+    char mhd_msg[MHD_MSG_MAX];             /* libmicrohttpd's first message: says why a start
+                                            * failed (the later ones are consequences) */
 };
 
 struct req_ctx {
@@ -73,9 +94,12 @@ struct req_ctx {
     int n_params;
     char *body;                            /* malloc'd, NUL-terminated, body_len <= max_body */
     size_t body_len, body_cap;
+    size_t declared;                       /* Content-Length, 0 when none (chunked) */
+    size_t reserved;                       /* bytes of srv->body_bytes held, >= body_cap */
     size_t discarded;                      /* body bytes dropped after going over max_body */
     bool started;                          /* first on_request call done */
     bool too_big;                          /* body over max_body: answer 413 when it ends */
+    bool no_memory;                        /* over body_memory: answer 503 when it ends */
     bool replied;                          /* a response is queued */
     const char *challenge;                 /* WWW-Authenticate value of a 401, static */
     int retry_after;                       /* > 0: Retry-After seconds of a 429 */
@@ -359,6 +383,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         rec_debug("http: %s %s aborted (reason %d)", c->method ? c->method : "-", path, (int)toe);
     }
     free(c->body);
+    if (c->reserved)
+        atomic_fetch_sub(&s->body_bytes, c->reserved);
     free(c);
     *con_cls = NULL;
     atomic_fetch_sub(&s->in_flight, 1);
@@ -366,12 +392,35 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 static void on_mhd_log(void *cls, const char *fm, va_list ap)
 {
+    struct rec_http_server *s = cls;
     char msg[512];
     vsnprintf(msg, sizeof msg, fm, ap);
     size_t n = strlen(msg);
     while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
-    rec_warn("http: libmicrohttpd: %s", msg);
+    /* Clients cause most messages (a failed TLS handshake, a refused connection), so a flood
+     * of them is cut to LOG_BURST per LOG_WINDOW_S seconds, with a count of what was left out. */
+    time_t now = time(NULL);
+    int show, dropped = 0;
+    pthread_mutex_lock(&s->msg_lock);
+    if (!s->mhd_msg[0])
+        snprintf(s->mhd_msg, sizeof s->mhd_msg, "%.*s", (int)sizeof s->mhd_msg - 1, msg);
+    if (now - s->log_window >= LOG_WINDOW_S) {
+        dropped = s->log_dropped;
+        s->log_window = now;
+        s->log_shown = s->log_dropped = 0;
+    }
+    show = s->log_shown < LOG_BURST;
+    if (show)
+        s->log_shown++;
+    else
+        s->log_dropped++;
+    pthread_mutex_unlock(&s->msg_lock);
+    if (dropped)
+        rec_warn("http: libmicrohttpd: %d more messages in %d s were not logged", dropped,
+                 LOG_WINDOW_S);
+    if (show)
+        rec_warn("http: libmicrohttpd: %s", msg);
 }
 
 /* The client's X-Request-Id when it is 1..REQUEST_ID_MAX of [A-Za-z0-9._:-], else a fresh
@@ -530,31 +579,65 @@ static enum MHD_Result on_headers(struct rec_http_server *s, struct MHD_Connecti
         if (end != cl && (errno == ERANGE || n > s->max_body))
             return send_error(conn, c, 413, REC_ETOOBIG, NULL,
                               "request body exceeds %zu bytes", s->max_body);
+        if (end != cl)
+            c->declared = (size_t)n;
     }
     return MHD_YES;
 }
 
-/* Upload data: buffer it while it fits, drop it afterwards. Returns false to hang up. */
+/* Takes n more bytes of the server's body memory for c: false, taking nothing, when that would
+ * go over body_memory. Lock-free; two requests racing for the last bytes may both be refused. */
+static bool reserve_body(struct rec_http_server *s, struct req_ctx *c, size_t n)
+{
+    size_t before = atomic_fetch_add(&s->body_bytes, n);
+    if (before + n > s->body_memory) {
+        atomic_fetch_sub(&s->body_bytes, n);
+        return false;
+    }
+    c->reserved += n;
+    return true;
+}
+
+/* Frees what c buffered (and its reservation); the n bytes just received count as dropped. */
+static void drop_body(struct rec_http_server *s, struct req_ctx *c, size_t n)
+{
+    free(c->body);
+    c->body = NULL;
+    c->discarded = c->body_len + n;
+    c->body_len = c->body_cap = 0;
+    atomic_fetch_sub(&s->body_bytes, c->reserved);
+    c->reserved = 0;
+}
+
+/* Upload data: buffer it while it fits, drop it afterwards. The buffer grows by doubling as
+ * bytes arrive (never past Content-Length + 1), so a client that declares a large body but
+ * sends little holds little. Returns false to hang up. */
 static bool on_data(struct rec_http_server *s, struct req_ctx *c, const char *data, size_t n)
 {
-    if (c->too_big) {
+    if (c->too_big || c->no_memory) {
         c->discarded += n;
         return c->discarded <= s->max_body + DISCARD_SLACK;
     }
     if (n > s->max_body - c->body_len) {
-        free(c->body);
-        c->body = NULL;
-        c->discarded = c->body_len + n;
-        c->body_len = c->body_cap = 0;
+        drop_body(s, c, n);
         c->too_big = true;
         return true;
     }
     if (c->body_len + n + 1 > c->body_cap) {
+        size_t need = c->body_len + n + 1;
         size_t cap = c->body_cap ? c->body_cap : 4096;
-        while (cap < c->body_len + n + 1)
+        while (cap < need)
             cap *= 2;
-        if (cap > s->max_body + 1)
-            cap = s->max_body + 1;
+        size_t most = (c->declared ? c->declared : s->max_body) + 1;
+        if (cap > most)
+            cap = most > need ? most : need;
+        if (cap > c->reserved && !reserve_body(s, c, cap - c->reserved)) {
+            rec_debug("http: %s: request bodies hold %zu bytes, the limit; answering 503",
+                      c->method, s->body_memory);
+            drop_body(s, c, n);
+            c->no_memory = true;
+            return true;
+        }
         char *b = realloc(c->body, cap);
         if (!b) {
             rec_error("http: out of memory buffering a %zu byte body", c->body_len + n);
@@ -576,6 +659,12 @@ static enum MHD_Result dispatch(struct rec_http_server *s, struct MHD_Connection
     if (c->too_big)
         return send_error(conn, c, 413, REC_ETOOBIG, NULL, "request body exceeds %zu bytes",
                           s->max_body);
+    if (c->no_memory) {
+        c->retry_after = BUSY_RETRY_S;
+        return send_error(conn, c, 503, REC_EBUSY, NULL,
+                          "the request bodies being received hold %zu bytes, the server's limit "
+                          "(--max-body-memory); retry in %d s", s->body_memory, BUSY_RETRY_S);
+    }
     struct rec_http_request req = {
         .method = c->method,
         .path = c->path,
@@ -646,8 +735,16 @@ static int check_config(const struct rec_http_config *cfg, char *err, size_t err
     if (cfg->threads < 1 || cfg->threads > MAX_THREADS)
         return rec_errf(err, errlen, REC_EINVAL, "http threads must be 1..%d, not %d",
                         MAX_THREADS, cfg->threads);
-    if (cfg->max_body >= SIZE_MAX / 2)
-        return rec_errf(err, errlen, REC_EINVAL, "max_body too large");
+    if (cfg->max_body >= SIZE_MAX / 4 || cfg->body_memory >= SIZE_MAX / 4)
+        return rec_errf(err, errlen, REC_EINVAL, "max_body or body_memory too large");
+    size_t body_memory = cfg->body_memory ? cfg->body_memory : REC_HTTP_BODY_MEMORY;
+    if (body_memory <= cfg->max_body)
+        return rec_errf(err, errlen, REC_EINVAL,
+                        "the memory for request bodies (--max-body-memory, %zu) must be larger "
+                        "than the largest body (--max-body, %zu)", body_memory, cfg->max_body);
+    if (!cfg->tls_cert != !cfg->tls_key)
+        return rec_errf(err, errlen, REC_EINVAL, "HTTPS needs both a certificate and a key "
+                        "(--tls-cert and --tls-key), or neither for plain HTTP");
     if (cfg->n_routes < 0 || (cfg->n_routes > 0 && !cfg->routes))
         return rec_errf(err, errlen, REC_EINVAL, "bad route table");
     for (int i = 0; i < cfg->n_routes; i++) {
@@ -695,6 +792,68 @@ static int parse_bind(const char *bind, int port, struct sockaddr_storage *ss, b
                     bind ? bind : "(null)");
 }
 
+/* Reads a PEM file of a TLS certificate (is_key false) or private key into *out (malloc'd),
+ * checking that it holds what it should, so a swapped or wrong file is named at start rather
+ * than reported by GnuTLS as a bare parsing error. */
+static int read_pem(const char *path, bool is_key, char **out, char *err, size_t errlen)
+{
+    const char *what = is_key ? "TLS key file" : "TLS certificate file";
+    char msg[384];
+    size_t len;
+    *out = NULL;
+    int rc = rec_file_read(path, TLS_FILE_MAX, out, &len, msg, sizeof msg);
+    if (rc)
+        return rec_errf(err, errlen, rc, "%s %s", what, msg);
+    char *t = *out;
+    if (strlen(t) != len)
+        rc = rec_errf(err, errlen, REC_EINVAL, "%s %s is binary (DER?); recd needs PEM", what, path);
+    else if (is_key && (strstr(t, "ENCRYPTED PRIVATE KEY") || strstr(t, "Proc-Type: 4,ENCRYPTED")))
+        rc = rec_errf(err, errlen, REC_EINVAL, "TLS key file %s is encrypted with a passphrase; "
+                      "recd needs it unencrypted (and readable by recd only)", path);
+    else if (is_key && !strstr(t, "PRIVATE KEY-----"))
+        rc = rec_errf(err, errlen, REC_EINVAL,
+                      "TLS key file %s holds no PEM private key (-----BEGIN PRIVATE KEY-----)%s",
+                      path, strstr(t, "CERTIFICATE-----") ? "; it holds a certificate" : "");
+    else if (!is_key && !strstr(t, "-----BEGIN CERTIFICATE-----"))
+        rc = rec_errf(err, errlen, REC_EINVAL,
+                      "TLS certificate file %s holds no PEM certificate "
+                      "(-----BEGIN CERTIFICATE-----)%s", path,
+                      strstr(t, "PRIVATE KEY-----") ? "; it holds a private key" : "");
+    if (rc) {
+        explicit_bzero(t, len);
+        free(t);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/* Frees s and what it owns; the daemon must be stopped (or never started). */
+static void server_free(struct rec_http_server *s)
+{
+    free(s->tls_cert);
+    if (s->tls_key) {
+        explicit_bzero(s->tls_key, strlen(s->tls_key));
+        free(s->tls_key);
+    }
+    pthread_mutex_destroy(&s->msg_lock);
+    free(s);
+}
+
+/* Loads the certificate and key of cfg into s, after checking that libmicrohttpd can do TLS. */
+static int tls_open(struct rec_http_server *s, const struct rec_http_config *cfg, char *err,
+                    size_t errlen)
+{
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+        return rec_errf(err, errlen, REC_EIO,
+                        "HTTPS is not available: this libmicrohttpd was built without TLS "
+                        "(GnuTLS) support; install one built with it (Debian's libmicrohttpd12 "
+                        "is) or put a TLS proxy in front of a plain-HTTP recd");
+    int rc = read_pem(cfg->tls_cert, false, &s->tls_cert, err, errlen);
+    if (rc == 0)
+        rc = read_pem(cfg->tls_key, true, &s->tls_key, err, errlen);
+    return rc;
+}
+
 /* See http.h. On success *out is owned by the caller (free with rec_http_stop). Not thread-safe
  * with respect to the same out pointer; starting several servers is fine. */
 int rec_http_start(const struct rec_http_config *cfg, struct rec_http_server **out, char *err,
@@ -712,11 +871,19 @@ int rec_http_start(const struct rec_http_config *cfg, struct rec_http_server **o
     struct rec_http_server *s = calloc(1, sizeof *s);
     if (!s)
         return rec_errf(err, errlen, REC_ENOMEM, "out of memory");
+    pthread_mutex_init(&s->msg_lock, NULL);
+    bool tls = cfg->tls_cert != NULL;
+    if (tls && (rc = tls_open(s, cfg, err, errlen))) {
+        server_free(s);
+        return rc;
+    }
     s->routes = cfg->routes;
     s->n_routes = cfg->n_routes;
     s->app = cfg->app;
     s->on_done = cfg->on_done;
     s->max_body = cfg->max_body;
+    s->body_memory = cfg->body_memory ? cfg->body_memory : REC_HTTP_BODY_MEMORY;
+    atomic_init(&s->body_bytes, 0);
     s->route_scopes = cfg->route_scopes;
     s->auth = cfg->auth;
     s->ratelimit = cfg->ratelimit;
@@ -731,6 +898,18 @@ int rec_http_start(const struct rec_http_config *cfg, struct rec_http_server **o
         flags |= MHD_USE_POLL;
     if (v6)
         flags |= MHD_USE_IPv6;
+    if (tls)
+        flags |= MHD_USE_TLS;
+    const char *priorities = cfg->tls_priorities && *cfg->tls_priorities
+                                 ? cfg->tls_priorities : REC_HTTP_TLS_PRIORITIES;
+    struct MHD_OptionItem tls_opts[] = {
+        {tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, s->tls_cert},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key},
+        {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)priorities},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    unsigned idle_s = cfg->idle_timeout_s ? cfg->idle_timeout_s : REC_HTTP_IDLE_TIMEOUT_S;
+    unsigned max_conns = cfg->max_conns ? cfg->max_conns : REC_HTTP_MAX_CONNS;
 
     /* The logger must come first or MHD prints its own messages about earlier options. A pool
      * of 1 is no pool: MHD warns about the option, so it is left out. */
@@ -740,19 +919,36 @@ int rec_http_start(const struct rec_http_config *cfg, struct rec_http_server **o
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_CONNECTION_TIMEOUT, CONN_TIMEOUT_S,
-        MHD_OPTION_CONNECTION_LIMIT, CONN_LIMIT,
+        MHD_OPTION_CONNECTION_TIMEOUT, idle_s,
+        MHD_OPTION_CONNECTION_LIMIT, max_conns,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_conns_per_ip,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
         MHD_OPTION_THREAD_POOL_SIZE, cfg->threads > 1 ? (unsigned int)cfg->threads : 0u,
+        MHD_OPTION_ARRAY, tls_opts,
         MHD_OPTION_END);
     if (!s->daemon) {
-        free(s);
-        return rec_errf(err, errlen, REC_EIO, "cannot listen on %s port %d (see log)", cfg->bind,
-                        cfg->port);
+        char why[MHD_MSG_MAX];
+        pthread_mutex_lock(&s->msg_lock);
+        snprintf(why, sizeof why, "%s", s->mhd_msg[0] ? s->mhd_msg : "see the log");
+        pthread_mutex_unlock(&s->msg_lock);
+        server_free(s);
+        if (tls)
+            return rec_errf(err, errlen, REC_EIO, "libmicrohttpd (HTTPS, certificate %s, key "
+                            "%s): %s", cfg->tls_cert, cfg->tls_key, why);
+        return rec_errf(err, errlen, REC_EIO, "libmicrohttpd: %s", why);
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info && info->port ? info->port : cfg->port;
-    rec_info("http: listening on %s port %d, %d threads, max body %zu bytes", cfg->bind, s->port,
-             cfg->threads, cfg->max_body);
+    char per_ip[32] = "no limit";
+    if (cfg->max_conns_per_ip)
+        snprintf(per_ip, sizeof per_ip, "%u", cfg->max_conns_per_ip);
+    rec_info("http: serving %s on %s port %d, %d threads, max body %zu bytes (%zu for all "
+             "bodies at once), at most %u connections (per address: %s), idle timeout %u s",
+             tls ? "https" : "plain http (no TLS)", cfg->bind, s->port, cfg->threads,
+             cfg->max_body, s->body_memory, max_conns, per_ip, idle_s);
+    if (tls)
+        rec_info("http: TLS certificate %s, key %s, priorities %s", cfg->tls_cert, cfg->tls_key,
+                 priorities);
     *out = s;
     return 0;
 }
@@ -777,7 +973,7 @@ void rec_http_stop(struct rec_http_server *s)
     if (lfd != MHD_INVALID_SOCKET)
         close(lfd);
     rec_info("http: stopped");
-    free(s);
+    server_free(s);
 }
 
 /* See http.h. Thread-safe for the request's own thread (the handler). */

@@ -1,10 +1,11 @@
 """Test harness: starts the real recd binary on 127.0.0.1, a free port and a temporary data
-directory, and talks HTTP to it like any client. Stdlib only."""
+directory, and talks HTTP (or HTTPS, given a CA file) to it like any client. Stdlib only."""
 import json
 import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -26,11 +27,15 @@ def free_port():
 
 
 class Server:
-    """One recd serve process. The data directory outlives restarts until cleanup()."""
+    """One recd serve process. The data directory outlives restarts until cleanup(). With
+    https_ca (a PEM file of the certificate, or of its CA) requests go over HTTPS, checked
+    against it; the TLS options themselves are among extra."""
 
-    def __init__(self, *extra, data=None):
+    def __init__(self, *extra, data=None, https_ca=None):
         self.data = data or tempfile.mkdtemp(prefix="recd-e2e-")
         self.extra = list(extra)
+        self.scheme = "https" if https_ca else "http"
+        self.ssl_context = ssl.create_default_context(cafile=https_ca) if https_ca else None
         self.proc = None
         self.port = None
         self.log_path = os.path.join(self.data, "server.log")
@@ -85,12 +90,12 @@ class Server:
     def request(self, method, path, body=None, raw=None, timeout=60, headers=None):
         """Returns (status, parsed JSON body or None)."""
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        req = urllib.request.Request("http://127.0.0.1:%d%s" % (self.port, path), data=data,
-                                     method=method, headers=headers or {})
+        req = urllib.request.Request("%s://127.0.0.1:%d%s" % (self.scheme, self.port, path),
+                                     data=data, method=method, headers=headers or {})
         if data is not None and not any(k.lower() == "content-type" for k in (headers or {})):
             req.add_header("Content-Type", "application/json")
         try:
-            with urllib.request.urlopen(req, timeout=timeout) as r:
+            with urllib.request.urlopen(req, timeout=timeout, context=self.ssl_context) as r:
                 text = r.read()
                 return r.status, json.loads(text) if text else None
         except urllib.error.HTTPError as e:

@@ -716,6 +716,24 @@ static void test_start_errors(void **state)
     cfg.routes = relative;
     assert_int_equal(rec_http_start(&cfg, &s, err, sizeof err), REC_EINVAL);
 
+    /* HTTPS: both files or neither; a file that cannot be read is named. */
+    static const struct rec_http_route one[] = {{"GET", "/echo/{id}", h_empty}};
+    cfg.routes = one;
+    cfg.tls_cert = "/nonexistent/cert.pem";
+    assert_int_equal(rec_http_start(&cfg, &s, err, sizeof err), REC_EINVAL);
+    assert_non_null(strstr(err, "--tls-key"));
+    cfg.tls_key = "/nonexistent/key.pem";
+    assert_int_equal(rec_http_start(&cfg, &s, err, sizeof err), REC_ENOTFOUND);
+    assert_non_null(strstr(err, "/nonexistent/cert.pem"));
+    cfg.tls_cert = cfg.tls_key = NULL;
+
+    /* The memory for all bodies must hold the largest one. */
+    cfg.body_memory = 1024;
+    assert_int_equal(rec_http_start(&cfg, &s, err, sizeof err), REC_EINVAL);
+    assert_non_null(strstr(err, "--max-body-memory"));
+    cfg.body_memory = 0;
+    assert_null(s);
+
     /* The port is taken by the running server. */
     cfg.routes = routes;
     cfg.port = port_of(state);
