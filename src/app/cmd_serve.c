@@ -2,12 +2,14 @@
  * --kafka-brokers is set) until SIGINT or SIGTERM. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <unistd.h>
 #include <stdio.h>
 
 #include "app/app.h"
 #include "core/clock.h"
+#include "core/err.h"
 #include "core/log.h"
 #include "exp/experiment.h"
 #include "exp/tracker.h"
@@ -19,6 +21,8 @@
 #include "rank/rules.h"
 #include "serve/engine.h"
 #include "serve/ranker.h"
+#include "serve/ranker_file.h"
+#include "serve/ranker_saver.h"
 #include "serve/settings.h"
 #include "serve/source_bandit.h"
 
@@ -218,6 +222,7 @@ struct watch {
     struct rec_engine *engine;
     struct rec_ts *explore;      /* exploration's posteriors (clicks counted here) */
     struct rec_ranker *ranker;   /* learns from every event */
+    struct rec_ranker_saver *ranker_saver; /* keeps DATA/models/ranker.bin fresh */
     struct rec_source_bandit *sources; /* rewarded by the tracker */
 };
 
@@ -281,6 +286,7 @@ static void watch_close(struct watch *w)
     rec_monitor_close(w->monitor);
     rec_tracker_close(w->tracker);
     rec_source_bandit_free(w->sources);
+    rec_ranker_saver_stop(w->ranker_saver); /* the last save: learning has stopped */
     rec_ranker_close(w->ranker);
     rec_ts_free(w->explore);
     rec_experiments_free(w->experiments);
@@ -300,22 +306,46 @@ static int load_experiments(const struct rec_config *c, struct watch *w)
     return 0;
 }
 
+/* Opens the ranker with what it learned before the last stop (DATA/models/ranker.bin; a
+ * damaged or mismatched file is logged and left out: the ranker starts fresh) and starts its
+ * saver. 0, or 1 after logging why. */
+static int ranker_open(const struct rec_config *c, struct watch *w)
+{
+    char err[1024], path[4096];
+    struct rec_ranker_config rc;
+    rec_ranker_config_default(&rc);
+    rc.weight = c->ranker_weight;
+    rc.min_examples = c->ranker_min_examples;
+    rc.negative_window_s = c->ranker_negative_window * 60.0;
+    if (rec_ranker_open(&rc, &w->ranker, err, sizeof err)) {
+        rec_error("ranker: %s", err);
+        return 1;
+    }
+    snprintf(path, sizeof path, "%s/models/ranker.bin", c->data);
+    int rc_load = rec_ranker_load(w->ranker, path, err, sizeof err);
+    if (rc_load == 0) {
+        struct rec_ranker_stats st;
+        rec_ranker_stats(w->ranker, &st);
+        rec_info("ranker: loaded %s: %" PRId64 " examples (%" PRId64 " positive), %s", path,
+                 st.examples, st.positives, st.ready ? "ready" : "not ready yet");
+    } else if (rc_load != REC_ENOTFOUND) { /* err: the path and why (damage, configuration) */
+        rec_warn("ranker: ignoring %s; the ranker starts fresh", err);
+    }
+    if (rec_ranker_saver_start(w->ranker, path, c->ranker_save_seconds, &w->ranker_saver, err,
+                               sizeof err)) {
+        rec_error("--ranker-save-seconds: %s", err);
+        return 1;
+    }
+    return 0;
+}
+
 /* Opens the tracker (replaying the store's log) and the monitor. 0, or 1 after logging why. */
 static int watch_open(const struct rec_config *c, struct rec_store *store,
                       struct rec_engine *engine, struct watch *w)
 {
     char err[512];
-    if (c->ranker) {
-        struct rec_ranker_config rc;
-        rec_ranker_config_default(&rc);
-        rc.weight = c->ranker_weight;
-        rc.min_examples = c->ranker_min_examples;
-        rc.negative_window_s = c->ranker_negative_window * 60.0;
-        if (rec_ranker_open(&rc, &w->ranker, err, sizeof err)) {
-            rec_error("ranker: %s", err);
-            return 1;
-        }
-    }
+    if (c->ranker && ranker_open(c, w))
+        return 1;
     struct rec_tracker_config tc;
     rec_tracker_config_default(&tc);
     tc.window_s = c->attribution_window * 60.0;

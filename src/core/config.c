@@ -63,6 +63,7 @@ static const struct opt opts[] = {
     {"ranker-weight", OPT_DBL, OFF(ranker_weight), "0.5", REC_CMD_SERVE, "share of the ranker's probability in a candidate's relevance (the rest: retrieval rank)"},
     {"ranker-min-examples", OPT_I64, OFF(ranker_min_examples), "1000", REC_CMD_SERVE, "labelled events the ranker learns before it re-scores lists"},
     {"ranker-negative-window", OPT_DBL, OFF(ranker_negative_window), "30", REC_CMD_SERVE, "minutes after which an impression without a click is a negative example"},
+    {"ranker-save-seconds", OPT_DBL, OFF(ranker_save_seconds), "300", REC_CMD_SERVE, "seconds between saves of the learning ranker to DATA/models/ranker.bin, loaded at start (0: only at shutdown and after erasures; docs/RELIABILITY.md)"},
     {"experiments", OPT_STR, OFF(experiments), "", REC_CMD_SERVE, "A/B experiments file (JSON; see docs/EXPERIMENTS.md)"},
     {"attribution-window", OPT_DBL, OFF(attribution_window), "60", REC_CMD_SERVE, "minutes after a recommendation during which a user's events on its items count for it"},
     {"metrics-interval", OPT_DBL, OFF(metrics_interval), "5", REC_CMD_SERVE, "seconds between the samples of /v1/metrics/history (720 are kept)"},

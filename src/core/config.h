@@ -47,6 +47,7 @@ struct rec_config {
     double ranker_weight;
     int64_t ranker_min_examples;
     double ranker_negative_window; /* minutes */
+    double ranker_save_seconds;    /* between saves of DATA/models/ranker.bin; 0: at shutdown */
     double diversity;
     int max_per_category;
     double fresh_boost;

@@ -14,19 +14,27 @@ static const char *const source_names[] = {
     [REC_SOURCE_POPULAR] = "popular",
 };
 
+/* The reason as /v1/recommend gives it: {"kind", "item" (the evidence, when there is one),
+ * "text"}. */
+static json_t *reason_json(const struct rec_result *r)
+{
+    json_t *o = json_pack("{s:s,s:s}", "kind", r->kind, "text", r->reason);
+    if (o && r->because[0])
+        json_object_set_new(o, "item", json_string(r->because));
+    return o;
+}
+
 static json_t *items_json(const struct rec_result *r, int n)
 {
     json_t *arr = json_array();
     for (int k = 0; k < n; k++) {
-        json_t *o = json_pack("{s:s,s:f,s:s,s:s}", "id", r[k].id, "score", r[k].score, "reason",
-                              r[k].reason, "source", source_names[r[k].source]);
+        json_t *o = json_pack("{s:s,s:f,s:i,s:s,s:o}", "id", r[k].id, "score", r[k].score,
+                              "position", k + 1, "source", source_names[r[k].source], "reason",
+                              reason_json(&r[k]));
         if (!o) { /* never drop an item silently: the whole answer fails instead */
             json_decref(arr);
             return NULL;
         }
-        if (r[k].because[0])
-            json_object_set_new(o, "because", json_string(r[k].because));
-        json_object_set_new(o, "position", json_integer(k + 1));
         json_array_append_new(arr, o);
     }
     return arr;

@@ -274,7 +274,7 @@ static json_t *reason_json(const struct rec_reason *r)
     return o;
 }
 
-static json_t *picks_json(const struct rec_pick *p, int n, int explain)
+static json_t *picks_json(const struct rec_pick *p, int n, int explain, int debug)
 {
     json_t *arr = json_array();
     for (int k = 0; arr && k < n; k++) {
@@ -286,6 +286,8 @@ static json_t *picks_json(const struct rec_pick *p, int n, int explain)
         }
         if (explain)
             json_object_set_new(o, "reason", reason_json(&p[k].reason));
+        if (debug && isfinite(p[k].ranker_p))
+            json_object_set_new(o, "ranker_p", json_real(p[k].ranker_p));
         json_array_append_new(arr, o);
     }
     return arr;
@@ -385,8 +387,8 @@ void rec_api_recommend(void *app, const struct rec_http_request *req, struct rec
                                p.rq.opts.top_model_score);
     }
     json_t *body = json_pack("{s:s,s:o,s:s,s:s}", "user", id, "items",
-                             picks_json(picks, pr.n, p.explain), "model", pr.model, "variant",
-                             a.variant_name);
+                             picks_json(picks, pr.n, p.explain, p.debug), "model", pr.model,
+                             "variant", a.variant_name);
     json_object_set_new(body, "recommendation_id", rec_id[0] ? json_string(rec_id) : json_null());
     json_object_set_new(body, "experiment", a.exp ? json_string(a.exp->name) : json_null());
     if (p.debug) {

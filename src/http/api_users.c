@@ -94,13 +94,16 @@ void rec_api_delete_user(void *app, const struct rec_http_request *req, struct r
         return;
     if (api->tracker) /* first, so no pending log row of theirs lands after the delete */
         rec_tracker_forget_user(api->tracker, id);
-    if (api->ranker) /* impressions waiting for an outcome name the user */
-        rec_ranker_forget_user(api->ranker, id);
     rec_engine_ingest_begin(api->engine, 1);
     int rc = rec_store_delete_user(api->store, id);
     /* memory follows the store: a failed store delete leaves the user in both */
     int rc_mem = rc == 0 || rc == REC_ENOTFOUND ? rec_engine_delete_user(api->engine, id) : rc;
     rec_engine_ingest_end(api->engine);
+    /* impressions waiting for an outcome name the user, and the model has a slot for their id
+     * (reset, and its file rewritten): only for a user who was there, since a reset slot may be
+     * shared with another id */
+    if (api->ranker && (rc == 0 || rc_mem == 0))
+        rec_ranker_forget_user(api->ranker, id);
     if (rc == REC_ENOTFOUND && rc_mem == REC_ENOTFOUND) {
         rec_http_reply_error(res, 0, REC_ENOTFOUND, "no user with id \"%.256s\"", id);
         return;

@@ -16,6 +16,7 @@
  *
  * The struct is public so it can live inside another or on the stack (about 32 KiB); it owns
  * no memory and needs no free. Not thread-safe: callers lock (distinct trackers are independent).
+ * rec_auc_write and rec_auc_read save and restore one (binio), for the served ranker's file.
  */
 #ifndef REC_RANK_AUC_H
 #define REC_RANK_AUC_H
@@ -49,5 +50,18 @@ double rec_auc_recent(const struct rec_auc *a);
 
 /* Examples added with label y (nonzero: positives, 0: negatives). */
 int64_t rec_auc_count(const struct rec_auc *a, int y);
+
+struct rec_binw;
+struct rec_binr;
+
+/* Appends a to a binio file (model/binio.h): the bin count, the half-life, the cumulative counts
+ * and, with a decayed copy, its state, so a tracker read back goes on exactly as a would
+ * (about 16 KiB, 32 KiB with the decayed copy). Errors stick in w. */
+void rec_auc_write(const struct rec_auc *a, struct rec_binw *w);
+
+/* Reads a tracker written by rec_auc_write into *a. Returns r->rc: REC_EFORMAT for another bin
+ * count, a bad half-life, counts that do not add up, or a negative or non-finite decayed
+ * weight (r's first error sticks as binio's do); *a is then unspecified. */
+int rec_auc_read(struct rec_auc *a, struct rec_binr *r);
 
 #endif

@@ -355,6 +355,15 @@ double rec_fm_learn(struct rec_fm *m, const struct rec_fm_feature *x, int n, int
     return p;
 }
 
+void rec_fm_reset_slot(struct rec_fm *m, uint32_t index)
+{
+    if (!m)
+        return;
+    size_t at = (size_t)(index & m->mask) * (size_t)m->stride;
+    memset(m->p + at, 0, (size_t)m->stride * sizeof *m->p);
+    memset(m->g + at, 0, (size_t)m->stride * sizeof *m->g);
+}
+
 /* ---- save / load --------------------------------------------------------------------------- */
 
 static void write_model(struct rec_binw *w, const struct rec_fm *m)
@@ -373,6 +382,16 @@ static void write_model(struct rec_binw *w, const struct rec_fm *m)
     rec_binw_f64(w, m->g0);
     rec_binw_f32s(w, m->p, n);
     rec_binw_f32s(w, m->g, n);
+}
+
+int rec_fm_write(const struct rec_fm *m, FILE *f)
+{
+    if (!m || !f)
+        return REC_EINVAL;
+    struct rec_binw w;
+    rec_binw_init(&w, f);
+    write_model(&w, m);
+    return rec_binw_finish(&w);
 }
 
 int rec_fm_save(const struct rec_fm *m, const char *path, char *err, size_t errlen)
@@ -400,10 +419,7 @@ int rec_fm_save(const struct rec_fm *m, const char *path, char *err, size_t errl
         return rec_errf(err, errlen, REC_EIO, "fm save: fdopen: %s", strerror(errno));
     }
     fchmod(fd, 0644); /* mkstemp's 0600 would hide the model from other readers */
-    struct rec_binw w;
-    rec_binw_init(&w, f);
-    write_model(&w, m);
-    int rc = rec_binw_finish(&w);
+    int rc = rec_fm_write(m, f);
     if (!rc && fsync(fd) != 0)
         rc = REC_EIO;
     if (fclose(f) != 0)
@@ -473,6 +489,24 @@ static struct rec_fm *read_model(struct rec_binr *r, const char **why)
     return m;
 }
 
+int rec_fm_read(FILE *f, struct rec_fm **out, char *err, size_t errlen)
+{
+    if (out)
+        *out = NULL;
+    if (!f || !out)
+        return rec_errf(err, errlen, REC_EINVAL, "fm read: no stream or output");
+    struct rec_binr r;
+    rec_binr_init(&r, f);
+    const char *why;
+    struct rec_fm *m = read_model(&r, &why);
+    if (r.rc) {
+        rec_fm_free(m);
+        return rec_errf(err, errlen, r.rc, "%s", r.rc == REC_EFORMAT ? why : rec_strerror(r.rc));
+    }
+    *out = m;
+    return REC_OK;
+}
+
 int rec_fm_load(const char *path, struct rec_fm **out, char *err, size_t errlen)
 {
     if (out)
@@ -483,22 +517,20 @@ int rec_fm_load(const char *path, struct rec_fm **out, char *err, size_t errlen)
     if (!f)
         return rec_errf(err, errlen, errno == ENOENT ? REC_ENOTFOUND : REC_EIO,
                         "fm load: cannot open %s: %s", path, strerror(errno));
-    struct rec_binr r;
-    rec_binr_init(&r, f);
-    const char *why;
-    struct rec_fm *m = read_model(&r, &why);
-    if (m && fgetc(f) != EOF) {
-        why = "bytes after the checksum";
-        rec_binr_fail(&r, REC_EFORMAT);
-    } else if (m && ferror(f)) {
-        why = "read error";
-        rec_binr_fail(&r, REC_EIO);
+    char why[256];
+    struct rec_fm *m = NULL;
+    int rc = rec_fm_read(f, &m, why, sizeof why);
+    if (!rc && fgetc(f) != EOF) {
+        snprintf(why, sizeof why, "bytes after the checksum");
+        rc = REC_EFORMAT;
+    } else if (!rc && ferror(f)) {
+        snprintf(why, sizeof why, "read error");
+        rc = REC_EIO;
     }
     fclose(f);
-    if (r.rc) {
+    if (rc) {
         rec_fm_free(m);
-        return rec_errf(err, errlen, r.rc, "fm load: %s: %s", path,
-                        r.rc == REC_EFORMAT ? why : rec_strerror(r.rc));
+        return rec_errf(err, errlen, rc, "fm load: %s: %s", path, why);
     }
     *out = m;
     return REC_OK;

@@ -16,8 +16,9 @@
  * allocated up front (2^20 slots with k = 8: 72 MiB).
  *
  * Thread-safety: a model is one mutable object. rec_fm_predict, rec_fm_examples, rec_fm_params,
- * rec_fm_get_config, rec_fm_save and rec_fm_clone only read it and may run together; none may run
- * while rec_fm_learn runs on the same model (callers lock, or publish clones to readers).
+ * rec_fm_get_config, rec_fm_save, rec_fm_write and rec_fm_clone only read it and may run
+ * together; none may run while rec_fm_learn or rec_fm_reset_slot runs on the same model (callers
+ * lock, or publish clones to readers).
  * Distinct models are independent.
  */
 #ifndef REC_RANK_FM_H
@@ -25,6 +26,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define REC_FM_BITS_MIN 10
 #define REC_FM_BITS_MAX 26
@@ -96,6 +98,13 @@ double rec_fm_predict(const struct rec_fm *m, const struct rec_fm_feature *x, in
  * step is skipped. Not thread-safe: nothing else may use m meanwhile. */
 double rec_fm_learn(struct rec_fm *m, const struct rec_fm_feature *x, int n, int y, double weight);
 
+/* Forgets what slot index (reduced to its low bits, as a feature's) learned: its weight, its
+ * factors and their AdaGrad accumulators become 0, so a feature in that slot adds nothing to a
+ * prediction until it is learned again (from AdaGrad's first step). Every feature hashed to the
+ * slot is affected. For erasure (serve/ranker.c). NULL m is a no-op. Not thread-safe, as
+ * rec_fm_learn. */
+void rec_fm_reset_slot(struct rec_fm *m, uint32_t index);
+
 /* Examples learned so far (calls of rec_fm_learn that took a step; kept by save/load and
  * clone). Read-only. */
 int64_t rec_fm_examples(const struct rec_fm *m);
@@ -122,6 +131,17 @@ void rec_fm_params(const struct rec_fm *m, struct rec_fm_view *v);
  * message in err[0..errlen) (may be NULL) on failure. Read-only on m; concurrent saves to the
  * same path are safe (unique temporary names; the last rename wins). */
 int rec_fm_save(const struct rec_fm *m, const char *path, char *err, size_t errlen);
+
+/* Writes m in rec_fm_save's format (checksum included) to f at its position, e.g. as one part of
+ * a larger file, and flushes f; no fsync, no rename: the caller makes the file durable. Returns 0,
+ * REC_EINVAL (NULL m or f) or REC_EIO. Read-only on m. */
+int rec_fm_write(const struct rec_fm *m, FILE *f);
+
+/* Reads a model written by rec_fm_write (or rec_fm_save) from f at its position, and nothing
+ * past its checksum (bytes after it are the caller's business). Errors as rec_fm_load's but
+ * REC_ENOTFOUND, with the damage named in err (no path). On success the caller owns *out; on
+ * failure *out is NULL. Thread-safe on distinct streams. */
+int rec_fm_read(FILE *f, struct rec_fm **out, char *err, size_t errlen);
 
 /* Reads a model saved by rec_fm_save. Returns 0, REC_EINVAL (NULL path or out),
  * REC_ENOTFOUND (no such file), REC_EIO, REC_ENOMEM, or REC_EFORMAT for any damage (bad magic or

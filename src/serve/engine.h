@@ -78,7 +78,12 @@ struct rec_result {
     char id[REC_ID_MAX + 1];
     double score;
     int source;                        /* enum rec_source */
-    char because[REC_ID_MAX + 1];      /* the history item behind it, "" for popular */
+    char because[REC_ID_MAX + 1];      /* the evidence item: the history item behind a
+                                        * recommendation, the query item of a similar list;
+                                        * "" for popular */
+    const char *kind;                  /* the reason's kind (static; docs/API.md): because_you,
+                                        * matches_your_interest, popular_with_similar_users,
+                                        * trending_in, often_together_with, similar_to */
     char reason[REC_ID_MAX + 64];      /* human-readable: "because you rated Heat (1995)" */
 };
 
@@ -188,10 +193,13 @@ void rec_engine_notify(struct rec_engine *e, const struct rec_event *ev, const u
 /* Items most similar to item (kNN, falling back to factor similarity). Items with cold-start
  * factors join a kNN list where their factor cosine with item ranks among the listed items'
  * (source als, score = that cosine, reason "new: like <item>"); a cold item's own list is by
- * factor cosine. REC_ENOTFOUND for unknown or deleted items. */
+ * factor cosine. Reasons: kind often_together_with ("often together with <item>") for kNN
+ * neighbours, similar_to ("similar to <item>", "new: like <item>") for factor neighbours;
+ * because is item. REC_ENOTFOUND for unknown or deleted items. */
 int rec_engine_similar(struct rec_engine *e, const char *item, int n, struct rec_result *out,
                        int *n_out);
-/* Most popular live items now. */
+/* Most popular live items now; reason kind trending_in, "trending in <first category>" (or
+ * "trending now" for an item without one), as the pipeline words reasons from popularity. */
 int rec_engine_popular(struct rec_engine *e, int n, struct rec_result *out, int *n_out);
 
 /* Index-level top-n for offline evaluation: items[0..*n_out) best first. Thread-safe. */

@@ -55,6 +55,7 @@ struct cand {
     int32_t seed, seed_pos;
     int cat;                        /* primary category id, -1 */
     float mult;                     /* rules, preferences, freshness, demotion (scoring) */
+    double p;                       /* the learned ranker's probability, NAN when unscored */
 };
 
 struct run {
@@ -161,7 +162,7 @@ static int retrieve(struct run *r, int m)
         const struct item_meta *md = meta_of(e, rc_out[k].idx);
         r->cand[r->n++] = (struct cand){rc_out[k].idx, rc_out[k].score, 0, rc_out[k].src,
                                         rc_out[k].seed, rc_out[k].seed_pos,
-                                        md && md->n_cat ? md->cat[0] : -1, 1};
+                                        md && md->n_cat ? md->cat[0] : -1, 1, NAN};
     }
     free(rc_out);
     /* new arrivals, newest first: live, not excluded, not in the user's history, not already in */
@@ -178,7 +179,7 @@ static int retrieve(struct run *r, int m)
         if (!skip) {
             const struct item_meta *md = meta_of(e, i);
             r->cand[r->n++] = (struct cand){i, 0, 0, REC_SOURCE_FRESH, -1, -1,
-                                            md && md->n_cat ? md->cat[0] : -1, 1};
+                                            md && md->n_cat ? md->cat[0] : -1, 1, NAN};
         }
     }
     return rc; /* block stays with the run (r->block) */
@@ -311,8 +312,10 @@ static int rank(struct run *r)
         for (int k = 0; k < r->n; k++)
             items[k] = r->cand[k].idx;
         rec_ranker_score_locked(rk, r->e, r->us ? r->u : -1, items, r->n, &r->rq->ctx, r->rq->now, p);
-        for (int k = 0; k < r->n; k++)
+        for (int k = 0; k < r->n; k++) {
             order[k] = (struct keyed){p[k], k};
+            r->cand[k].p = p[k];
+        }
         qsort(order, (size_t)r->n, sizeof *order, cmp_keyed_desc);
         for (int q = 0; q < r->n; q++) /* p becomes the ranker's rank in [0,1] */
             p[order[q].idx] = 1.0 - (double)q / (double)r->n;
@@ -521,7 +524,8 @@ static void explore(struct run *r, int k)
         if (at < 0)
             break;
         const struct item_meta *m = meta_of(r->e, chosen[q]);
-        struct cand cc = {chosen[q], 0, 0, REC_SOURCE_EXPLORE, -1, -1, m && m->n_cat ? m->cat[0] : -1, 1};
+        struct cand cc = {chosen[q], 0, 0, REC_SOURCE_EXPLORE, -1, -1,
+                          m && m->n_cat ? m->cat[0] : -1, 1, NAN};
         if (at >= r->n)
             r->n = at + 1;
         r->cand[at] = cc;
@@ -549,7 +553,7 @@ static void pin(struct run *r, int k)
         if (at > r->n)
             at = r->n;
         const struct item_meta *m = meta_of(r->e, i);
-        struct cand pc = {i, 0, 0, REC_SOURCE_PIN, -1, -1, m && m->n_cat ? m->cat[0] : -1, 1};
+        struct cand pc = {i, 0, 0, REC_SOURCE_PIN, -1, -1, m && m->n_cat ? m->cat[0] : -1, 1, NAN};
         if (from >= 0) {
             pc = r->cand[from];
             pc.src = REC_SOURCE_PIN;
@@ -681,6 +685,7 @@ int rec_pipeline_run(struct rec_engine *e, const struct rec_pipeline_config *c,
             snprintf(p->id, sizeof p->id, "%s", rec_idmap_name(&e->item_ids, r.cand[k].idx));
             p->score = r.cand[k].rel;
             p->source = r.cand[k].src;
+            p->ranker_p = r.cand[k].p;
             explain(&r, &r.cand[k], p);
             personal |= p->reason.kind[0] == 'b' || p->reason.kind[0] == 'm';
         }

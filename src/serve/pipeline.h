@@ -84,6 +84,8 @@ struct rec_pick {
     double score;
     int source;                        /* enum rec_source, or REC_SOURCE_FRESH / _EXPLORE */
     struct rec_reason reason;
+    double ranker_p;                   /* the learned ranker's P(engagement) for the item in
+                                        * this context; NAN when it did not score it */
 };
 
 #define REC_SOURCE_FRESH 3

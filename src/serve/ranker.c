@@ -43,10 +43,11 @@ struct pending {
 
 struct rec_ranker {
     struct rec_ranker_config c;
-    pthread_rwlock_t lock;          /* the model and the AUC */
+    pthread_rwlock_t lock;          /* the model, the AUC, the counts and counters */
     struct rec_fm *fm;
     struct rec_auc auc;
     int64_t positives, negatives;
+    uint64_t changes, erasures;     /* since open (rec_ranker_changes) */
     pthread_mutex_t pending_mu;
     struct pending *head, *tail;
     struct pending *buckets[PENDING_BUCKETS];
@@ -214,6 +215,7 @@ static void learn(struct rec_ranker *r, const struct rec_fm_feature *x, int n, i
         r->positives++;
     else
         r->negatives++;
+    r->changes++;
     pthread_rwlock_unlock(&r->lock);
 }
 
@@ -432,6 +434,16 @@ void rec_ranker_forget_user(struct rec_ranker *r, const char *user)
             memset(p->user, 0, strlen(p->user));
         }
     pthread_mutex_unlock(&r->pending_mu);
+    /* the slot features_of gives the id: the "user" field of rank/features.c */
+    struct rec_rank_input in = {.user = user, .hour = -1, .weekday = -1};
+    struct rec_fm_feature x[1];
+    int n = rec_rank_features(&in, r->c.features & REC_FEAT_IDS, r->c.bits, x, 1);
+    pthread_rwlock_wrlock(&r->lock);
+    if (n == 1)
+        rec_fm_reset_slot(r->fm, x[0].index);
+    r->changes++;
+    r->erasures++;
+    pthread_rwlock_unlock(&r->lock);
 }
 
 /* ---- serving ---- */
@@ -476,4 +488,77 @@ void rec_ranker_stats(struct rec_ranker *r, struct rec_ranker_stats *st)
     pthread_mutex_lock(&r->pending_mu);
     st->pending_impressions = r->n_pending;
     pthread_mutex_unlock(&r->pending_mu);
+}
+
+/* ---- state (ranker_file.c saves and loads it) ---- */
+
+int rec_ranker_get_state(struct rec_ranker *r, struct rec_ranker_state *st, uint64_t *changes,
+                         uint64_t *erasures)
+{
+    st->features = r->c.features;
+    pthread_rwlock_rdlock(&r->lock);
+    int rc = rec_fm_clone(r->fm, &st->fm);
+    st->positives = r->positives;
+    st->negatives = r->negatives;
+    st->auc = r->auc;
+    if (changes)
+        *changes = r->changes;
+    if (erasures)
+        *erasures = r->erasures;
+    pthread_rwlock_unlock(&r->lock);
+    return rc;
+}
+
+/* Why st cannot replace r's state (a message), NULL when it can; the model's lock is held. */
+static const char *state_mismatch(const struct rec_ranker *r, const struct rec_ranker_state *st,
+                                  char *buf, size_t len)
+{
+    struct rec_fm_config want, got;
+    rec_fm_get_config(r->fm, &want);
+    rec_fm_get_config(st->fm, &got);
+    if (st->features != r->c.features)
+        snprintf(buf, len, "learned with feature sets 0x%x, configured 0x%x", st->features,
+                 r->c.features);
+    else if (got.bits != want.bits || got.k != want.k)
+        snprintf(buf, len, "learned with bits %d, k %d; configured bits %d, k %d", got.bits,
+                 got.k, want.bits, want.k);
+    else if (got.lr != want.lr || got.l2_w != want.l2_w || got.l2_v != want.l2_v ||
+             got.init_sd != want.init_sd || got.seed != want.seed)
+        snprintf(buf, len, "learned with another step size, regularization or seed");
+    else if (st->auc.half_life != AUC_HALF_LIFE || st->positives < 0 || st->negatives < 0)
+        snprintf(buf, len, "another AUC half-life, or negative counts");
+    else
+        return NULL;
+    return buf;
+}
+
+int rec_ranker_set_state(struct rec_ranker *r, struct rec_ranker_state *st, char *err,
+                         size_t errlen)
+{
+    if (!st->fm)
+        return rec_errf(err, errlen, REC_EINVAL, "no model");
+    char why[160];
+    pthread_rwlock_wrlock(&r->lock);
+    const char *bad = state_mismatch(r, st, why, sizeof why);
+    struct rec_fm *old = bad ? NULL : r->fm;
+    if (!bad) {
+        r->fm = st->fm;
+        r->positives = st->positives;
+        r->negatives = st->negatives;
+        r->auc = st->auc;
+    }
+    pthread_rwlock_unlock(&r->lock);
+    if (bad)
+        return rec_errf(err, errlen, REC_EINVAL, "%s", bad);
+    st->fm = NULL;
+    rec_fm_free(old);
+    return 0;
+}
+
+void rec_ranker_changes(struct rec_ranker *r, uint64_t *changes, uint64_t *erasures)
+{
+    pthread_rwlock_rdlock(&r->lock);
+    *changes = r->changes;
+    *erasures = r->erasures;
+    pthread_rwlock_unlock(&r->lock);
 }

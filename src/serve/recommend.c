@@ -549,6 +549,7 @@ int rec_engine_recommend_opts(struct rec_engine *e, const char *user, int n,
             res->score = rk.top[r].score;
             res->source = rk.src[r];
             res->because[0] = '\0';
+            res->kind = "because_you";
             int32_t why = rk.src[r] != REC_SOURCE_POPULAR && us ? explain(e, us, &rk.s, i, &pos) : -1;
             int cold = e->items[i].cold && rk.src[r] == REC_SOURCE_ALS;
             if (why >= 0) {
@@ -562,15 +563,19 @@ int rec_engine_recommend_opts(struct rec_engine *e, const char *user, int n,
                 rec_utf8_sanitize(res->reason); /* a long title may be cut mid-character */
             } else if (cold) {
                 personal = 1; /* ranked by the user's factors, nothing in the history alike */
+                res->kind = "matches_your_interest";
                 snprintf(res->reason, sizeof res->reason, "new: matches your taste");
             } else if (rk.src[r] != REC_SOURCE_POPULAR && us) {
                 personal = 1; /* the user's factors ranked it; no single history item alike */
+                res->kind = "matches_your_interest";
                 snprintf(res->reason, sizeof res->reason, "matches your taste");
             } else if (rk.s.by_attrs) {
                 res->source = REC_SOURCE_POPULAR;
+                res->kind = "popular_with_similar_users";
                 snprintf(res->reason, sizeof res->reason, "popular with people like you");
             } else {
                 res->source = REC_SOURCE_POPULAR;
+                res->kind = "trending_in";
                 snprintf(res->reason, sizeof res->reason, "popular now");
             }
         }
@@ -605,7 +610,15 @@ int rec_engine_popular(struct rec_engine *e, int n, struct rec_result *out, int 
         out[r].score = rec_pop_value(&e->pop, i, e->max_ts);
         out[r].source = REC_SOURCE_POPULAR;
         out[r].because[0] = '\0';
-        snprintf(out[r].reason, sizeof out[r].reason, "popular now");
+        /* as the pipeline's reasons from popularity say it (pipeline.c) */
+        const struct item_meta *m = e->items[i].meta;
+        out[r].kind = "trending_in";
+        if (m && m->n_cat > 0)
+            snprintf(out[r].reason, sizeof out[r].reason, "trending in %s",
+                     rec_idmap_name(&e->cat_ids, m->cat[0]));
+        else
+            snprintf(out[r].reason, sizeof out[r].reason, "trending now");
+        rec_utf8_sanitize(out[r].reason);
     }
     *n_out = got;
     pthread_rwlock_unlock(&e->lock);
@@ -774,6 +787,7 @@ int rec_engine_similar(struct rec_engine *e, const char *item, int n, struct rec
         out[r].score = top[r].score;
         out[r].source = src;
         snprintf(out[r].because, sizeof out[r].because, "%s", item);
+        out[r].kind = src == REC_SOURCE_KNN ? "often_together_with" : "similar_to"; /* knn: never new */
         snprintf(out[r].reason, sizeof out[r].reason, "%s %s",
                  new_item ? "new: like" : src == REC_SOURCE_KNN ? "often together with" : "similar to",
                  item_label(e, i));

@@ -88,9 +88,24 @@ class ApiTest(unittest.TestCase):
         self.assertEqual(st, 200)
         self.assertEqual(len(r["items"]), 4)
         self.assertGreaterEqual(sum(x["id"].startswith("space-") for x in r["items"]), 3, r)
+        # reasons in /v1/recommend's form: kind, the query item as the evidence, text
+        self.assertEqual([x["position"] for x in r["items"]], [1, 2, 3, 4])
+        for x in r["items"]:
+            self.assertNotIn("because", x)  # the evidence is reason.item now
+            if x["source"] == "knn":
+                self.assertEqual(x["reason"], {"kind": "often_together_with", "item": "space-1",
+                                               "text": "often together with Space Film 1"}, x)
+            else:
+                self.assertEqual((x["reason"]["kind"], x["reason"]["item"]), ("similar_to", "space-1"), x)
+        self.assertTrue(any(x["source"] == "knn" for x in r["items"]), r)
         st, r = self.s.get("/v1/popular?n=5")
         self.assertEqual(st, 200)
         self.assertEqual(len(r["items"]), 5)
+        for x in r["items"]:
+            _, item = self.s.get("/v1/items/%s" % x["id"])
+            cats = item.get("categories") or []
+            self.assertEqual(x["reason"], {"kind": "trending_in", "text": "trending in %s" % cats[0]
+                                           if cats else "trending now"}, x)
         self.assertError(self.s.get("/v1/items/nope/similar"), 404)
 
     def test_items_and_users_roundtrip(self):
@@ -179,7 +194,7 @@ class ApiTest(unittest.TestCase):
         st, r = self.s.get("/v1/items/long-title/similar?n=3")
         self.assertEqual(st, 200)
         self.assertIn("space-6", [x["id"] for x in r["items"]])
-        self.assertTrue(r["items"][0]["reason"].startswith("often together with \u00e9\u00e9"))
+        self.assertTrue(r["items"][0]["reason"]["text"].startswith("often together with \u00e9\u00e9"))
         # an unknown field with a long non-ASCII name still gets its rejection listed
         st, r = self.s.post("/v1/events", [{"user": "u", "item": "i", "type": "view", "x" + "\u00e9" * 100: 1},
                                            {"user": "u", "item": "i", "type": "view"}])

@@ -81,8 +81,14 @@ class ColdStartTest(unittest.TestCase):
             ids = [x["id"] for x in self.recommend("u%d" % u)["items"]]
             if item_id in ids:
                 self.assertFalse(any(i.startswith("love-") for i in ids[ids.index(item_id):]), ids)
-        listed = sum(item_id in [x["id"] for x in self.similar("space-%d" % i, sim_n)]
-                     for i in range(N))
+        listed = 0
+        for i in range(N):
+            mine = [x for x in self.similar("space-%d" % i, sim_n) if x["id"] == item_id]
+            if mine:
+                listed += 1
+                self.assertEqual(mine[0]["source"], "als")
+                self.assertEqual(mine[0]["reason"], {"kind": "similar_to", "item": "space-%d" % i,
+                                                     "text": "new: like Space Film %d" % i})
         self.assertGreaterEqual(listed, 8)
         for i in range(N):
             self.assertNotIn(item_id, [x["id"] for x in self.similar("love-%d" % i, sim_n)])

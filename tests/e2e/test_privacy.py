@@ -320,6 +320,9 @@ class ExportAndErasureTest(unittest.TestCase):
         self.assertEqual(s.stop(), 0)
         self.assertFalse(os.path.exists(db + "-wal"))
         self.assertEqual(occurrences(db, needles), {}, "in recd.db after a clean stop")
+        # the ranker learned from USER's clicks and was saved (at the erasure, at the stop): its
+        # file is among those searched
+        self.assertTrue(os.path.isfile(os.path.join(s.data, "models", "ranker.bin")))
         for root, _, names in os.walk(s.data):  # nor in any other file (the log included)
             for name in names:
                 path = os.path.join(root, name)

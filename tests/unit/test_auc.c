@@ -6,9 +6,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "core/err.h"
 #include "core/rand.h"
+#include "model/binio.h"
 #include "rank/auc.h"
 
 static double unif(uint64_t *st) { return (double)(rec_splitmix64(st) >> 11) * 0x1p-53; }
@@ -147,6 +151,67 @@ static void test_long_run_rescales(void **state)
     assert_true(fabs(rec_auc_value(&a) - 0.5) < 0.01);
 }
 
+static struct rec_auc b;
+
+/* Written and read back (binio), a tracker goes on exactly as the original; damage is refused. */
+static void test_write_read(void **state)
+{
+    uint64_t st = 5;
+    for (int with_recent = 0; with_recent < 2; with_recent++) {
+        rec_auc_init(&a, with_recent ? 10 : 0); /* rescaled every 2560 examples */
+        for (int i = 0; i < 4000; i++) {
+            int y = unif(&st) < 0.3;
+            rec_auc_add(&a, y ? unif(&st) : 0.8 * unif(&st), y);
+        }
+        FILE *f = tmpfile();
+        assert_non_null(f);
+        struct rec_binw w;
+        rec_binw_init(&w, f);
+        rec_auc_write(&a, &w);
+        assert_int_equal(rec_binw_finish(&w), REC_OK);
+        long size = ftell(f);
+        assert_true(size > 16000 && size < (with_recent ? 33000 : 17000));
+        rewind(f);
+        struct rec_binr r;
+        rec_binr_init(&r, f);
+        assert_int_equal(rec_auc_read(&b, &r), REC_OK);
+        assert_int_equal(rec_binr_finish(&r), REC_OK);
+        assert_true(rec_auc_value(&a) == rec_auc_value(&b));
+        assert_true(isnan(rec_auc_recent(&a)) == !with_recent);
+        if (with_recent)
+            assert_true(rec_auc_recent(&a) == rec_auc_recent(&b));
+        for (int i = 0; i < 3000; i++) { /* past a rescale */
+            int y = unif(&st) < 0.5;
+            double p = unif(&st);
+            rec_auc_add(&a, p, y);
+            rec_auc_add(&b, p, y);
+        }
+        assert_true(rec_auc_value(&a) == rec_auc_value(&b));
+        if (with_recent)
+            assert_true(rec_auc_recent(&a) == rec_auc_recent(&b));
+        /* counts that do not add up, and a cut file: REC_EFORMAT */
+        unsigned char *buf = malloc((size_t)size);
+        rewind(f);
+        assert_int_equal(fread(buf, 1, (size_t)size, f), (size_t)size);
+        fclose(f);
+        buf[4 + 8 + 8 + 8 * 500] ^= 1; /* a count of bin 500 of the negatives */
+        f = tmpfile();
+        fwrite(buf, 1, (size_t)size, f);
+        rewind(f);
+        rec_binr_init(&r, f);
+        assert_int_equal(rec_auc_read(&b, &r), REC_EFORMAT);
+        fclose(f);
+        buf[4 + 8 + 8 + 8 * 500] ^= 1;
+        f = tmpfile();
+        fwrite(buf, 1, (size_t)size / 2, f);
+        rewind(f);
+        rec_binr_init(&r, f);
+        assert_int_equal(rec_auc_read(&b, &r), REC_EFORMAT);
+        fclose(f);
+        free(buf);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -155,6 +220,7 @@ int main(void)
         cmocka_unit_test(test_matches_exact_auc),
         cmocka_unit_test(test_recent_follows_change),
         cmocka_unit_test(test_long_run_rescales),
+        cmocka_unit_test(test_write_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

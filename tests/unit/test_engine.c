@@ -138,8 +138,12 @@ static void test_deleted_and_disliked_items_disappear(void **state)
     static struct rec_result pop[50];
     assert_int_equal(rec_engine_popular(e, 50, pop, &got2), 0);
     assert_true(got2 > 10);
-    for (int j = 0; j < got2; j++)
+    for (int j = 0; j < got2; j++) {
         assert_string_not_equal(pop[j].id, top);
+        assert_string_equal(pop[j].kind, "trending_in");
+        assert_string_equal(pop[j].reason, "trending now"); /* no categories here */
+        assert_string_equal(pop[j].because, "");
+    }
     rec_engine_destroy(e);
 }
 
@@ -152,6 +156,10 @@ static void test_similar_and_user_delete(void **state)
     assert_int_equal(got, 5);
     assert_true(count_prefix(r, got, 'a') >= 4);
     assert_non_null(strstr(r[0].reason, "Alpha One"));
+    for (int j = 0; j < got; j++) { /* co-occurrence neighbours; the evidence is the query item */
+        assert_string_equal(r[j].kind, "often_together_with");
+        assert_string_equal(r[j].because, "a1");
+    }
     assert_int_equal(rec_engine_similar(e, "nope", 5, r, &got), REC_ENOTFOUND);
 
     struct rec_engine_status before, after;

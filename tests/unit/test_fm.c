@@ -550,6 +550,74 @@ static void test_corrupted_file_fails(void **state)
     free(b);
 }
 
+/* A model inside a larger file: read back exactly, the bytes after it left for the caller. */
+static void test_write_read_in_a_stream(void **state)
+{
+    struct rec_fm *m = trained(42, 11, 4, 800), *l = NULL;
+    char path[128], err[256] = "";
+    snprintf(path, sizeof path, "%s/stream.bin", tmpdir);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs("head", f);
+    assert_int_equal(rec_fm_write(m, f), REC_OK);
+    fputs("tail", f);
+    fclose(f);
+    f = fopen(path, "rb");
+    char b[5] = "";
+    assert_int_equal(fread(b, 1, 4, f), 4);
+    assert_int_equal(rec_fm_read(f, &l, err, sizeof err), REC_OK);
+    assert_int_equal(fread(b, 1, 4, f), 4);
+    assert_string_equal(b, "tail");
+    fclose(f);
+    assert_same_model(m, l, 11);
+    rec_fm_free(l);
+    /* cut inside the model: damage, named without a path */
+    f = fopen(path, "rb");
+    assert_int_equal(fread(b, 1, 4, f), 4);
+    FILE *cut = tmpfile();
+    char buf[4096];
+    for (int k = 0; k < 3; k++)
+        fwrite(buf, 1, fread(buf, 1, sizeof buf, f), cut);
+    fclose(f);
+    rewind(cut);
+    l = (struct rec_fm *)1;
+    assert_int_equal(rec_fm_read(cut, &l, err, sizeof err), REC_EFORMAT);
+    assert_null(l);
+    assert_non_null(strstr(err, "truncated"));
+    fclose(cut);
+    unlink(path);
+    rec_fm_free(m);
+}
+
+/* A reset slot adds nothing to a prediction; the other slots are untouched, and it learns again. */
+static void test_reset_slot(void **state)
+{
+    struct rec_fm *m = trained(42, 10, 4, 3000), *before = NULL;
+    assert_int_equal(rec_fm_clone(m, &before), REC_OK);
+    struct rec_fm_view v;
+    rec_fm_params(m, &v);
+    uint32_t slot = 77;
+    struct rec_fm_feature x[2] = {{slot, 1.0f}, {3, 1.0f}}, y[1] = {{3, 1.0f}};
+    assert_true(rec_fm_predict(m, x, 2) != rec_fm_predict(m, y, 1));
+    rec_fm_reset_slot(m, slot + (1u << 10)); /* reduced to the low bits, as a feature's index */
+    for (int f = 0; f < v.stride; f++) {
+        assert_true(v.rows[slot * v.stride + f] == 0.0f);
+        assert_true(v.acc[slot * v.stride + f] == 0.0f);
+    }
+    assert_true(rec_fm_predict(m, x, 2) == rec_fm_predict(m, y, 1));
+    struct rec_fm_view b;
+    rec_fm_params(before, &b);
+    for (uint32_t a = 0; a < v.n_slots; a++)
+        if (a != slot)
+            assert_memory_equal(v.rows + a * v.stride, b.rows + a * b.stride,
+                                (size_t)v.stride * sizeof(float));
+    rec_fm_learn(m, x, 2, 1, 1.0);
+    assert_true(v.rows[slot * v.stride] != 0.0f);
+    rec_fm_reset_slot(NULL, 0);
+    rec_fm_free(before);
+    rec_fm_free(m);
+}
+
 static void test_clone_is_independent(void **state)
 {
     struct rec_fm *m = trained(42, 12, 8, 1000), *c = NULL;
@@ -644,6 +712,8 @@ int main(void)
         cmocka_unit_test(test_duplicates_sum),
         cmocka_unit_test(test_save_load_round_trip),
         cmocka_unit_test(test_corrupted_file_fails),
+        cmocka_unit_test(test_write_read_in_a_stream),
+        cmocka_unit_test(test_reset_slot),
         cmocka_unit_test(test_clone_is_independent),
         cmocka_unit_test(test_deterministic_given_seed),
         cmocka_unit_test(test_config_checked),
