@@ -230,7 +230,9 @@ static int load_file(struct rec_config *c, unsigned cmd, const char *path, char 
         if (len == sizeof line - 1 && line[len - 1] != '\n' && !feof(f)) {
             /* longer than the buffer: a comment is skipped to its end; anything else is an
              * error (fgets would hand its tail over as a line of its own) */
-            char *head = line + strspn(line, " \t");
+            char *head = line; /* the blanks trim() skips, so "\f# ..." is a comment too */
+            while (isspace((unsigned char)*head))
+                head++;
             int ch;
             while ((ch = fgetc(f)) != EOF && ch != '\n')
                 ;
