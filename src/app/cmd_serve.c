@@ -103,6 +103,31 @@ static int limits_check(const struct rec_config *c)
     return 0;
 }
 
+/* SIGHUP: reads the key file again and swaps the keys in (key rotation without a restart); a
+ * file that does not parse leaves the current keys in place. Keys cannot be turned on or off
+ * this way (without keys recd listens on loopback only). */
+static void reload_keys(const struct rec_config *c, struct security *sec,
+                        struct rec_http_server *http)
+{
+    if (!sec->auth)
+        return;
+    char err[512];
+    struct rec_auth *fresh = NULL;
+    if (rec_auth_load(c->keys, &fresh, err, sizeof err)) {
+        rec_error("SIGHUP: --keys: %s; keeping the %d current keys", err,
+                  rec_auth_n_keys(sec->auth));
+        return;
+    }
+    const struct rec_auth *old = rec_http_swap_auth(http, fresh);
+    if (old != sec->auth) { /* not swapped: cannot happen with a server started with keys */
+        rec_auth_destroy(fresh);
+        return;
+    }
+    rec_auth_destroy(sec->auth);
+    sec->auth = fresh;
+    rec_info("SIGHUP: %d API keys reloaded from %s", rec_auth_n_keys(fresh), c->keys);
+}
+
 /* Loads the API keys, the rate limiter and the CORS origins, and applies the bind rule: without
  * keys recd listens on 127.0.0.1 only (a non-loopback --bind is replaced, and the log says so)
  * unless --insecure-public. 0, or 1 after logging why. */
@@ -506,6 +531,7 @@ int rec_cmd_serve(int argc, char **argv)
             rec_info("SIGHUP: rules reloaded");
         else if (!api.rules_path)
             rec_info("SIGHUP: no rules file to reload");
+        reload_keys(&c, &sec, http);
     }
     rec_info("signal %d: shutting down", sig);
     status = 0;

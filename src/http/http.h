@@ -105,6 +105,13 @@ int rec_http_start(const struct rec_http_config *cfg, struct rec_http_server **o
 int rec_http_port(const struct rec_http_server *s);
 /* Stops accepting, finishes in-flight requests, frees. NULL is a no-op. */
 void rec_http_stop(struct rec_http_server *s);
+/* Replaces the API keys of a server started with keys (a key file reloaded on SIGHUP): requests
+ * checked after the call see auth, none is checked against a mix. Returns the keys replaced,
+ * which no request uses any more (the caller frees them), or NULL when nothing was swapped (s
+ * or auth NULL, or a server started without keys: keys cannot be turned on or off while it
+ * runs, since without keys it listens on loopback only). auth must outlive the server or the
+ * next swap. Thread-safe. */
+const struct rec_auth *rec_http_swap_auth(struct rec_http_server *s, const struct rec_auth *auth);
 
 /* Value of query argument key (percent-decoded), or NULL. Valid during the handler. */
 const char *rec_http_query(const struct rec_http_request *req, const char *key);

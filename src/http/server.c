@@ -74,7 +74,10 @@ struct rec_http_server {
     int port;                              /* bound port */
     atomic_int in_flight;                  /* requests between on_uri and on_completed */
     const unsigned char *route_scopes;     /* borrowed; NULL: all open */
-    const struct rec_auth *auth;           /* borrowed; NULL: no keys */
+    const struct rec_auth *auth;           /* borrowed; NULL: no keys. Swapped (never to or from
+                                            * NULL) by rec_http_swap_auth under auth_lock, which
+                                            * every check holds for reading */
+    pthread_rwlock_t auth_lock;
     struct rec_ratelimit *ratelimit;       /* borrowed; NULL: no limit */
     const struct rec_cors *cors;           /* borrowed; NULL: no CORS */
     char *tls_cert, *tls_key;              /* PEM text, owned (the key is wiped on stop);
@@ -470,7 +473,9 @@ static enum MHD_Result guard(struct rec_http_server *s, struct MHD_Connection *c
     if (s->auth) {
         const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                     MHD_HTTP_HEADER_AUTHORIZATION);
+        pthread_rwlock_rdlock(&s->auth_lock);
         int rc = rec_auth_check(s->auth, h, need, id, msg, sizeof msg);
+        pthread_rwlock_unlock(&s->auth_lock);
         if (rc == REC_EUNAUTHORIZED) {
             c->challenge = h ? "Bearer realm=\"recd\", error=\"invalid_token\""
                              : "Bearer realm=\"recd\"";
@@ -836,7 +841,19 @@ static void server_free(struct rec_http_server *s)
         free(s->tls_key);
     }
     pthread_mutex_destroy(&s->msg_lock);
+    pthread_rwlock_destroy(&s->auth_lock);
     free(s);
+}
+
+const struct rec_auth *rec_http_swap_auth(struct rec_http_server *s, const struct rec_auth *auth)
+{
+    if (!s || !auth || !s->auth)
+        return NULL;
+    pthread_rwlock_wrlock(&s->auth_lock);
+    const struct rec_auth *old = s->auth;
+    s->auth = auth;
+    pthread_rwlock_unlock(&s->auth_lock);
+    return old;
 }
 
 /* Loads the certificate and key of cfg into s, after checking that libmicrohttpd can do TLS. */
@@ -872,6 +889,7 @@ int rec_http_start(const struct rec_http_config *cfg, struct rec_http_server **o
     if (!s)
         return rec_errf(err, errlen, REC_ENOMEM, "out of memory");
     pthread_mutex_init(&s->msg_lock, NULL);
+    pthread_rwlock_init(&s->auth_lock, NULL);
     bool tls = cfg->tls_cert != NULL;
     if (tls && (rc = tls_open(s, cfg, err, errlen))) {
         server_free(s);

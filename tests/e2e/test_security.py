@@ -4,6 +4,7 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -261,6 +262,39 @@ class RateLimitTest(unittest.TestCase):
         self.assertGreaterEqual(retry, 1)
         time.sleep(retry + 0.1)
         self.assertEqual(call(self.open, "GET", "/v1/popular")[0], 200)
+
+
+class KeyReloadTest(unittest.TestCase):
+    """SIGHUP reads the key file again: a rotated key works at once, the old one stops working,
+    and a broken file keeps the keys in place (docs/SECURITY.md, key rotation)."""
+
+    def test_sighup_rotates_keys(self):
+        d = tempfile.mkdtemp(prefix="recd-sec-")
+        self.addCleanup(shutil.rmtree, d, ignore_errors=True)
+        old, new = "admin-old-0123456789abcdef", "admin-new-0123456789abcdef"
+        path = keys_file(d, "admin %s\n" % old)
+        s = Server("--keys", path).start()
+        self.addCleanup(s.cleanup)
+        self.assertEqual(call(s, "GET", "/v1/status", old)[0], 200)
+
+        def hup_and_wait(marker):
+            seen = server_log(s).count(marker)
+            s.proc.send_signal(signal.SIGHUP)
+            deadline = time.time() + 10
+            while server_log(s).count(marker) == seen and time.time() < deadline:
+                time.sleep(0.05)
+            self.assertGreater(server_log(s).count(marker), seen, server_log(s))
+
+        keys_file(d, "admin %s\nread %s\n" % (new, READ))
+        hup_and_wait("SIGHUP: 2 API keys reloaded")
+        self.assertEqual(call(s, "GET", "/v1/status", new)[0], 200)
+        self.assertEqual(call(s, "GET", "/v1/status", old)[0], 401)
+        self.assertEqual(call(s, "GET", "/v1/status", READ)[0], 403)
+
+        keys_file(d, "admin short\n")  # too short a key: the file is refused as a whole
+        hup_and_wait("keeping the 2 current keys")
+        self.assertEqual(call(s, "GET", "/v1/status", new)[0], 200)
+        self.assertEqual(call(s, "GET", "/v1/popular", READ)[0], 200)
 
 
 class BindRuleTest(unittest.TestCase):
