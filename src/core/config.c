@@ -39,6 +39,7 @@ static const struct opt opts[] = {
     {"rate-limit", OPT_DBL, OFF(rate_limit), "0", REC_CMD_SERVE, "requests per second per API key (per client address without --keys); 0: no limit"},
     {"rate-burst", OPT_INT, OFF(rate_burst), "0", REC_CMD_SERVE, "requests a client may make at once above --rate-limit (0: the rate, at least 1)"},
     {"cors-origins", OPT_STR, OFF(cors_origins), NULL, REC_CMD_SERVE, "browser origins allowed to call the API: https://a.example,https://b.example or * (none: no CORS headers)"},
+    {"user-id-key", OPT_STR, OFF(user_id_key), NULL, REC_CMD_SERVE | REC_CMD_IMPORT | REC_CMD_RECOMMEND, "file holding a secret key (32 bytes or more, kept outside the data directory): user ids are stored only as their keyed hash, HMAC-SHA256(key, id) as 32 hex characters, and requests naming a raw id find it (docs/PRIVACY.md)"},
     {"max-body", OPT_I64, OFF(max_body), "16777216", REC_CMD_SERVE, "largest request body, bytes"},
     {"max-batch", OPT_INT, OFF(max_batch), "10000", REC_CMD_SERVE, "most records in one POST"},
     {"max-n", OPT_INT, OFF(max_n), "1000", REC_CMD_SERVE, "largest n a list request may ask for"},

@@ -123,6 +123,9 @@ struct rec_config {
     double rate_limit;      /* requests/s per key (per client address without keys); 0: off */
     int rate_burst;         /* requests at once above the rate; 0: the rate, at least 1 */
     char *cors_origins;     /* "*" or origin,...; NULL: no CORS headers */
+    /* serve, import, recommend: privacy (docs/PRIVACY.md) */
+    char *user_id_key;      /* key file: user ids are kept only as keyed hashes (core/uid.h);
+                             * NULL: as given */
 };
 
 /* Model types with a params-<name> option, in model_params order. */
