@@ -31,7 +31,7 @@ static void parse(const char *body, size_t len, int allow_single)
     FUZZ_CHECK(json_is_array(root) && json_array_size(root) <= MAX_BATCH,
                "an accepted body is an array within the limit");
     struct rec_event_batch b;
-    if (rec_event_batch_from_json(&b, root, 1700000000) == 0) {
+    if (rec_event_batch_from_json(&b, root, 1700000000, NULL) == 0) {
         FUZZ_CHECK((size_t)b.n + (size_t)b.n_rejected == b.n_total,
                    "every element is either valid or rejected");
         rec_event_batch_free(&b);

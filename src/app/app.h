@@ -8,6 +8,7 @@
 #include "serve/engine.h"
 
 struct rec_store;
+struct rec_uid_key;
 
 /* Each subcommand: argv holds the arguments after its name; returns the process exit code. */
 int rec_cmd_serve(int argc, char **argv);
@@ -38,6 +39,15 @@ int rec_app_default_engine_params(struct rec_engine_params *p);
 int rec_app_open(const struct rec_config *c, int background, struct rec_store **store,
                  struct rec_engine **engine);
 void rec_app_close(struct rec_store *store, struct rec_engine *engine);
+/* --user-id-key (user_key.c): loads the key into *out (NULL without the option; the caller
+ * destroys it) and checks it against the store, which keeps the fingerprint of the last key
+ * given (meta "user_id_key"). A different key, or a key on a store that holds users written
+ * without one, is logged as a warning (those users are not found under their ids). ingest (the
+ * command stores user ids: serve, import) records the fingerprint, and refuses a store keyed
+ * before when no key is given, as raw ids would be stored next to keyed ones. 0, or 1 after
+ * logging why. */
+int rec_app_user_key(const struct rec_config *c, struct rec_store *store, int ingest,
+                     struct rec_uid_key **out);
 
 
 #endif

@@ -1,6 +1,9 @@
 /* cmd_import.c: `recd import PATH`: MovieLens, CSV or JSON-lines into the data directory's store.
  * Records are buffered and written in batches (one group commit each), so a million events take
- * seconds; the summary lists counts and the first rejected lines with their reasons. */
+ * seconds; the summary lists counts and the first rejected lines with their reasons. With
+ * --user-id-key, user ids (of events and of user documents) are keyed here, before they are
+ * buffered. */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +12,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/progress.h"
+#include "core/uid.h"
 #include "ingest/import.h"
 #include "store/store.h"
 
@@ -18,6 +22,7 @@ struct batch {
     struct rec_progress progress;   /* of the file being read */
     int progress_on;
     struct rec_store *store;
+    const struct rec_uid_key *user_key; /* NULL: user ids as given */
     /* docs (items or users) */
     char *doc_ids[BATCH], *docs[BATCH];
     int n_docs;
@@ -77,7 +82,24 @@ static int add_doc(struct batch *b, int is_item, const char *id, const char *doc
 }
 
 static int sink_item(void *ctx, const char *id, const char *doc) { return add_doc(ctx, 1, id, doc); }
-static int sink_user(void *ctx, const char *id, const char *doc) { return add_doc(ctx, 0, id, doc); }
+
+static int sink_user(void *ctx, const char *id, const char *doc)
+{
+    struct batch *b = ctx;
+    if (!b->user_key)
+        return add_doc(b, 0, id, doc);
+    /* the document names the user too ({"id": ...}): it is stored with the keyed id */
+    char keyed[REC_UID_BUF];
+    id = rec_uid_map(b->user_key, id, keyed);
+    json_t *obj = json_loads(doc, 0, NULL);
+    char *text = NULL;
+    if (json_is_object(obj) && json_object_set_new(obj, "id", json_string(id)) == 0)
+        text = json_dumps(obj, JSON_COMPACT);
+    json_decref(obj);
+    int rc = text ? add_doc(b, 0, id, text) : REC_ENOMEM;
+    free(text);
+    return rc;
+}
 
 /* Copies s into the batch's string buffer (fixed size, never moved; sink_event flushes before
  * it could overflow). */
@@ -107,7 +129,8 @@ static int sink_event(void *ctx, const struct rec_event *ev)
             return rc;
     struct rec_event *e = &b->ev[b->n_ev++];
     *e = *ev;
-    e->user = keep(b, ev->user);
+    char keyed[REC_UID_BUF];
+    e->user = keep(b, rec_uid_map(b->user_key, ev->user, keyed));
     e->item = keep(b, ev->item);
     e->id = keep(b, ev->id);
     e->context = keep(b, ev->context);
@@ -159,6 +182,15 @@ int rec_cmd_import(int argc, char **argv)
         rec_config_free(&c);
         return 1;
     }
+    struct rec_uid_key *user_key = NULL;
+    if (rec_app_user_key(&c, b->store, 1, &user_key)) {
+        rec_store_close(b->store);
+        free(b->strs);
+        free(b);
+        rec_config_free(&c);
+        return 1;
+    }
+    b->user_key = user_key;
     struct rec_import_sink sink = {b, sink_item, sink_user, sink_event, sink_progress};
     struct rec_import_stats st;
     memset(&st, 0, sizeof st);
@@ -184,6 +216,7 @@ int rec_cmd_import(int argc, char **argv)
             printf("  ... and %lld more rejected lines\n", (long long)(st.rejected - st.n_reasons));
     }
     rec_store_close(b->store);
+    rec_uid_key_destroy(user_key);
     free(b->strs);
     free(b);
     rec_config_free(&c);

@@ -4,6 +4,7 @@
 
 #include "app/app.h"
 #include "core/err.h"
+#include "core/uid.h"
 
 int rec_cmd_recommend(int argc, char **argv)
 {
@@ -26,6 +27,15 @@ int rec_cmd_recommend(int argc, char **argv)
         rec_config_free(&c);
         return 1;
     }
+    /* with --user-id-key the store knows the user by the keyed id only */
+    struct rec_uid_key *user_key = NULL;
+    if (rec_app_user_key(&c, store, 0, &user_key)) {
+        rec_app_close(store, engine);
+        rec_config_free(&c);
+        return 1;
+    }
+    char keyed[REC_UID_BUF];
+    const char *id = rec_uid_map(user_key, user, keyed);
     struct rec_engine_status st;
     rec_engine_status(engine, &st);
     if (!st.als.present && st.n_events > 0)
@@ -33,7 +43,7 @@ int rec_cmd_recommend(int argc, char **argv)
     struct rec_result *r = malloc((size_t)c.n * sizeof *r);
     int got = 0;
     const char *model = "";
-    rc = r ? rec_engine_recommend(engine, user, c.n, r, &got, &model) : REC_ENOMEM;
+    rc = r ? rec_engine_recommend(engine, id, c.n, r, &got, &model) : REC_ENOMEM;
     if (rc) {
         fprintf(stderr, "recd recommend: %s\n", rec_strerror(rc));
     } else {
@@ -42,6 +52,7 @@ int rec_cmd_recommend(int argc, char **argv)
             printf("%3d. %-20s %8.4f  %s\n", k + 1, r[k].id, r[k].score, r[k].reason);
     }
     free(r);
+    rec_uid_key_destroy(user_key);
     rec_app_close(store, engine);
     rec_config_free(&c);
     return rc ? 1 : 0;

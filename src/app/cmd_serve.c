@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/uid.h"
 #include "exp/experiment.h"
 #include "exp/tracker.h"
 #include "http/api.h"
@@ -405,10 +407,25 @@ static int watch_open(const struct rec_config *c, struct rec_store *store,
     return 0;
 }
 
+/* --user-id-key: the key (*key, NULL without it), checked against the store, and the
+ * experiments' override pins keyed with it. 0, or 1 after logging why. */
+static int open_user_key(const struct rec_config *c, struct rec_store *store, struct watch *w,
+                         struct rec_uid_key **key)
+{
+    if (rec_app_user_key(c, store, 1, key))
+        return 1;
+    if (rec_experiments_key_users(w->experiments, *key)) {
+        rec_error("out of memory");
+        return 1;
+    }
+    return 0;
+}
+
 /* Starts the Kafka consumer when brokers are configured (*out stays NULL otherwise) and
  * publishes it to GET /v1/status. 0, or 1 after logging why. */
 static int start_kafka(const struct rec_config *c, struct rec_store *store,
-                       struct rec_engine *engine, struct rec_kafka **out)
+                       struct rec_engine *engine, const struct rec_uid_key *user_key,
+                       struct rec_kafka **out)
 {
     *out = NULL;
     if (!c->kafka_brokers || !*c->kafka_brokers)
@@ -423,6 +440,10 @@ static int start_kafka(const struct rec_config *c, struct rec_store *store,
     kc.max_events = c->max_batch;
     kc.batch_messages = c->kafka_batch;
     kc.dead_letter_bytes = c->kafka_dead_letter_bytes;
+    kc.user_key = user_key;
+    if (user_key && c->kafka_dead_letter_bytes > 0)
+        rec_info("kafka: with --user-id-key dead letters keep no message bytes (they may hold "
+                 "raw user ids)");
     char err[512];
     if (rec_kafka_start(&kc, store, engine, out, err, sizeof err)) {
         rec_error("cannot start the Kafka consumer: %s", err);
@@ -448,6 +469,7 @@ int rec_cmd_serve(int argc, char **argv)
     struct rec_kafka *kafka = NULL;
     struct rec_http_server *http = NULL;
     struct rec_api api = {0};
+    struct rec_uid_key *user_key = NULL;
     char err[1024] = "";
     sigset_t sigs;
     if (limits_check(&c) || security_open(&c, &sec))
@@ -459,7 +481,8 @@ int rec_cmd_serve(int argc, char **argv)
      * default action and end the process mid start-up. */
     if (signals_open(&sigs) || load_experiments(&c, &w) || rec_app_open(&c, 1, &store, &engine))
         goto out;
-    if (watch_open(&c, store, engine, &w))
+    /* before the tracker replays the experiments' log and before anything is received */
+    if (open_user_key(&c, store, &w, &user_key) || watch_open(&c, store, engine, &w))
         goto out;
     api = (struct rec_api){
         .store = store,
@@ -476,6 +499,7 @@ int rec_cmd_serve(int argc, char **argv)
         .explore = w.explore,
         .ranker = w.ranker,
         .source_bandit = w.sources,
+        .user_key = user_key,
     };
     pthread_rwlock_init(&api.rules_lock, NULL);
     rules_lock = 1;
@@ -507,7 +531,7 @@ int rec_cmd_serve(int argc, char **argv)
         .cors = sec.cors,
     };
     hc.routes = rec_api_routes(&hc.n_routes);
-    if (start_kafka(&c, store, engine, &kafka))
+    if (start_kafka(&c, store, engine, user_key, &kafka))
         goto out;
     if (rec_http_start(&hc, &http, err, sizeof err)) {
         rec_error("cannot start the HTTP server on %s:%d: %s", c.bind, c.port, err);
@@ -520,6 +544,12 @@ int rec_cmd_serve(int argc, char **argv)
     int sig = 0;
     pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
     for (;;) {
+        /* poll first, then read: ThreadSanitizer runs a signal's handler while the thread waits
+         * in poll, but defers it while the thread waits in read (gcc 12), so a bare read never
+         * saw SIGTERM in a TSan build */
+        struct pollfd pfd = {.fd = sig_pipe[0], .events = POLLIN};
+        if (poll(&pfd, 1, -1) < 0 && errno == EINTR)
+            continue;
         unsigned char b;
         ssize_t got = read(sig_pipe[0], &b, 1);
         if (got < 0 && errno == EINTR)
@@ -549,6 +579,7 @@ out:
     if (rules_lock)
         pthread_rwlock_destroy(&api.rules_lock);
     security_close(&sec); /* after the server: requests read it until rec_http_stop */
+    rec_uid_key_destroy(user_key); /* after the server and the Kafka consumer, its users */
     rec_config_free(&c);
     return status;
 }

@@ -42,6 +42,7 @@ static const struct opt opts[] = {
     {"tls-cert", OPT_STR, OFF(tls_cert), NULL, REC_CMD_SERVE, "PEM certificate file (the server's first, then its chain): serve HTTPS only, with --tls-key (none: plain HTTP)"},
     {"tls-key", OPT_STR, OFF(tls_key), NULL, REC_CMD_SERVE, "PEM private key file of --tls-cert, unencrypted (make it readable by recd only)"},
     {"tls-priorities", OPT_STR, OFF(tls_priorities), NULL, REC_CMD_SERVE, "GnuTLS priority string: TLS versions and cipher suites (none: TLS 1.2 and 1.3 with forward-secret AEAD suites only; docs/SECURITY.md)"},
+    {"user-id-key", OPT_STR, OFF(user_id_key), NULL, REC_CMD_SERVE | REC_CMD_IMPORT | REC_CMD_RECOMMEND, "file holding a secret key (32 bytes or more, kept outside the data directory): user ids are stored only as their keyed hash, HMAC-SHA256(key, id) as 32 hex characters, and requests naming a raw id find it (docs/PRIVACY.md)"},
     {"max-body", OPT_I64, OFF(max_body), "16777216", REC_CMD_SERVE, "largest request body, bytes"},
     {"max-body-memory", OPT_I64, OFF(max_body_memory), "268435456", REC_CMD_SERVE, "bytes of request bodies buffered at once, all clients together (more than --max-body); a body that would go over gets 503"},
     {"max-connections", OPT_INT, OFF(max_connections), "1024", REC_CMD_SERVE, "concurrent connections, all clients together (further ones wait to be accepted)"},

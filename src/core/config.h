@@ -131,6 +131,9 @@ struct rec_config {
     char *tls_cert;         /* PEM certificate file; NULL (with tls_key NULL): plain HTTP */
     char *tls_key;          /* PEM private key file of tls_cert */
     char *tls_priorities;   /* GnuTLS priority string; NULL: recd's default */
+    /* serve, import, recommend: privacy (docs/PRIVACY.md) */
+    char *user_id_key;      /* key file: user ids are kept only as keyed hashes (core/uid.h);
+                             * NULL: as given */
 };
 
 /* Model types with a params-<name> option, in model_params order. */

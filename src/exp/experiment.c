@@ -9,6 +9,7 @@
 
 #include "core/err.h"
 #include "core/file.h"
+#include "core/uid.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -175,6 +176,40 @@ static const struct rec_exp_override *find_override(const struct rec_experiment 
         return NULL;
     struct rec_exp_override key = {(char *)user, 0};
     return bsearch(&key, e->overrides, (size_t)e->n_overrides, sizeof key, cmp_override);
+}
+
+int rec_experiments_key_users(struct rec_experiments *x, const struct rec_uid_key *k)
+{
+    if (!x || !k)
+        return 0;
+    /* all new strings first, so a failure changes nothing */
+    int total = 0;
+    for (int i = 0; i < x->n; i++)
+        total += x->list[i].n_overrides;
+    char **keyed = calloc(total ? (size_t)total : 1, sizeof *keyed);
+    if (!keyed)
+        return REC_ENOMEM;
+    for (int i = 0, j = 0; i < x->n; i++)
+        for (int o = 0; o < x->list[i].n_overrides; o++, j++) {
+            char buf[REC_UID_BUF];
+            if (!(keyed[j] = strdup(rec_uid_map(k, x->list[i].overrides[o].user, buf)))) {
+                while (j >= 0)
+                    free(keyed[j--]);
+                free(keyed);
+                return REC_ENOMEM;
+            }
+        }
+    for (int i = 0, j = 0; i < x->n; i++) {
+        struct rec_experiment *e = &x->list[i];
+        for (int o = 0; o < e->n_overrides; o++, j++) {
+            free(e->overrides[o].user);
+            e->overrides[o].user = keyed[j];
+        }
+        /* find_override searches by the new ids */
+        qsort(e->overrides, (size_t)e->n_overrides, sizeof *e->overrides, cmp_override);
+    }
+    free(keyed);
+    return 0;
 }
 
 int rec_exp_variant_find(const struct rec_experiment *e, const char *name)

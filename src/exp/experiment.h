@@ -14,6 +14,7 @@
  *        {"name": "control", "weight": 50, "settings": {}},
  *        {"name": "knn-heavy", "weight": 50, "settings": {"blend_knn": 1.0}}],
  *      "overrides": {"qa-user-1": "knn-heavy", "qa-user-2": "holdout"}}]}   optional QA pins
+ *                                    (raw user ids: under --user-id-key they are keyed at load)
  *
  * Experiments are mutually exclusive: a user is in at most one (the first that admits them).
  * A parsed struct rec_experiments is immutable, so any number of threads may read it and assign
@@ -24,6 +25,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+struct rec_uid_key;
 
 #define REC_EXP_NAME_MAX 64      /* bytes of an experiment or variant name, NUL included */
 #define REC_EXP_SALT_MAX 256     /* bytes of a salt, NUL included */
@@ -85,6 +88,11 @@ int rec_experiments_parse(const char *text, size_t len, rec_exp_settings_check_f
  * or REC_ETOOBIG. Thread-safe, but uses strerror. */
 int rec_experiments_load(const char *path, rec_exp_settings_check_fn check,
                          struct rec_experiments **out, char *err, size_t errlen);
+
+/* Replaces every user of the overrides by its keyed id under k (--user-id-key, core/uid.h), so
+ * that the pins match the keyed ids recd assigns. Call once, before x is shared; k NULL is a
+ * no-op. Returns 0 or REC_ENOMEM (x is then unchanged). Not thread-safe. */
+int rec_experiments_key_users(struct rec_experiments *x, const struct rec_uid_key *k);
 
 /* Frees x and everything it owns; NULL is a no-op. Invalidates pointers from find and assign. */
 void rec_experiments_free(struct rec_experiments *x);

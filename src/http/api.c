@@ -87,6 +87,13 @@ const char *rec_api_path_id(const struct rec_http_request *req, struct rec_http_
     return id;
 }
 
+const char *rec_api_path_user(const struct rec_api *api, const struct rec_http_request *req,
+                              struct rec_http_response *res, char buf[REC_UID_BUF])
+{
+    const char *id = rec_api_path_id(req, res, "user id");
+    return id ? rec_uid_map(api->user_key, id, buf) : NULL;
+}
+
 int rec_api_parse_n(const struct rec_http_request *req, struct rec_http_response *res, int def,
                     int max, int *n)
 {

@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 
+#include "core/uid.h"
 #include "http/http.h"
 #include "serve/pipeline.h"
 
@@ -38,6 +39,9 @@ struct rec_api {
     struct rec_ts *explore;      /* exploration's posteriors; NULL: off */
     struct rec_ranker *ranker;   /* the learned ranker (status); NULL: off */
     struct rec_source_bandit *source_bandit; /* per-context source weights; NULL: off */
+    const struct rec_uid_key *user_key; /* --user-id-key: every user id a request names (path,
+                                 * events, user documents) is replaced by its keyed id before
+                                 * use; not owned; NULL: ids as given */
 };
 
 /* Reloads the rules file (SIGHUP, POST /v1/rules/reload): the old rules stay on any error.
@@ -71,6 +75,11 @@ const char *rec_api_path_id(const struct rec_http_request *req, struct rec_http_
  * or 413 (too many values) reply written to res. */
 void *rec_api_parse_json(const struct rec_http_request *req, struct rec_http_response *res,
                          long max_values);
+/* The user id of a user route's path ({user} or {id}), checked as rec_api_path_id, then keyed
+ * with api->user_key: the keyed id written into buf, or the id as given without a key. Returns
+ * the id to use (borrowed from req or buf), or NULL with a 400 reply written to res. */
+const char *rec_api_path_user(const struct rec_api *api, const struct rec_http_request *req,
+                              struct rec_http_response *res, char buf[REC_UID_BUF]);
 /* Parses req's body as JSON (an array, or one object taken as a one-element array when
  * allow_single; application/x-ndjson: one object per line), at most max_batch records and
  * max_batch * REC_API_VALUES_PER_RECORD values. On error writes a 400/413 reply and returns
@@ -82,6 +91,7 @@ void *rec_api_parse_batch(const struct rec_api *api, const struct rec_http_reque
  * json_t* and returns 0 or REC_EINVAL with the reason. */
 struct rec_api_doc_kind {
     const char *name;
+    int user_ids;   /* 1: the documents' "id" is a user id, keyed with api->user_key */
     int (*check)(void *doc, char *err, size_t errlen);
     int (*store)(struct rec_store *s, const char *const *ids, const char *const *docs, int n);
     /* doc is the stored JSON document (the engine keeps it for cold start) */

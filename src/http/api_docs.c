@@ -1,5 +1,6 @@
 /* api_docs.c: the batch upsert shared by POST /v1/items and POST /v1/users: validate each
- * document, store the good ones in one commit, tell the engine, list the rejected ones. */
+ * document, key user ids (--user-id-key), store the good ones in one commit, tell the engine,
+ * list the rejected ones. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,16 @@ void rec_api_upsert_docs(struct rec_api *api, const struct rec_http_request *req
         if (kind->check(doc, msg, sizeof msg)) {
             json_array_append_new(rejected, json_pack("{s:I,s:s}", "index", (json_int_t)j, "reason", msg));
             continue;
+        }
+        if (kind->user_ids && api->user_key) {
+            /* the document is stored and kept with the keyed id, never the raw one */
+            char keyed[REC_UID_BUF];
+            const char *raw = json_string_value(json_object_get(doc, "id"));
+            const char *id = rec_uid_map(api->user_key, raw, keyed);
+            if (json_object_set_new(doc, "id", json_string(id))) {
+                rec_http_reply_error(res, 0, REC_ENOMEM, "out of memory");
+                goto out;
+            }
         }
         ids[n_ok] = json_string_value(json_object_get(doc, "id"));
         json_t *t = json_object_get(doc, "title");

@@ -59,7 +59,7 @@ void rec_api_post_events(void *app, const struct rec_http_request *req, struct r
     struct rec_event_batch b;
     uint8_t *inserted = NULL;
     json_t *rejected = NULL;
-    if (rec_event_batch_from_json(&b, root, rec_now_s()) ||
+    if (rec_event_batch_from_json(&b, root, rec_now_s(), api->user_key) ||
         !(inserted = calloc(b.n ? (size_t)b.n : 1, 1)) || !(rejected = rejected_json(&b))) {
         rec_http_reply_error(res, 0, REC_ENOMEM, "out of memory");
         goto out;

@@ -251,7 +251,8 @@ void rec_api_export_user(void *app, const struct rec_http_request *req,
                          struct rec_http_response *res)
 {
     struct rec_api *api = app;
-    const char *id = rec_api_path_id(req, res, "user id");
+    char keyed[REC_UID_BUF];
+    const char *id = rec_api_path_user(api, req, res, keyed);
     if (!id)
         return;
     int64_t limit, after_seq, after_served;

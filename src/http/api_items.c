@@ -63,7 +63,7 @@ static int check_item(void *d, char *err, size_t errlen)
     return 0;
 }
 
-static const struct rec_api_doc_kind item_kind = {"item", check_item, rec_store_upsert_items,
+static const struct rec_api_doc_kind item_kind = {"item", 0, check_item, rec_store_upsert_items,
                                                   rec_engine_put_item_doc};
 
 void rec_api_post_items(void *app, const struct rec_http_request *req, struct rec_http_response *res)

@@ -17,7 +17,8 @@ static json_t *empty_prefs(void)
 void rec_api_get_prefs(void *app, const struct rec_http_request *req, struct rec_http_response *res)
 {
     struct rec_api *api = app;
-    const char *id = rec_api_path_id(req, res, "user id");
+    char keyed[REC_UID_BUF];
+    const char *id = rec_api_path_user(api, req, res, keyed);
     if (!id)
         return;
     char *doc = NULL;
@@ -37,7 +38,8 @@ void rec_api_get_prefs(void *app, const struct rec_http_request *req, struct rec
 void rec_api_put_prefs(void *app, const struct rec_http_request *req, struct rec_http_response *res)
 {
     struct rec_api *api = app;
-    const char *id = rec_api_path_id(req, res, "user id");
+    char keyed[REC_UID_BUF];
+    const char *id = rec_api_path_user(api, req, res, keyed);
     if (!id)
         return;
     json_t *prefs = rec_api_parse_json(req, res, REC_API_MAX_VALUES);

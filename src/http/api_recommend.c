@@ -337,7 +337,8 @@ void rec_api_recommend(void *app, const struct rec_http_request *req, struct rec
 {
     struct rec_api *api = app;
     double t0 = rec_mono_s();
-    const char *id = rec_api_path_id(req, res, "user id");
+    char keyed[REC_UID_BUF];
+    const char *id = rec_api_path_user(api, req, res, keyed);
     if (!id)
         return;
     char err[512];

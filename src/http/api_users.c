@@ -39,7 +39,8 @@ static int put_user(struct rec_engine *e, const char *id, const char *title, con
     return rec_engine_put_user_doc(e, id, doc);
 }
 
-static const struct rec_api_doc_kind user_kind = {"user", check_user, rec_store_upsert_users, put_user};
+static const struct rec_api_doc_kind user_kind = {"user", 1, check_user, rec_store_upsert_users,
+                                                  put_user};
 
 void rec_api_post_users(void *app, const struct rec_http_request *req, struct rec_http_response *res)
 {
@@ -48,7 +49,8 @@ void rec_api_post_users(void *app, const struct rec_http_request *req, struct re
 void rec_api_get_user(void *app, const struct rec_http_request *req, struct rec_http_response *res)
 {
     struct rec_api *api = app;
-    const char *id = rec_api_path_id(req, res, "user id");
+    char keyed[REC_UID_BUF];
+    const char *id = rec_api_path_user(api, req, res, keyed);
     if (!id)
         return;
     struct rec_user_info *info = malloc(sizeof *info);
@@ -89,7 +91,8 @@ void rec_api_get_user(void *app, const struct rec_http_request *req, struct rec_
 void rec_api_delete_user(void *app, const struct rec_http_request *req, struct rec_http_response *res)
 {
     struct rec_api *api = app;
-    const char *id = rec_api_path_id(req, res, "user id");
+    char keyed[REC_UID_BUF];
+    const char *id = rec_api_path_user(api, req, res, keyed);
     if (!id)
         return;
     if (api->tracker) /* first, so no pending log row of theirs lands after the delete */

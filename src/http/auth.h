@@ -1,7 +1,7 @@
 /* auth.h: the HTTP security policy of recd: API keys with scopes, per-client rate limits (token
  * buckets) and the CORS origin list. server.c applies them in on_headers, before a body byte is
- * read; this file decides, it never touches a socket. Also SHA-256 (FIPS 180-4), which is how
- * the keys are held.
+ * read; this file decides, it never touches a socket. Keys are held as their SHA-256
+ * (core/sha256.h).
  *
  * Scopes are per route (the route table in api.c). A key has one or more of read, write and
  * admin; admin allows every route, read and write only routes of their own scope (write does
@@ -13,12 +13,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define REC_SHA256_SIZE 32
+#include "core/sha256.h"
+
 #define REC_AUTH_KEY_MIN 16    /* shortest key a key file may hold, characters */
 #define REC_AUTH_KEY_MAX 256   /* longest */
-
-/* SHA-256 of n bytes at data into out. Pure, thread-safe. */
-void rec_sha256(const void *data, size_t n, uint8_t out[REC_SHA256_SIZE]);
 
 /* 1 when the n bytes at a and b are equal, else 0, in time that depends only on n (no early
  * exit, no data-dependent branch). */

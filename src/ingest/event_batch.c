@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/uid.h"
 #include "ingest/event_json.h"
 #include "serve/engine.h"
 #include "store/store.h"
@@ -39,7 +40,19 @@ static int add_reject(struct rec_event_batch *b, size_t index, const char *reaso
     return 0;
 }
 
-int rec_event_batch_from_json(struct rec_event_batch *b, void *root, int64_t now)
+/* Replaces ev's user id by its keyed id, in the element obj that ev borrows its strings from.
+ * The raw id's string is freed with the old value. 0 or REC_ENOMEM. */
+static int key_user(json_t *obj, struct rec_event *ev, const struct rec_uid_key *users)
+{
+    char buf[REC_UID_BUF];
+    if (json_object_set_new(obj, "user", json_string(rec_uid_map(users, ev->user, buf))))
+        return REC_ENOMEM;
+    ev->user = json_string_value(json_object_get(obj, "user"));
+    return 0;
+}
+
+int rec_event_batch_from_json(struct rec_event_batch *b, void *root, int64_t now,
+                              const struct rec_uid_key *users)
 {
     memset(b, 0, sizeof *b);
     b->root = root;
@@ -61,6 +74,10 @@ int rec_event_batch_from_json(struct rec_event_batch *b, void *root, int64_t now
                 goto nomem;
             continue;
         }
+        if (users && key_user(json_array_get(root, j), &b->events[b->n], users)) {
+            free(b->contexts[b->n]); /* not counted in b->n yet, so not freed with b */
+            goto nomem;
+        }
         b->index[b->n++] = j;
     }
     return 0;
@@ -70,7 +87,8 @@ nomem:
 }
 
 int rec_event_batch_parse(struct rec_event_batch *b, const char *text, size_t len, int max,
-                          int64_t now, char *err, size_t errlen)
+                          int64_t now, const struct rec_uid_key *users, char *err,
+                          size_t errlen)
 {
     memset(b, 0, sizeof *b);
     if (len == 0)
@@ -99,7 +117,7 @@ int rec_event_batch_parse(struct rec_event_batch *b, const char *text, size_t le
         return rec_errf(err, errlen, REC_ETOOBIG, "batch of %zu events exceeds the limit of %d", n,
                         max);
     }
-    if (rec_event_batch_from_json(b, root, now))
+    if (rec_event_batch_from_json(b, root, now, users))
         return rec_errf(err, errlen, REC_ENOMEM, "out of memory");
     return 0;
 }

@@ -14,6 +14,7 @@
 
 struct rec_store;
 struct rec_engine;
+struct rec_uid_key;
 
 /* An event of a batch that failed validation. */
 struct rec_event_reject {
@@ -35,14 +36,19 @@ struct rec_event_batch {
 
 /* Takes ownership of root (a json_t array; on error too) and validates every element with
  * rec_event_from_json; now is the ts of events without one. A bad element never drops a good
- * one: it goes to b->rejected. Returns 0 (b->n may be 0) or REC_ENOMEM (b left empty). */
-int rec_event_batch_from_json(struct rec_event_batch *b, void *root, int64_t now);
+ * one: it goes to b->rejected. With users (the --user-id-key; NULL: ids as given), each valid
+ * event's user id is replaced, in root too, by its keyed id (rec_uid_map), so what is stored
+ * and applied never holds the raw one. Returns 0 (b->n may be 0) or REC_ENOMEM (b left
+ * empty). */
+int rec_event_batch_from_json(struct rec_event_batch *b, void *root, int64_t now,
+                              const struct rec_uid_key *users);
 
 /* Parses text[0..len) as one event object or a JSON array of at most max elements, then as
  * rec_event_batch_from_json. Returns 0, or REC_EFORMAT (malformed JSON), REC_EINVAL (neither an
  * object nor an array), REC_ETOOBIG, REC_ENOMEM, with a message in err; b is then empty. */
 int rec_event_batch_parse(struct rec_event_batch *b, const char *text, size_t len, int max,
-                          int64_t now, char *err, size_t errlen);
+                          int64_t now, const struct rec_uid_key *users, char *err,
+                          size_t errlen);
 
 /* Releases what b owns and zeroes it. Safe on a zeroed or already freed batch. */
 void rec_event_batch_free(struct rec_event_batch *b);

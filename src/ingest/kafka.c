@@ -195,11 +195,15 @@ static int note_offset(struct pending *p, int32_t partition, int64_t offset)
     return 0;
 }
 
-/* Describes why a message is a dead letter: the whole-message error, or its invalid events. */
-static void dead_reason(char *out, const struct rec_event_batch *b, const char *whole)
+/* Describes why a message is a dead letter: the whole-message error, or its invalid events.
+ * redact drops the input jansson quotes in a syntax error ("... near 'alice'"). */
+static void dead_reason(char *out, const struct rec_event_batch *b, const char *whole, int redact)
 {
     if (whole) {
         snprintf(out, REASON_MAX, "%s", whole);
+        char *near = redact ? strstr(out, " near ") : NULL;
+        if (near)
+            *near = '\0';
         return;
     }
     int len = snprintf(out, REASON_MAX, "%d of %zu events invalid", b->n_rejected, b->n_total);
@@ -219,8 +223,10 @@ static int add_dead(struct rec_kafka *k, const rd_kafka_message_t *m,
         return REC_ENOMEM;
     p->cap_dead = cap;
     int i = p->n_dead++;
-    dead_reason(p->reason[i], b, whole);
-    size_t limit = (size_t)k->cfg.dead_letter_bytes;
+    int keyed = k->cfg.user_key != NULL;
+    dead_reason(p->reason[i], b, whole, keyed);
+    /* with keyed user ids the store keeps no raw message bytes: they may name a user */
+    size_t limit = keyed ? 0 : (size_t)k->cfg.dead_letter_bytes;
     size_t keep = m->len < limit ? m->len : limit;
     p->dead[i] = (struct rec_dead_letter){
         .source = "kafka",
@@ -274,7 +280,8 @@ static int take(struct rec_kafka *k, rd_kafka_message_t *m)
     pm->m = m;
     char err[256];
     int rc = rec_event_batch_parse(&pm->b, m->payload, m->payload ? m->len : 0,
-                                   k->cfg.max_events, message_time(m), err, sizeof err);
+                                   k->cfg.max_events, message_time(m), k->cfg.user_key, err,
+                                   sizeof err);
     if (rc == REC_ENOMEM)
         return REC_ENOMEM;
     int cap = p->cap_ev;

@@ -28,6 +28,7 @@
 struct rec_store;
 struct rec_engine;
 struct rec_kafka;
+struct rec_uid_key;
 
 struct rec_kafka_config {
     const char *brokers;            /* bootstrap servers, "host:port[,host:port...]" */
@@ -40,6 +41,11 @@ struct rec_kafka_config {
                                      * commit stops taking messages once it holds as many */
     int batch_messages;             /* most messages in one store commit */
     int dead_letter_bytes;          /* message bytes a dead letter keeps */
+    const struct rec_uid_key *user_key; /* --user-id-key: events' user ids are keyed
+                                     * (event_batch.h), and a dead letter keeps no payload
+                                     * bytes and no quoted input in its reason, since they may
+                                     * hold raw user ids; NULL: ids as given. Must outlive the
+                                     * consumer */
 };
 
 /* Fills c with the defaults (topic "events", group "recd", 10000, 1000, 4096; no brokers). */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "core/uid.h"
 #include "exp/experiment.h"
 
 /* JSON in C literals is written with ' for ", and so are expected messages: this swaps them. */
@@ -354,6 +355,37 @@ static void test_overrides_win(void **state)
     rec_experiments_free(x);
 }
 
+/* Under --user-id-key the pins name raw ids in the file and match the keyed ids recd assigns;
+ * the raw ids no longer match, and the pins stay sorted for the search. */
+static void test_overrides_keyed(void **state)
+{
+    struct rec_experiments *x = parse_ok(
+        "{'experiments': ["
+        " {'name': 'e', 'traffic': 1e-12, 'variants': [{'name': 'c', 'weight': 1},"
+        "  {'name': 't', 'weight': 1}],"
+        "  'overrides': {'qa-1': 't', 'qa-2': 'holdout', 'zz': 'c', 'a': 'c'}}]}");
+    struct rec_uid_key *k = NULL;
+    char err[256];
+    assert_int_equal(rec_uid_key_create("0123456789abcdef0123456789abcdef", 32, &k, err,
+                                        sizeof err), 0);
+    assert_int_equal(rec_experiments_key_users(x, NULL), 0); /* no key: nothing changes */
+    assert_int_equal(rec_experiments_key_users(x, k), 0);
+    const char *raw[] = {"qa-1", "qa-2", "zz", "a"};
+    const char *want[] = {"t", "holdout", "c", "c"};
+    for (int i = 0; i < 4; i++) {
+        char buf[REC_UID_BUF];
+        struct rec_exp_assignment a;
+        rec_experiments_assign(x, rec_uid_map(k, raw[i], buf), &a);
+        assert_int_equal(a.overridden, 1);
+        assert_string_equal(a.variant_name, want[i]);
+        rec_experiments_assign(x, raw[i], &a);
+        assert_int_equal(a.overridden, 0);
+        assert_null(a.exp); /* traffic 1e-12: only pins get in */
+    }
+    rec_uid_key_destroy(k);
+    rec_experiments_free(x);
+}
+
 #define V1 "'variants': [{'name': 'c', 'weight': 1}]"
 
 /* An experiment with n variants of weight 1. */
@@ -609,6 +641,7 @@ int main(void)
         cmocka_unit_test(test_sticky),
         cmocka_unit_test(test_salt_reshuffles),
         cmocka_unit_test(test_overrides_win),
+        cmocka_unit_test(test_overrides_keyed),
         cmocka_unit_test(test_validation_errors),
         cmocka_unit_test(test_syntax_errors),
         cmocka_unit_test(test_settings_check),
