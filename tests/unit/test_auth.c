@@ -322,7 +322,7 @@ static int scope_of(const char *method, const char *pattern)
     return -1;
 }
 
-/* The table: read, write, admin; /health open. */
+/* The table: read, write, admin; /health and the dashboard page open. */
 static void test_route_scopes(void **state)
 {
     assert_int_equal(scope_of("GET", "/health"), REC_SCOPE_OPEN);
@@ -344,7 +344,8 @@ static void test_route_scopes(void **state)
     }
     assert_int_equal(n_read, 5);
     assert_int_equal(n_write, 1);
-    assert_int_equal(n_open, 1);   /* everything else is admin */
+    assert_int_equal(n_open, 2);   /* everything else is admin */
+    assert_int_equal(scope_of("GET", "/dashboard"), REC_SCOPE_OPEN); /* a page without data */
     assert_int_equal(scope_of("DELETE", "/v1/users/{id}"), REC_SCOPE_ADMIN);
     assert_int_equal(scope_of("GET", "/v1/users/{id}/export"), REC_SCOPE_ADMIN);
     assert_int_equal(scope_of("GET", "/metrics"), REC_SCOPE_ADMIN);
