@@ -15,6 +15,7 @@
 #include "core/err.h"
 #include "core/rand.h"
 #include "rank/fm.h"
+#include "test_files.h"
 
 /* ---- helpers ------------------------------------------------------------------------------- */
 
@@ -472,28 +473,6 @@ static void test_save_load_round_trip(void **state)
     char cmd[160];
     snprintf(cmd, sizeof cmd, "test $(ls '%s' | wc -l) -eq 1", tmpdir);
     assert_int_equal(system(cmd), 0);
-}
-
-static unsigned char *read_all(const char *path, long *n)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    *n = ftell(f);
-    rewind(f);
-    unsigned char *b = malloc((size_t)*n + 1);
-    assert_non_null(b);
-    assert_int_equal(fread(b, 1, (size_t)*n, f), (size_t)*n);
-    fclose(f);
-    return b;
-}
-
-static void write_all(const char *path, const unsigned char *b, long n)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(b, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
 }
 
 static void assert_bad_file(const char *path)

@@ -23,6 +23,7 @@
 #include "serve/pipeline.h"
 #include "serve/ranker.h"
 #include "serve/ranker_file.h"
+#include "test_files.h"
 #include "serve/ranker_saver.h"
 
 #define N_USERS 30
@@ -180,28 +181,6 @@ static void test_round_trip_serves_the_same(void **state)
     rec_ranker_close(c);
     rec_ranker_close(a);
     rec_ranker_close(b);
-}
-
-static unsigned char *read_all(const char *path, long *n)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    *n = ftell(f);
-    rewind(f);
-    unsigned char *b = malloc((size_t)*n + 1);
-    assert_non_null(b);
-    assert_int_equal(fread(b, 1, (size_t)*n, f), (size_t)*n);
-    fclose(f);
-    return b;
-}
-
-static void write_all(const char *path, const unsigned char *b, long n)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(b, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
 }
 
 /* Refused with rc and a message naming the file; r keeps its state (fresh: no examples). */
