@@ -6,8 +6,9 @@ set -eu
 PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev
 libmicrohttpd-dev libjansson-dev libsqlite3-dev
 libopenblas-dev liblapacke-dev libzstd-dev libcmocka-dev librdkafka-dev sqlite3
-python3 curl zstd chromium openssl"
-# openssl: tests/e2e/test_tls.py makes its self-signed certificates with it.
+python3 curl zstd chromium openssl wrk"
+# openssl: tests/e2e/test_tls.py makes its self-signed certificates with it. wrk: the HTTP
+# load generator of bench/bench_http_serve.py (make bench), the one issue #7 names.
 # The dashboard's browser test runs Debian's Chromium through playwright-core (npm). Node.js may
 # come from elsewhere (NodeSource bundles npm): Debian's nodejs and npm only when they are missing.
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
