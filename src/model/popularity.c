@@ -16,6 +16,7 @@ void rec_pop_free(struct rec_pop *p)
 {
     free(p->sum);
     free(p->ref_ts);
+    free(p->key);
     memset(p, 0, sizeof *p);
 }
 
@@ -37,6 +38,12 @@ static int grow(struct rec_pop *p, int32_t need)
     if (!ts)
         return REC_ENOMEM;
     p->ref_ts = ts;
+    double *key = realloc(p->key, (size_t)cap * sizeof *key);
+    if (!key)
+        return REC_ENOMEM;
+    p->key = key;
+    for (int32_t i = p->cap; i < cap; i++)
+        key[i] = -INFINITY;
     memset(p->sum + p->cap, 0, (size_t)(cap - p->cap) * sizeof *sum);
     memset(p->ref_ts + p->cap, 0, (size_t)(cap - p->cap) * sizeof *ts);
     p->cap = cap;
@@ -67,14 +74,16 @@ int rec_pop_add(struct rec_pop *p, int32_t item, double w, int64_t ts)
     /* taking back a share that was all there was leaves rounding dust, not popularity */
     if (fabs(p->sum[item]) < 1e-6 * fabs(w))
         p->sum[item] = 0;
+    p->key[item] = p->sum[item] > 0 ? log2(p->sum[item]) + (double)p->ref_ts[item] / p->half_life_s
+                                    : -INFINITY;
     return 0;
 }
 
 double rec_pop_key(const struct rec_pop *p, int32_t item)
 {
-    if (item < 0 || item >= p->n_items || p->sum[item] <= 0)
+    if (item < 0 || item >= p->n_items)
         return -INFINITY;
-    return log2(p->sum[item]) + (double)p->ref_ts[item] / p->half_life_s;
+    return p->key[item];
 }
 
 double rec_pop_value(const struct rec_pop *p, int32_t item, int64_t now)
