@@ -24,7 +24,7 @@ from harness import SHARED, Server  # noqa: E402
 
 SECONDS = float(sys.argv[2]) if len(sys.argv) > 2 else 5.0
 LUA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wrk_recommend.lua")
-CASES = ((1, 8), (2, 32), (2, 128))  # (wrk threads, connections)
+CASES = tuple(tuple(int(x) for x in c.split("x")) for c in os.environ.get("RECD_WRK_CASES", "1x8,2x32,2x128").split(","))  # (wrk threads, connections)
 
 
 def server_cpu(pid):
