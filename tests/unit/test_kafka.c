@@ -294,7 +294,9 @@ static void test_group_splits_partitions_and_hands_over(void **state)
     WAIT_FOR(stored_events(&a) + stored_events(&b) == total, "400 events across both nodes");
     assert_int_equal(stored_events(&a), 200); /* 100 per partition, 2 partitions each */
     assert_int_equal(stored_events(&b), 200);
-    assert_int_equal(live_events(&a), 200);
+    /* a batch is applied to the engine right after its commit: the store may be ahead for an
+     * instant (an ASan run saw 192 of 200 applied at this point) */
+    WAIT_FOR(live_events(&a) == 200, "a's 200 events applied");
 
     /* a leaves mid-stream: it commits what it made durable, b takes all four partitions */
     for (int i = 400; i < 700; i++, total++) {
