@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "core/file.h"
 #include "core/rand.h"
 #include "model/binio.h"
 #include "model/simd.h"
@@ -394,44 +395,18 @@ int rec_fm_write(const struct rec_fm *m, FILE *f)
     return rec_binw_finish(&w);
 }
 
+static int write_model_file(void *ctx, FILE *f) { return rec_fm_write(ctx, f); }
+
 int rec_fm_save(const struct rec_fm *m, const char *path, char *err, size_t errlen)
 {
     if (!m || !path)
         return rec_errf(err, errlen, REC_EINVAL, "fm save: no model or path");
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 8);
-    if (!tmp)
-        return rec_errf(err, errlen, REC_ENOMEM, "fm save: out of memory");
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".XXXXXX", 8);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int rc = rec_errf(err, errlen, REC_EIO, "fm save: cannot create %s: %s", tmp,
-                          strerror(errno));
-        free(tmp);
-        return rc;
-    }
-    FILE *f = fdopen(fd, "wb");
-    if (!f) {
-        close(fd);
-        unlink(tmp);
-        free(tmp);
-        return rec_errf(err, errlen, REC_EIO, "fm save: fdopen: %s", strerror(errno));
-    }
-    fchmod(fd, 0644); /* mkstemp's 0600 would hide the model from other readers */
-    int rc = rec_fm_write(m, f);
-    if (!rc && fsync(fd) != 0)
-        rc = REC_EIO;
-    if (fclose(f) != 0)
-        rc = REC_EIO;
-    if (!rc && rename(tmp, path) != 0)
-        rc = REC_EIO;
-    if (rc) {
-        rc = rec_errf(err, errlen, rc, "fm save: cannot write %s: %s", path, strerror(errno));
-        unlink(tmp);
-    }
-    free(tmp);
-    return rc;
+    int rc = rec_file_replace(path, write_model_file, (void *)m, NULL);
+    if (rc == REC_ENOMEM)
+        return rec_errf(err, errlen, rc, "fm save: out of memory");
+    if (rc)
+        return rec_errf(err, errlen, rc, "fm save: cannot write %s: %s", path, strerror(errno));
+    return 0;
 }
 
 /* Reads a model; NULL with r->rc set and *why naming the damage on failure. */

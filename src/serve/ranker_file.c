@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "core/file.h"
 #include "model/binio.h"
 #include "rank/fm.h"
 #include "serve/ranker.h"
@@ -33,19 +34,9 @@ static void dir_of(const char *path, char *buf, size_t len)
         snprintf(buf, len, "%.*s", (int)(slash - path), path);
 }
 
-/* fsync of a directory, so a rename in it survives a power cut. */
-static int sync_dir(const char *dir)
+static int write_state(void *ctx, FILE *f)
 {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd < 0)
-        return REC_EIO;
-    int rc = fsync(fd) == 0 ? 0 : REC_EIO;
-    close(fd);
-    return rc;
-}
-
-static int write_state(const struct rec_ranker_state *st, FILE *f)
-{
+    const struct rec_ranker_state *st = ctx;
     struct rec_binw w;
     rec_binw_init(&w, f);
     rec_binw_head(&w, MAGIC, FORMAT_VERSION);
@@ -57,52 +48,27 @@ static int write_state(const struct rec_ranker_state *st, FILE *f)
     return rc ? rc : rec_fm_write(st->fm, f);
 }
 
-/* Writes st to tmp, makes it durable and renames it over path; *bytes gets the size. 0 or
- * REC_EIO (errno says why). */
-static int write_file(const struct rec_ranker_state *st, const char *path, const char *tmp,
-                      const char *dir, int64_t *bytes)
-{
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
-        return REC_EIO;
-    int rc = write_state(st, f);
-    if (!rc && (fflush(f) != 0 || fsync(fileno(f)) != 0))
-        rc = REC_EIO;
-    *bytes = (int64_t)ftell(f);
-    if (fclose(f) != 0)
-        rc = REC_EIO;
-    if (!rc && rename(tmp, path) != 0)
-        rc = REC_EIO;
-    if (rc) {
-        int saved = errno;
-        unlink(tmp);
-        errno = saved;
-        return rc;
-    }
-    return sync_dir(dir);
-}
-
 int rec_ranker_save(struct rec_ranker *r, const char *path, struct rec_ranker_saved *saved,
                     char *err, size_t errlen)
 {
     size_t plen = strlen(path);
-    char *tmp = malloc(plen + 5), *dir = malloc(plen + 2);
+    char *dir = malloc(plen + 2);
     struct rec_ranker_state *st = calloc(1, sizeof *st); /* 32 KiB of AUC bins: not the stack */
     struct rec_ranker_saved info = {0};
-    int rc = tmp && dir && st ? rec_ranker_get_state(r, st, &info.changes, &info.erasures)
-                              : REC_ENOMEM;
+    int rc = dir && st ? rec_ranker_get_state(r, st, &info.changes, &info.erasures) : REC_ENOMEM;
     if (rc) {
         rc = rec_errf(err, errlen, REC_ENOMEM, "ranker save: out of memory");
         goto out;
     }
-    snprintf(tmp, plen + 5, "%s.tmp", path);
     dir_of(path, dir, plen + 2);
+    long long bytes = 0;
     pthread_mutex_lock(&save_mu);
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
         rc = REC_EIO;
     else
-        rc = write_file(st, path, tmp, dir, &info.bytes);
+        rc = rec_file_replace(path, write_state, st, &bytes);
     pthread_mutex_unlock(&save_mu);
+    info.bytes = bytes;
     if (rc)
         rc = rec_errf(err, errlen, rc, "ranker save: cannot write %s: %s", path, strerror(errno));
     info.examples = st->positives + st->negatives;
@@ -113,7 +79,6 @@ out:
         rec_fm_free(st->fm);
     free(st);
     free(dir);
-    free(tmp);
     return rc;
 }
 

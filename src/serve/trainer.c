@@ -18,6 +18,7 @@
 
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/file.h"
 #include "core/log.h"
 #include "serve/engine_impl.h"
 #include "store/store.h"
@@ -128,7 +129,19 @@ static void remove_old_snapshots(const char *dir, int64_t keep_from)
     closedir(d);
 }
 
-/* Writes the snapshot to a temporary file, syncs, renames; then records it in the store. */
+struct snapshot_file {
+    const struct rec_als *m;
+    const char *const *user_names, *const *item_names;
+};
+
+static int write_snapshot(void *ctx, FILE *f)
+{
+    const struct snapshot_file *sf = ctx;
+    return rec_als_save(sf->m, f, sf->user_names, sf->item_names);
+}
+
+/* Writes the snapshot durably (core/file's replace: temporary file, fsync, rename, directory
+ * fsync); then records it in the store. */
 static void save_snapshot(struct rec_engine *e, const struct rec_als *m, char **user_names,
                           char **item_names, int64_t version, int64_t trained_seq,
                           int64_t trained_events, double duration_s, int64_t trained_at,
@@ -137,22 +150,13 @@ static void save_snapshot(struct rec_engine *e, const struct rec_als *m, char **
     if (!e->p.model_dir || !e->store)
         return;
     mkdir(e->p.model_dir, 0755);
-    char path[4096], tmp[4200];
+    char path[4096];
     snprintf(path, sizeof path, "%s/als-%06" PRId64 ".bin", e->p.model_dir, version);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        rec_warn("engine: cannot write snapshot %s: %s", tmp, strerror(errno));
-        return;
-    }
-    int rc = rec_als_save(m, f, (const char *const *)user_names, (const char *const *)item_names);
-    if (!rc && (fflush(f) != 0 || fsync(fileno(f)) != 0))
-        rc = REC_EIO;
-    if (fclose(f) != 0)
-        rc = REC_EIO;
-    if (rc || rename(tmp, path) != 0) {
-        rec_warn("engine: snapshot %s not saved", path);
-        unlink(tmp);
+    struct snapshot_file sf = {m, (const char *const *)user_names, (const char *const *)item_names};
+    int rc = rec_file_replace(path, write_snapshot, &sf, NULL);
+    if (rc) {
+        rec_warn("engine: snapshot %s not saved: %s", path,
+                 rc == REC_EIO ? strerror(errno) : rec_strerror(rc));
         return;
     }
     /* one transaction: a crash never leaves a snapshot recorded under another's version */
