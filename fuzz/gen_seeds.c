@@ -75,17 +75,18 @@ static unsigned char *slurp(FILE *f, size_t *n)
 
 static void fm_seeds(void)
 {
-    static const int shapes[][2] = {{10, 0}, {10, 2}};
-    for (int s = 0; s < 2; s++) {
+    static const int shapes[][3] = {{10, 0, 0}, {10, 2, 0}, {10, 2, 1}}; /* bits, k, across_groups */
+    for (int s = 0; s < 3; s++) {
         struct rec_fm_config c;
         rec_fm_config_default(&c);
         c.bits = shapes[s][0];
         c.k = shapes[s][1];
+        c.across_groups = shapes[s][2];
         struct rec_fm *m;
         if (rec_fm_new(&c, &m))
             exit(1);
-        struct rec_fm_feature x[2] = {{rec_fm_hash("user", "u1", c.bits), 1},
-                                      {rec_fm_hash("item", "i1", c.bits), 1}};
+        struct rec_fm_feature x[2] = {{rec_fm_hash("user", "u1", c.bits) | REC_FM_GROUP(0), 1},
+                                      {rec_fm_hash("item", "i1", c.bits) | REC_FM_GROUP(1), 1}};
         for (int i = 0; i < 3; i++)
             rec_fm_learn(m, x, 2, i & 1, 1.0);
         char path[4096], err[256];
@@ -101,7 +102,7 @@ static void fm_seeds(void)
         fclose(f);
         remove(path);
         char stem[32];
-        snprintf(stem, sizeof stem, "bits10-k%d", c.k);
+        snprintf(stem, sizeof stem, "bits10-k%d%s", c.k, c.across_groups ? "-groups" : "");
         put_family("fm_snapshot", stem, p, n, 0);
         free(p);
     }

@@ -774,8 +774,10 @@ static int env_number(const char *name, double *v, char *err, size_t errlen)
 static int fm_settings(const struct rec_config *c, struct rec_fm_config *fc, char *err, size_t errlen)
 {
     rec_fm_config_default(fc);
-    double k = fc->k, bits = fc->bits;
+    double k = fc->k, bits = fc->bits, across = 1; /* as the served ranker (serve/ranker.c) */
     int rc = env_number("RECD_FM_K", &k, err, errlen);
+    if (!rc)
+        rc = env_number("RECD_FM_ACROSS_GROUPS", &across, err, errlen);
     if (!rc)
         rc = env_number("RECD_FM_LR", &fc->lr, err, errlen);
     if (!rc)
@@ -784,8 +786,11 @@ static int fm_settings(const struct rec_config *c, struct rec_fm_config *fc, cha
         return rc;
     if (k != floor(k) || bits != floor(bits) || fabs(k) > 1e6 || fabs(bits) > 1e6)
         return rec_errf(err, errlen, REC_EINVAL, "RECD_FM_K and RECD_FM_BITS take integers");
+    if (across != 0 && across != 1)
+        return rec_errf(err, errlen, REC_EINVAL, "RECD_FM_ACROSS_GROUPS takes 0 or 1");
     fc->k = (int)k;
     fc->bits = (int)bits;
+    fc->across_groups = (int)across;
     fc->seed = (uint64_t)c->seed;
     const char *msg = rec_fm_config_check(fc);
     return msg ? rec_errf(err, errlen, REC_EINVAL, "FM settings: %s", msg) : 0;

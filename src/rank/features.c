@@ -22,10 +22,26 @@ static void put(struct sink *s, uint32_t index)
 
 static int known(const char *s) { return s && *s; }
 
-static void put_field(struct sink *s, const char *field, const char *value)
+/* A field of the user side, the item side or the context (REC_RANK_GROUP_*). */
+static void put_field_in(struct sink *s, int group, const char *field, const char *value)
 {
     if (known(value))
-        put(s, rec_fm_hash(field, value, s->bits));
+        put(s, rec_fm_hash(field, value, s->bits) | REC_FM_GROUP(group));
+}
+
+static void put_user(struct sink *s, const char *field, const char *value)
+{
+    put_field_in(s, REC_RANK_GROUP_USER, field, value);
+}
+
+static void put_item(struct sink *s, const char *field, const char *value)
+{
+    put_field_in(s, REC_RANK_GROUP_ITEM, field, value);
+}
+
+static void put_context(struct sink *s, const char *field, const char *value)
+{
+    put_field_in(s, REC_RANK_GROUP_CONTEXT, field, value);
 }
 
 /* The cross field of sides with 32-bit hashes h[0..n): value = n x 8 hex digits. */
@@ -94,11 +110,11 @@ const char *rec_rank_gap_bucket(double s)
 static void attrs(struct sink *s, const struct rec_rank_input *in, const char *dur)
 {
     for (int c = 0; c < in->n_categories; c++)
-        put_field(s, "category", in->categories[c]);
+        put_item(s, "category", in->categories[c]);
     for (int t = 0; t < in->n_tags; t++)
-        put_field(s, "tag", in->tags[t]);
-    put_field(s, "duration", dur);
-    put_field(s, "item_age", rec_rank_age_bucket(in->age_days));
+        put_item(s, "tag", in->tags[t]);
+    put_item(s, "duration", dur);
+    put_item(s, "item_age", rec_rank_age_bucket(in->age_days));
     char field[FIELD_CAP];
     for (int a = 0; a < in->n_user_attrs; a++) {
         const char *key = in->user_attr_keys[a] ? in->user_attr_keys[a] : "";
@@ -106,7 +122,7 @@ static void attrs(struct sink *s, const struct rec_rank_input *in, const char *d
         if (!known(val))
             continue;
         user_field(field, key, "");
-        put_field(s, field, val);
+        put_user(s, field, val);
     }
     for (int a = 0; a < in->n_user_attrs; a++) {
         const char *key = in->user_attr_keys[a] ? in->user_attr_keys[a] : "";
@@ -126,11 +142,11 @@ static void context(struct sink *s, const struct rec_rank_input *in, const char 
 {
     const char *dev = known(in->device) ? in->device : NULL;
     const char *dp = rec_rank_daypart(in->hour);
-    put_field(s, "device", dev);
-    put_field(s, "daypart", dp);
+    put_context(s, "device", dev);
+    put_context(s, "daypart", dp);
     if (in->weekday >= 0 && in->weekday <= 6)
-        put_field(s, "weekend", in->weekday == 0 || in->weekday == 6 ? "1" : "0");
-    put_field(s, "region", in->region);
+        put_context(s, "weekend", in->weekday == 0 || in->weekday == 6 ? "1" : "0");
+    put_context(s, "region", in->region);
     uint32_t hdev = dev ? rec_fm_hash("device", dev, 32) : 0;
     uint32_t hdp = dp ? rec_fm_hash("daypart", dp, 32) : 0;
     uint32_t hdur = dur ? rec_fm_hash("duration", dur, 32) : 0;
@@ -154,8 +170,8 @@ static void context(struct sink *s, const struct rec_rank_input *in, const char 
 static void session(struct sink *s, const struct rec_rank_input *in)
 {
     if (in->session_known) {
-        put_field(s, "session_position", rec_rank_position_bucket(in->session_position));
-        put_field(s, "session_gap", rec_rank_gap_bucket(in->since_last_s));
+        put_context(s, "session_position", rec_rank_position_bucket(in->session_position));
+        put_context(s, "session_gap", rec_rank_gap_bucket(in->since_last_s));
     }
     int n_sess = in->session_categories ? in->n_session_categories : 0;
     if (n_sess > REC_RANK_SESSION_CATS)
@@ -173,7 +189,7 @@ static void session(struct sink *s, const struct rec_rank_input *in)
             }
     }
     if (match)
-        put_field(s, "session_match", "1");
+        put_context(s, "session_match", "1");
 }
 
 int rec_rank_features(const struct rec_rank_input *in, unsigned mask, int bits,
@@ -184,8 +200,8 @@ int rec_rank_features(const struct rec_rank_input *in, unsigned mask, int bits,
     struct sink s = {out, 0, max, bits};
     const char *dur = rec_rank_duration_bucket(in->duration_min);
     if (mask & REC_FEAT_IDS) {
-        put_field(&s, "user", in->user);
-        put_field(&s, "item", in->item);
+        put_user(&s, "user", in->user);
+        put_item(&s, "item", in->item);
     }
     if (mask & REC_FEAT_ATTRS)
         attrs(&s, in, dur);

@@ -58,6 +58,11 @@ struct rec_rank_input {
 enum rec_feature_set { REC_FEAT_IDS = 1, REC_FEAT_ATTRS = 2, REC_FEAT_CONTEXT = 4,
                        REC_FEAT_SESSION = 8 };
 
+/* The group (REC_FM_GROUP) of each feature, for a model learned with across_groups: ids and
+ * attributes of the user; id, categories, tags, duration and age of the item; the context and
+ * session fields. Crosses are linear (REC_FM_LINEAR), so their group does not matter (0). */
+enum { REC_RANK_GROUP_USER = 0, REC_RANK_GROUP_ITEM = 1, REC_RANK_GROUP_CONTEXT = 2 };
+
 /* Session categories used at most (the first ones of the list). */
 #define REC_RANK_SESSION_CATS 8
 

@@ -7,6 +7,10 @@
  * X_a = sum of its values and Q_a = sum of their squares (Rendle's eq. for one position, summed).
  * Positions marked REC_FM_LINEAR count in X_a for w_a only: s_f, Q_a and the X_a of dz/dv_af
  * leave them out, since their factors are not in the model's z.
+ * With across_groups, t_gf = sum over the positions of group g of v_f x, the pairs are
+ * 1/2 (sum_f s_f^2 - sum_g sum_f t_gf^2), and dz/dv_af = sum_g X_ag (s_f - t_gf) with X_ag the
+ * sum of the slot's values in group g (a slot hashed from two fields of different groups keeps
+ * both parts, so the gradient stays exact).
  * A step merges repeated slots (sort by slot) so each coordinate moves once, by its whole
  * gradient taken at the pre-step parameters. AdaGrad per coordinate, importance weight c:
  *     G += c g^2,  t -= c lr g / sqrt(G),  g = e dz/dt + l2 t   (no L2 on w0)
@@ -32,7 +36,7 @@
 #include "model/simd.h"
 
 static const char MAGIC[8] = {'R', 'E', 'C', 'D', 'F', 'M', '_', '1'};
-#define FORMAT_VERSION 1u
+#define FORMAT_VERSION 2u /* 2 added across_groups; a version 1 file reads as across_groups 0 */
 #define TWO_PI 6.283185307179586
 
 /* One distinct slot of an example being learned. */
@@ -42,6 +46,7 @@ struct slot {
     double x; /* X_a: sum of the slot's values (the linear weight's input) */
     double xf; /* the same over the positions with factors (not REC_FM_LINEAR) */
     double q; /* Q_a: sum of their squares */
+    double xg[REC_FM_GROUPS]; /* xf split by group (across_groups only) */
 };
 
 struct rec_fm {
@@ -66,6 +71,7 @@ void rec_fm_config_default(struct rec_fm_config *c)
     c->l2_v = 1e-6;
     c->init_sd = 0.01;
     c->seed = 42;
+    c->across_groups = 0;
 }
 
 const char *rec_fm_config_check(const struct rec_fm_config *c)
@@ -84,6 +90,8 @@ const char *rec_fm_config_check(const struct rec_fm_config *c)
         return "l2_v must be finite and >= 0";
     if (!(isfinite(c->init_sd) && c->init_sd >= 0))
         return "init_sd must be finite and >= 0";
+    if (c->across_groups != 0 && c->across_groups != 1)
+        return "across_groups must be 0 or 1";
     return NULL;
 }
 
@@ -229,13 +237,21 @@ void rec_fm_params(const struct rec_fm *m, struct rec_fm_view *v)
 
 /* ---- predict and learn --------------------------------------------------------------------- */
 
-/* The logit of x, and s[f] = sum_i v_if x_i (k floats) for learn. O(k n). */
-static double logit(const struct rec_fm *m, const struct rec_fm_feature *x, int n, float *s)
+/* Sums of one example's factors: s[f] = sum_i v_if x_i, and with across_groups t[g][f], the
+ * same over the positions of group g. */
+struct sums {
+    float s[REC_FM_K_MAX];
+    float t[REC_FM_GROUPS][REC_FM_K_MAX];
+};
+
+/* The logit of x, and its sums for learn. O(k n). */
+static double logit(const struct rec_fm *m, const struct rec_fm_feature *x, int n, struct sums *u)
 {
-    const int k = m->c.k;
+    const int k = m->c.k, grouped = m->c.across_groups;
     double lin = m->w0, sq = 0.0;
-    for (int f = 0; f < k; f++)
-        s[f] = 0.0f;
+    memset(u->s, 0, (size_t)k * sizeof *u->s);
+    for (int g = 0; grouped && g < REC_FM_GROUPS; g++)
+        memset(u->t[g], 0, (size_t)k * sizeof *u->t[g]);
     for (int i = 0; i < n; i++) {
         float xv = x[i].value;
         if (!isfinite(xv) || xv == 0.0f)
@@ -243,13 +259,19 @@ static double logit(const struct rec_fm *m, const struct rec_fm_feature *x, int 
         const float *row = m->p + (size_t)(x[i].index & m->mask) * (size_t)m->stride;
         lin += (double)row[0] * xv;
         if (k > 0 && !(x[i].index & REC_FM_LINEAR)) {
-            rec_simd_axpy(xv, row + 1, s, k);
-            sq += (double)xv * xv * rec_simd_dot(row + 1, row + 1, k);
+            rec_simd_axpy(xv, row + 1, u->s, k);
+            if (grouped)
+                rec_simd_axpy(xv, row + 1, u->t[REC_FM_GROUP_OF(x[i].index)], k);
+            else
+                sq += (double)xv * xv * rec_simd_dot(row + 1, row + 1, k);
         }
     }
     double ss = 0.0;
     for (int f = 0; f < k; f++)
-        ss += (double)s[f] * s[f];
+        ss += (double)u->s[f] * u->s[f];
+    for (int g = 0; grouped && g < REC_FM_GROUPS; g++)
+        for (int f = 0; f < k; f++)
+            sq += (double)u->t[g][f] * u->t[g][f];
     return lin + 0.5 * (ss - sq);
 }
 
@@ -265,8 +287,8 @@ double rec_fm_predict(const struct rec_fm *m, const struct rec_fm_feature *x, in
 {
     if (!m)
         return NAN;
-    float s[REC_FM_K_MAX];
-    return sigmoid(logit(m, x, x ? n : 0, s));
+    struct sums u;
+    return sigmoid(logit(m, x, x ? n : 0, &u));
 }
 
 static int cmp_slot(const void *pa, const void *pb)
@@ -295,7 +317,9 @@ static int merge_slots(struct rec_fm *m, const struct rec_fm_feature *x, int n)
         if (!isfinite(xv) || xv == 0.0f)
             continue;
         int fac = !(x[i].index & REC_FM_LINEAR);
-        s[u++] = (struct slot){x[i].index & m->mask, i, xv, fac ? xv : 0.0, fac ? (double)xv * xv : 0.0};
+        s[u] = (struct slot){x[i].index & m->mask, i, xv, fac ? xv : 0.0, fac ? (double)xv * xv : 0.0,
+                             {0}};
+        s[u++].xg[REC_FM_GROUP_OF(x[i].index)] = fac ? xv : 0.0;
     }
     if (u > 1)
         qsort(s, (size_t)u, sizeof *s, cmp_slot);
@@ -305,6 +329,8 @@ static int merge_slots(struct rec_fm *m, const struct rec_fm_feature *x, int n)
             s[d - 1].x += s[i].x;
             s[d - 1].xf += s[i].xf;
             s[d - 1].q += s[i].q;
+            for (int g = 0; g < REC_FM_GROUPS; g++)
+                s[d - 1].xg[g] += s[i].xg[g];
         } else {
             s[d++] = s[i];
         }
@@ -318,8 +344,9 @@ double rec_fm_learn(struct rec_fm *m, const struct rec_fm_feature *x, int n, int
         return NAN;
     if (!x)
         n = 0;
-    float s[REC_FM_K_MAX];
-    const double p = sigmoid(logit(m, x, n, s));
+    struct sums u;
+    const double p = sigmoid(logit(m, x, n, &u));
+    const float *s = u.s;
     if (!(isfinite(weight) && weight > 0))
         return p;
     int d = merge_slots(m, x, n);
@@ -345,7 +372,14 @@ double rec_fm_learn(struct rec_fm *m, const struct rec_fm_feature *x, int n, int
          * uses the pre-step parameters throughout */
         for (int f = 1; f <= k && a->xf != 0.0; f++) {
             double v = row[f];
-            g = e * (a->xf * s[f - 1] - v * a->q) + l2_v * v;
+            if (m->c.across_groups) {
+                double dz = a->xf * s[f - 1];
+                for (int h = 0; h < REC_FM_GROUPS; h++)
+                    dz -= a->xg[h] * u.t[h][f - 1];
+                g = e * dz + l2_v * v;
+            } else {
+                g = e * (a->xf * s[f - 1] - v * a->q) + l2_v * v;
+            }
             G = acc[f] + weight * g * g;
             acc[f] = (float)G;
             if (G > 0)
@@ -378,6 +412,7 @@ static void write_model(struct rec_binw *w, const struct rec_fm *m)
     rec_binw_f64(w, m->c.l2_v);
     rec_binw_f64(w, m->c.init_sd);
     rec_binw_u64(w, m->c.seed);
+    rec_binw_i32(w, m->c.across_groups);
     rec_binw_u64(w, (uint64_t)m->examples);
     rec_binw_f64(w, m->w0);
     rec_binw_f64(w, m->g0);
@@ -413,7 +448,8 @@ int rec_fm_save(const struct rec_fm *m, const char *path, char *err, size_t errl
 static struct rec_fm *read_model(struct rec_binr *r, const char **why)
 {
     *why = "not an fm model file";
-    if (rec_binr_head(r, MAGIC) != FORMAT_VERSION && !r->rc)
+    uint32_t version = rec_binr_head(r, MAGIC);
+    if (version != 1 && version != FORMAT_VERSION && !r->rc)
         rec_binr_fail(r, REC_EFORMAT);
     if (r->rc)
         return NULL;
@@ -426,6 +462,7 @@ static struct rec_fm *read_model(struct rec_binr *r, const char **why)
     c.l2_v = rec_binr_f64(r);
     c.init_sd = rec_binr_f64(r);
     c.seed = rec_binr_u64(r);
+    c.across_groups = version >= 2 ? rec_binr_i32(r) : 0;
     int64_t examples = (int64_t)rec_binr_u64(r);
     double w0 = rec_binr_f64(r), g0 = rec_binr_f64(r);
     if (r->rc)

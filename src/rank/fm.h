@@ -40,6 +40,8 @@ struct rec_fm_config {
                         * applied to the coordinates an example touches, as libFM does */
     double init_sd;    /* standard deviation of the normal initial factors, finite >= 0 (0.01) */
     uint64_t seed;     /* splitmix64 seed of the initial factors (default 42) */
+    int across_groups; /* 0 (default): every pair of positions interacts, Rendle's FM; 1: only
+                        * pairs of positions in different groups (REC_FM_GROUP) */
 };
 
 /* Fills *c with the defaults above. Thread-safe. */
@@ -50,7 +52,7 @@ void rec_fm_config_default(struct rec_fm_config *c);
 const char *rec_fm_config_check(const struct rec_fm_config *c);
 
 /* One feature of an example: a slot (reduced to its low bits, so a wider hash may be passed;
- * bit 31 is REC_FM_LINEAR, never part of a slot) and its value. A feature whose value is not
+ * bit 31 is REC_FM_LINEAR and bits 28-29 REC_FM_GROUP, never part of a slot) and its value. A feature whose value is not
  * finite is ignored. */
 struct rec_fm_feature {
     uint32_t index;
@@ -64,6 +66,19 @@ struct rec_fm_feature {
  * the example, which on MovieLens 100K cost the ranker 0.016 AUC. The model file does not
  * record it: it is a property of the features a caller builds. */
 #define REC_FM_LINEAR 0x80000000u
+
+/* Or'ed into a feature's index: its group, 0..3 (bits 28-29, never part of a slot). A model with
+ * across_groups set lets two positions interact only when their groups differ, so with the user
+ * side in one group and the item side in another, the user's id and attributes interact with the
+ * item's id and categories but not with each other: a pair within one side is constant for that
+ * user (or item) and only adds noise to its bias, as in field-aware variants of FMs that restrict
+ * which fields interact (Juan et al., "Field-aware Factorization Machines for CTR Prediction",
+ * RecSys 2016). The logit stays O(k n):
+ *     sum over pairs in different groups = 1/2 (|sum_i v_i x_i|^2 - sum_g |sum_{i in g} v_i x_i|^2)
+ * A model without across_groups ignores the group bits. */
+#define REC_FM_GROUP(g) (((uint32_t)(g) & 3u) << 28)
+#define REC_FM_GROUP_OF(index) (((index) >> 28) & 3u)
+#define REC_FM_GROUPS 4
 
 /* Slot of the feature "field=value" in [0, 2^bits): the FNV-1a 64 of field's bytes, one 0 byte
  * and value's bytes, through the splitmix64 finaliser, top bits taken. Stable across platforms

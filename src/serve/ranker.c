@@ -79,6 +79,7 @@ int rec_ranker_open(const struct rec_ranker_config *c, struct rec_ranker **out, 
     rec_fm_config_default(&fc);
     fc.bits = c->bits;
     fc.k = c->k;
+    fc.across_groups = 1; /* user side x item side x context only (rank/features.h) */
     int rc = rec_fm_new(&fc, &r->fm);
     if (rc) {
         free(r);
@@ -522,6 +523,10 @@ static const char *state_mismatch(const struct rec_ranker *r, const struct rec_r
     else if (got.bits != want.bits || got.k != want.k)
         snprintf(buf, len, "learned with bits %d, k %d; configured bits %d, k %d", got.bits,
                  got.k, want.bits, want.k);
+    else if (got.across_groups != want.across_groups)
+        snprintf(buf, len, "learned with %s interactions; configured %s",
+                 got.across_groups ? "cross-group" : "all-pairs",
+                 want.across_groups ? "cross-group" : "all-pairs");
     else if (got.lr != want.lr || got.l2_w != want.l2_w || got.l2_v != want.l2_v ||
              got.init_sd != want.init_sd || got.seed != want.seed)
         snprintf(buf, len, "learned with another step size, regularization or seed");

@@ -54,9 +54,23 @@ static uint32_t cross(const char *field, uint32_t a, uint32_t b)
     return h(field, v) | REC_FM_LINEAR; /* crosses are linear-only features */
 }
 
+/* The groups (REC_FM_GROUP) of the features the last strip_groups saw, which then clears them
+ * from the indexes, so slots compare with h() and cross(). */
+static unsigned group_of[REC_RANK_FEATURES_CAP];
+
+static void strip_groups(struct rec_fm_feature *f, int n)
+{
+    for (int i = 0; i < n; i++) {
+        group_of[i] = REC_FM_GROUP_OF(f[i].index);
+        f[i].index &= ~REC_FM_GROUP(3);
+    }
+}
+
 static int build(const struct rec_rank_input *in, unsigned mask, struct rec_fm_feature *f)
 {
-    return rec_rank_features(in, mask, BITS, f, REC_RANK_FEATURES_CAP);
+    int n = rec_rank_features(in, mask, BITS, f, REC_RANK_FEATURES_CAP);
+    strip_groups(f, n);
+    return n;
 }
 
 static int has(const struct rec_fm_feature *f, int n, uint32_t index)
@@ -109,6 +123,13 @@ static void test_stable_hashes(void **state)
     /* the crosses, and only they, enter the model without factors */
     for (int i = 0; i < n; i++)
         assert_int_equal((f[i].index & REC_FM_LINEAR) != 0, (i >= 9 && i <= 12) || i >= 17);
+    /* groups: user id and attributes; item id, categories, tag, duration, age; context */
+    static const unsigned want[] = {0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0};
+    for (int i = 0; i < n; i++)
+        assert_int_equal(group_of[i], want[i]);
+    assert_int_equal(REC_RANK_GROUP_USER, 0);
+    assert_int_equal(REC_RANK_GROUP_ITEM, 1);
+    assert_int_equal(REC_RANK_GROUP_CONTEXT, 2);
 }
 
 /* Each set alone writes exactly its features, and the union is their concatenation. */
@@ -334,6 +355,7 @@ static void test_max_respected(void **state)
         for (int i = 0; i < 40; i++)
             f[i] = (struct rec_fm_feature){0xdeadbeefu, -1.0f};
         int n = rec_rank_features(&in, ALL_SETS, BITS, f, max);
+        strip_groups(f, n);
         assert_int_equal(n, max < n_all ? max : n_all);
         assert_memory_equal(f, all, sizeof f[0] * (size_t)n);
         for (int i = n; i < 40; i++)
@@ -389,7 +411,7 @@ static void test_buckets_and_bits(void **state)
     struct rec_fm_feature f[REC_RANK_FEATURES_CAP];
     int n = rec_rank_features(&in, 7, 10, f, REC_RANK_FEATURES_CAP);
     for (int i = 0; i < n; i++)
-        assert_true((f[i].index & ~REC_FM_LINEAR) < 1024u);
+        assert_true((f[i].index & ~(REC_FM_LINEAR | REC_FM_GROUP(3))) < 1024u);
     /* a very long attribute key goes by its hash, not cut into another key */
     char k1[300], k2[300];
     memset(k1, 'k', sizeof k1 - 1);

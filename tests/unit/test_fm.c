@@ -1,5 +1,5 @@
 /* Factorization machine ranker (src/rank/fm.c): the O(kn) prediction against the O(kn^2)
- * formula, what LR and the FM can and cannot learn, progressive validation, save/load, clone,
+ * formula (all pairs, or pairs across groups only), what LR and the FM can and cannot learn, progressive validation, save/load, clone,
  * determinism, config checks and the feature hash. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +14,7 @@
 
 #include "core/err.h"
 #include "core/rand.h"
+#include "model/binio.h"
 #include "rank/fm.h"
 #include "test_files.h"
 
@@ -242,6 +243,175 @@ static void test_step_is_adagrad_on_exact_gradient(void **state)
     rec_fm_free(m);
 }
 
+/* ---- pairs across groups only ------------------------------------------------------------ */
+
+static struct rec_fm *new_grouped(int bits, int k, double init_sd, uint64_t seed)
+{
+    struct rec_fm_config c;
+    rec_fm_config_default(&c);
+    c.bits = bits;
+    c.k = k;
+    c.lr = 0.2;
+    c.l2_w = 1e-2;
+    c.l2_v = 2e-2;
+    c.init_sd = init_sd;
+    c.seed = seed;
+    c.across_groups = 1;
+    struct rec_fm *m = NULL;
+    assert_int_equal(rec_fm_new(&c, &m), REC_OK);
+    return m;
+}
+
+static int has_factors(uint32_t index) { return !(index & REC_FM_LINEAR); }
+
+static int crosses(uint32_t a, uint32_t b)
+{
+    return has_factors(a) && has_factors(b) && REC_FM_GROUP_OF(a) != REC_FM_GROUP_OF(b);
+}
+
+/* w0 + sum_i w_i x_i + sum_{i<j, groups differ} <v_i, v_j> x_i x_j, pair by pair. */
+static double naive_grouped_logit(const struct rec_fm *m, const struct rec_fm_feature *x, int n)
+{
+    struct rec_fm_view mv;
+    rec_fm_params(m, &mv);
+    uint32_t mask = mv.n_slots - 1;
+    double z = mv.w0;
+    for (int i = 0; i < n; i++) {
+        const float *ri = mv.rows + (size_t)(x[i].index & mask) * mv.stride;
+        z += (double)ri[0] * x[i].value;
+        for (int j = i + 1; j < n; j++) {
+            if (!crosses(x[i].index, x[j].index))
+                continue;
+            const float *rj = mv.rows + (size_t)(x[j].index & mask) * mv.stride;
+            double d = 0;
+            for (int f = 1; f < mv.stride; f++)
+                d += (double)ri[f] * rj[f];
+            z += d * x[i].value * x[j].value;
+        }
+    }
+    return z;
+}
+
+/* A random example with a random group per position. */
+static int random_grouped_x(uint64_t *st, struct rec_fm_feature *x, int max_n, int n_slots)
+{
+    int n = random_x(st, x, max_n, n_slots);
+    for (int i = 0; i < n; i++)
+        x[i].index |= REC_FM_GROUP(below(st, REC_FM_GROUPS));
+    return n;
+}
+
+static void test_across_groups_predict_matches_formula(void **state)
+{
+    struct rec_fm *m = new_grouped(12, 8, 0.3, 7);
+    uint64_t st = 5;
+    struct rec_fm_feature x[16];
+    for (int t = 0; t < 500; t++) {
+        int n = random_grouped_x(&st, x, 12, 64);
+        rec_fm_learn(m, x, n, below(&st, 2), 1.0);
+    }
+    int interacting = 0, same_group_dropped = 0;
+    for (int t = 0; t < 300; t++) {
+        int n = random_grouped_x(&st, x, 16, 64);
+        if (n >= 2 && t % 3 == 0) /* one slot in two groups (a hash collision across fields) */
+            x[n - 1].index = (x[0].index & ~REC_FM_GROUP(3)) | REC_FM_GROUP(REC_FM_GROUP_OF(x[0].index) + 1);
+        if (t % 4 == 0)
+            x[n - 1].index |= REC_FM_LINEAR;
+        double z = naive_grouped_logit(m, x, n);
+        assert_true(fabs(rec_fm_predict(m, x, n) - 1.0 / (1.0 + exp(-z))) < 1e-6);
+        interacting += fabs(z - naive_logit(m, x, n, 0)) > 0.1;
+        same_group_dropped += fabs(z - naive_logit(m, x, n, 1)) > 0.1;
+    }
+    assert_true(interacting > 150);        /* cross-group pairs count */
+    assert_true(same_group_dropped > 150); /* and within-group pairs do not */
+    /* one group only: no pairs at all, the linear part alone */
+    for (int i = 0; i < 6; i++)
+        x[i] = (struct rec_fm_feature){(uint32_t)(3 * i + 1) | REC_FM_GROUP(2), 1.0f};
+    assert_true(fabs(rec_fm_predict(m, x, 6) - 1.0 / (1.0 + exp(-naive_logit(m, x, 6, 0)))) < 1e-6);
+    /* a model without across_groups ignores the group bits */
+    struct rec_fm *plain = new_model(12, 8, 0.2, 0.3, 7);
+    for (int t = 0; t < 50; t++) {
+        int n = random_grouped_x(&st, x, 16, 64);
+        assert_true(fabs(rec_fm_predict(plain, x, n) - 1.0 / (1.0 + exp(-naive_logit(plain, x, n, 1)))) < 1e-6);
+    }
+    rec_fm_free(plain);
+    rec_fm_free(m);
+}
+
+/* One step with across_groups: AdaGrad on dz/dv_af = sum over positions q of slot a of
+ * x_q sum_{j in another group} v_jf x_j, plus L2; a slot at positions of two groups included. */
+static void test_across_groups_step_is_exact(void **state)
+{
+    struct rec_fm *m = new_grouped(10, 4, 0.3, 3);
+    struct rec_fm_config c;
+    rec_fm_get_config(m, &c);
+    uint64_t st = 33;
+    struct rec_fm_feature x[8];
+    for (int t = 0; t < 300; t++) {
+        int n = random_grouped_x(&st, x, 8, 32);
+        rec_fm_learn(m, x, n, below(&st, 2), 1.0);
+    }
+    struct rec_fm_view mv;
+    rec_fm_params(m, &mv);
+    const int stride = mv.stride, k = stride - 1;
+    const uint32_t mask = mv.n_slots - 1;
+    size_t cells = (size_t)mv.n_slots * stride;
+    float *p0 = malloc(cells * sizeof *p0), *g0 = malloc(cells * sizeof *g0);
+    assert_non_null(p0);
+    assert_non_null(g0);
+    memcpy(p0, mv.rows, cells * sizeof *p0);
+    memcpy(g0, mv.acc, cells * sizeof *g0);
+    /* slot 3 in groups 0 and 1; 7 twice in group 2; 9 in group 1; 12 linear-only; 20 group 0 */
+    const uint32_t idx[7] = {3 | REC_FM_GROUP(0), 7 | REC_FM_GROUP(2), 3 | REC_FM_GROUP(1),
+                             9 | REC_FM_GROUP(1), 12 | REC_FM_LINEAR, 20 | REC_FM_GROUP(0),
+                             7 | REC_FM_GROUP(2)};
+    int n = 7;
+    for (int i = 0; i < n; i++)
+        x[i] = (struct rec_fm_feature){idx[i], (float)(0.2 + unif(&st))};
+    double p = rec_fm_learn(m, x, n, 0, 1.0), e = p;
+    rec_fm_params(m, &mv);
+    char touched[1024] = {0};
+    double max_step = 0;
+    for (int i = 0; i < n; i++) {
+        uint32_t a = x[i].index & mask;
+        if (touched[a])
+            continue;
+        touched[a] = 1;
+        for (int f = 0; f <= k; f++) {
+            double dz = 0;
+            int factors = 0;
+            for (int q = 0; q < n; q++) {
+                if ((x[q].index & mask) != a)
+                    continue;
+                if (f == 0) {
+                    dz += x[q].value;
+                    continue;
+                }
+                if (!has_factors(x[q].index))
+                    continue;
+                factors = 1;
+                for (int j = 0; j < n; j++)
+                    if (j != q && crosses(x[q].index, x[j].index))
+                        dz += (double)x[q].value * x[j].value * p0[(size_t)(x[j].index & mask) * stride + f];
+            }
+            size_t cell = (size_t)a * stride + f;
+            if (f > 0 && !factors) {
+                assert_true(mv.rows[cell] == p0[cell]);
+                continue;
+            }
+            double t = p0[cell], g = e * dz + (f ? c.l2_v : c.l2_w) * t;
+            double G = g0[cell] + g * g, want = t - c.lr * g / sqrt(G);
+            assert_true(fabs(mv.acc[cell] - G) < 1e-5 * G);
+            assert_true(fabs(mv.rows[cell] - want) < 1e-6);
+            max_step = fmax(max_step, fabs(want - t));
+        }
+    }
+    assert_true(max_step > 1e-3);
+    free(p0);
+    free(g0);
+    rec_fm_free(m);
+}
+
 /* ---- what LR and the FM learn --------------------------------------------------------------- */
 
 #define LR_FIELDS 10
@@ -448,6 +618,17 @@ static int remove_tmpdir(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
+/* Field by field: the struct has padding. */
+static void assert_same_config(const struct rec_fm_config *a, const struct rec_fm_config *b)
+{
+    assert_int_equal(a->bits, b->bits);
+    assert_int_equal(a->k, b->k);
+    assert_true(a->lr == b->lr && a->l2_w == b->l2_w && a->l2_v == b->l2_v);
+    assert_true(a->init_sd == b->init_sd);
+    assert_true(a->seed == b->seed);
+    assert_int_equal(a->across_groups, b->across_groups);
+}
+
 static void test_save_load_round_trip(void **state)
 {
     struct rec_fm *m = trained(42, 12, 8, 2000), *l = NULL;
@@ -458,7 +639,7 @@ static void test_save_load_round_trip(void **state)
     struct rec_fm_config cm, cl;
     rec_fm_get_config(m, &cm);
     rec_fm_get_config(l, &cl);
-    assert_memory_equal(&cm, &cl, sizeof cm);
+    assert_same_config(&cm, &cl);
     assert_same_model(m, l, 12);
     rec_fm_free(l);
     /* logistic regression too; overwriting an existing file */
@@ -469,10 +650,65 @@ static void test_save_load_round_trip(void **state)
     assert_same_model(m, l, 10);
     rec_fm_free(l);
     rec_fm_free(m);
+    /* a model with pairs across groups only keeps that setting */
+    m = new_grouped(11, 4, 0.1, 9);
+    uint64_t st = 8;
+    struct rec_fm_feature x[8];
+    for (int t = 0; t < 300; t++) {
+        int n = random_grouped_x(&st, x, 8, 1 << 11);
+        rec_fm_learn(m, x, n, below(&st, 2), 1.0);
+    }
+    assert_int_equal(rec_fm_save(m, path, err, sizeof err), REC_OK);
+    assert_int_equal(rec_fm_load(path, &l, err, sizeof err), REC_OK);
+    rec_fm_get_config(l, &cl);
+    assert_int_equal(cl.across_groups, 1);
+    assert_same_model(m, l, 11);
+    rec_fm_free(l);
+    rec_fm_free(m);
     /* no temporary files left behind */
     char cmd[160];
     snprintf(cmd, sizeof cmd, "test $(ls '%s' | wc -l) -eq 1", tmpdir);
     assert_int_equal(system(cmd), 0);
+}
+
+/* A file in format version 1 (before across_groups), written field by field as fm.c wrote it:
+ * it loads as a model with all pairs, with the same parameters. */
+static void test_version_1_file_loads(void **state)
+{
+    struct rec_fm *m = trained(42, 10, 4, 500), *l = NULL;
+    struct rec_fm_config c;
+    rec_fm_get_config(m, &c);
+    struct rec_fm_view mv;
+    rec_fm_params(m, &mv);
+    char path[128], err[256] = "";
+    snprintf(path, sizeof path, "%s/v1.bin", tmpdir);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    static const char magic[8] = {'R', 'E', 'C', 'D', 'F', 'M', '_', '1'};
+    struct rec_binw w;
+    rec_binw_init(&w, f);
+    rec_binw_head(&w, magic, 1);
+    rec_binw_i32(&w, c.bits);
+    rec_binw_i32(&w, c.k);
+    rec_binw_f64(&w, c.lr);
+    rec_binw_f64(&w, c.l2_w);
+    rec_binw_f64(&w, c.l2_v);
+    rec_binw_f64(&w, c.init_sd);
+    rec_binw_u64(&w, c.seed);
+    rec_binw_u64(&w, (uint64_t)rec_fm_examples(m));
+    rec_binw_f64(&w, mv.w0);
+    rec_binw_f64(&w, mv.g0);
+    rec_binw_f32s(&w, mv.rows, (size_t)mv.n_slots * mv.stride);
+    rec_binw_f32s(&w, mv.acc, (size_t)mv.n_slots * mv.stride);
+    assert_int_equal(rec_binw_finish(&w), REC_OK);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(rec_fm_load(path, &l, err, sizeof err), REC_OK);
+    struct rec_fm_config cl;
+    rec_fm_get_config(l, &cl);
+    assert_int_equal(cl.across_groups, 0);
+    assert_same_model(m, l, 10);
+    rec_fm_free(l);
+    rec_fm_free(m);
 }
 
 static void assert_bad_file(const char *path)
@@ -644,8 +880,9 @@ static void test_config_checked(void **state)
     assert_int_equal(c.bits, 20);
     assert_int_equal(c.k, 8);
     assert_null(rec_fm_config_check(&c));
-    struct rec_fm_config bad[8];
-    for (int i = 0; i < 8; i++)
+    assert_int_equal(c.across_groups, 0);
+    struct rec_fm_config bad[10];
+    for (int i = 0; i < 10; i++)
         bad[i] = c;
     bad[0].bits = 9;
     bad[1].bits = 27;
@@ -655,7 +892,9 @@ static void test_config_checked(void **state)
     bad[5].lr = NAN;
     bad[6].l2_v = -1e-6;
     bad[7].init_sd = INFINITY;
-    for (int i = 0; i < 8; i++) {
+    bad[8].across_groups = 2;
+    bad[9].across_groups = -1;
+    for (int i = 0; i < 10; i++) {
         struct rec_fm *m = (struct rec_fm *)1;
         assert_non_null(rec_fm_config_check(&bad[i]));
         assert_int_equal(rec_fm_new(&bad[i], &m), REC_EINVAL);
@@ -685,11 +924,14 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_predict_matches_naive_formula),
         cmocka_unit_test(test_step_is_adagrad_on_exact_gradient),
+        cmocka_unit_test(test_across_groups_predict_matches_formula),
+        cmocka_unit_test(test_across_groups_step_is_exact),
         cmocka_unit_test(test_lr_learns_separable),
         cmocka_unit_test(test_fm_learns_interaction_lr_cannot),
         cmocka_unit_test(test_learn_returns_prediction_before_step),
         cmocka_unit_test(test_duplicates_sum),
         cmocka_unit_test(test_save_load_round_trip),
+        cmocka_unit_test(test_version_1_file_loads),
         cmocka_unit_test(test_corrupted_file_fails),
         cmocka_unit_test(test_write_read_in_a_stream),
         cmocka_unit_test(test_reset_slot),

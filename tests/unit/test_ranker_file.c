@@ -244,6 +244,20 @@ static void test_damage_is_refused(void **state)
     r = open_ranker(10, REC_FEAT_IDS);
     assert_refused(r, path, REC_EINVAL);
     rec_ranker_close(r);
+    /* a model learned with every pair interacting (before across_groups): refused, saying so */
+    r = open_ranker(10, REC_FEAT_IDS | REC_FEAT_CONTEXT);
+    struct rec_ranker_state st;
+    assert_int_equal(rec_ranker_get_state(r, &st, NULL, NULL), 0);
+    struct rec_fm_config fc;
+    rec_fm_get_config(st.fm, &fc);
+    assert_int_equal(fc.across_groups, 1);
+    rec_fm_free(st.fm);
+    fc.across_groups = 0;
+    assert_int_equal(rec_fm_new(&fc, &st.fm), 0);
+    assert_int_equal(rec_ranker_set_state(r, &st, err, sizeof err), REC_EINVAL);
+    assert_non_null(strstr(err, "all-pairs"));
+    rec_fm_free(st.fm);
+    rec_ranker_close(r);
     free(b);
 }
 
