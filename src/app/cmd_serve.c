@@ -523,6 +523,7 @@ int rec_cmd_serve(int argc, char **argv)
         .tls_cert = c.tls_cert && *c.tls_cert ? c.tls_cert : NULL,
         .tls_key = c.tls_key && *c.tls_key ? c.tls_key : NULL,
         .tls_priorities = c.tls_priorities,
+        .log_routes = user_key != NULL, /* raw user ids stay out of the log */
         .app = &api,
         .on_done = rec_api_on_done,
         .route_scopes = rec_api_route_scopes(),

@@ -67,6 +67,9 @@ struct rec_http_config {
     const char *tls_cert;
     const char *tls_key;
     const char *tls_priorities; /* GnuTLS priority string; NULL: REC_HTTP_TLS_PRIORITIES */
+    int log_routes;         /* 1: log lines name a request by its route's pattern
+                             * ("/v1/users/{id}"), not its path, so no id from a path reaches the
+                             * log (--user-id-key sets it); an unrouted path is "(no route)" */
     const struct rec_http_route *routes;
     int n_routes;
     void *app;              /* passed to every handler */

@@ -65,6 +65,7 @@
 struct rec_http_server {
     struct MHD_Daemon *daemon;
     const struct rec_http_route *routes;   /* borrowed from the config */
+    int log_routes;                        /* log route patterns, not paths */
     int n_routes;
     void *app;
     void (*on_done)(void *app, int route, int status, double seconds);
@@ -235,6 +236,15 @@ static void log_safe(char *dst, size_t cap, const char *src)
     dst[i] = '\0';
 }
 
+/* How log lines name c's request: its path made safe, or with log_routes its route's pattern. */
+static void log_path(char *dst, size_t cap, const struct req_ctx *c)
+{
+    if (!c->srv->log_routes)
+        log_safe(dst, cap, c->path ? c->path : "-");
+    else
+        snprintf(dst, cap, "%s", c->route ? c->route->pattern : "(no route)");
+}
+
 /* The headers the security settings add to a reply: WWW-Authenticate (401), Retry-After (429),
  * and with CORS on, Access-Control-Allow-Origin for an allowed Origin (plus the preflight's
  * Allow-Methods/Headers and Max-Age) and Vary: Origin when the answer depends on it. */
@@ -313,7 +323,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct req_ctx *c
     enum rec_log_level level = status >= 500 ? REC_LOG_ERROR : REC_LOG_DEBUG;
     if (rec_log_enabled(level)) {
         char path[LOG_PATH_MAX];
-        log_safe(path, sizeof path, c->path);
+        log_path(path, sizeof path, c);
         rec_log(level, "http: %s %s %d %zuB in %zuB %.3fms%s", c->method ? c->method : "-", path,
                 status, len, c->body_len, ms, ok == MHD_YES ? "" : " (queue failed)");
     }
@@ -382,7 +392,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     if (!c->replied) {
         char path[LOG_PATH_MAX];
-        log_safe(path, sizeof path, c->path);
+        log_path(path, sizeof path, c);
         rec_debug("http: %s %s aborted (reason %d)", c->method ? c->method : "-", path, (int)toe);
     }
     free(c->body);
@@ -718,8 +728,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (c->replied)
             return MHD_YES;
         if (!on_data(s, c, upload_data, n)) {
+            char path[LOG_PATH_MAX];
+            log_path(path, sizeof path, c);
             rec_warn("http: %s %s: body far over %zu bytes, closing the connection", c->method,
-                     c->path, s->max_body);
+                     path, s->max_body);
             return MHD_NO;
         }
         return MHD_YES;
@@ -900,6 +912,7 @@ int rec_http_start(const struct rec_http_config *cfg, struct rec_http_server **o
     s->app = cfg->app;
     s->on_done = cfg->on_done;
     s->max_body = cfg->max_body;
+    s->log_routes = cfg->log_routes;
     s->body_memory = cfg->body_memory ? cfg->body_memory : REC_HTTP_BODY_MEMORY;
     atomic_init(&s->body_bytes, 0);
     s->route_scopes = cfg->route_scopes;

@@ -88,9 +88,11 @@ class KeyedIdsTest(unittest.TestCase):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def serve(self, key_path, data=None):
+        # debug logs name every request; server.log is in the data directory, so the checks
+        # that no file holds the raw id cover the log too
         extra = ["--user-id-key", key_path] if key_path else []
         return Server("--retrain-events", "0", "--retrain-seconds", "0", "--factors", "8",
-                      "--experiments", self.exp_path, *extra, data=data)
+                      "--log-level", "debug", "--experiments", self.exp_path, *extra, data=data)
 
     def recommend_alice(self):
         st, r = self.s.get("/v1/recommend/%s?n=5" % ALICE)
@@ -129,8 +131,10 @@ class KeyedIdsTest(unittest.TestCase):
         self.assertEqual(s.get("/v1/users/%s" % self.alice)[0], 404)
         time.sleep(0.7)  # the tracker writes served lists every 0.2 s
 
-        # After a clean stop, no file holds the raw id; the keyed one is in the store and model.
+        # After a clean stop, no file holds the raw id (the debug log names routes, not paths);
+        # the keyed one is in the store and model.
         self.assertEqual(s.stop(), 0)
+        self.assertIn("/v1/users/{id}/preferences", s.tail())
         self.assertEqual(files_holding(s.data, ALICE), [])
         holding = files_holding(s.data, self.alice)
         self.assertIn("recd.db", holding)
