@@ -213,18 +213,20 @@ struct half {
 #define axpy rec_simd_axpy
 
 /* cg_steps of CG on A x = b for one row, warm-started from x (updated in place). scratch holds
- * 3k floats, one weight per entry of the longest row, then room for that row's fixed vectors.
- * A x is applied as Y'Y x + lambda x + sum (c-1)(y.x) y: the dots first, then one blocked
- * weighted row sum (and Y'Y x the same way, Y'Y being symmetric), so the accumulator stays in
- * registers. The first pass copies the row's vectors together; the seven passes after it read
- * them contiguously (rows too long for the buffer are read in place). */
+ * 3k floats, two floats per entry of the longest row (c - 1 and a weight), then room for that
+ * row's fixed vectors. A x is applied as Y'Y x + lambda x + sum (c-1)(y.x) y: the dots and the
+ * weighted row sum in one pass where rec_simd_rows_dot_wsum can (each vector read once), and
+ * Y'Y x as a blocked weighted row sum (Y'Y being symmetric), so the accumulators stay in
+ * registers. The first pass copies the row's vectors together; the passes after it read them
+ * contiguously (rows too long for the buffer are read in place). */
 static void cg_row(const struct half *h, int32_t row, float *scratch)
 {
     const int k = h->k;
     float *restrict x = h->solve + (size_t)row * k;
     float *restrict r = scratch, *restrict p = scratch + k, *restrict ap = scratch + 2 * (size_t)k;
     float *restrict w = scratch + 3 * (size_t)k;
-    float *ys = w + h->longest;
+    float *restrict c1 = w + h->longest; /* c - 1 = alpha r per entry */
+    float *ys = c1 + h->longest;
     int64_t lo = h->m->indptr[row], hi = h->m->indptr[row + 1], n = hi - lo;
     const int32_t *cols = h->m->indices + lo;
     const float *vals = h->m->values + lo;
@@ -246,11 +248,10 @@ static void cg_row(const struct half *h, int32_t row, float *scratch)
         base = ys;
         idx = h->iota;
     }
-    for (int64_t e = 0; e < n; e++) {
-        float c1 = alpha * vals[e];
-        w[e] = 1.0f + c1 - c1 * dot(base + (size_t)idx[e] * k, x, k);
-    }
-    rec_simd_rows_wsum(base, idx, w, n, k, r);
+    for (int64_t e = 0; e < n; e++)
+        c1[e] = alpha * vals[e];
+    /* + sum (1 + c1 - c1 y.x) y = sum (c1 (1 - y.x) + 1) y */
+    rec_simd_rows_dot_wsum(base, idx, c1, n, k, x, 1.0f, -1.0f, 1.0f, w, r);
     memcpy(p, r, (size_t)k * sizeof *p);
     float rs = dot(r, r, k);
 
@@ -260,9 +261,7 @@ static void cg_row(const struct half *h, int32_t row, float *scratch)
         for (int j = 0; j < k; j++)
             ap[j] = lambda * p[j];
         rec_simd_rows_wsum(h->gram, h->iota, p, k, k, ap);
-        for (int64_t e = 0; e < n; e++)
-            w[e] = alpha * vals[e] * dot(base + (size_t)idx[e] * k, p, k);
-        rec_simd_rows_wsum(base, idx, w, n, k, ap);
+        rec_simd_rows_dot_wsum(base, idx, c1, n, k, p, 0.0f, 1.0f, 0.0f, w, ap);
         float pap = dot(p, ap, k);
         if (!(pap > 0.0f))
             break; /* only round-off can get here: A is positive definite */
@@ -326,7 +325,7 @@ int rec_als_fit(const struct rec_csr *ui, const struct rec_als_params *p, struct
         goto out;
     int64_t longest = longest_row(&pos) > longest_row(&pos_t) ? longest_row(&pos) : longest_row(&pos_t);
     int64_t n_iota = longest > k ? longest : k;
-    size_t per_worker = 3 * (size_t)k + (size_t)longest +
+    size_t per_worker = 3 * (size_t)k + 2 * (size_t)longest +
                         (size_t)(longest * k < GATHER_FLOATS ? longest * k : GATHER_FLOATS);
     gram = malloc((size_t)k * k * sizeof *gram);
     iota = malloc((size_t)n_iota * sizeof *iota);
@@ -494,18 +493,14 @@ int rec_als_fold_in_cg(const struct rec_als *m, const int32_t *items, const floa
         p[j] = -x[j];
     }
     rec_simd_rows_wsum(m->yty, iota_k(), p, k, k, r);
-    for (int e = 0; e < np; e++)
-        w[e] = 1.0f + c1[e] - c1[e] * rec_simd_dot(m->y + (size_t)idx[e] * k, x, k);
-    rec_simd_rows_wsum(m->y, idx, w, np, k, r);
+    rec_simd_rows_dot_wsum(m->y, idx, c1, np, k, x, 1.0f, -1.0f, 1.0f, w, r);
     memcpy(p, r, (size_t)k * sizeof *p);
     float rs = rec_simd_dot(r, r, k);
     for (int step = 0; step < steps && rs > 0.0f; step++) {
         for (int j = 0; j < k; j++)
             ap[j] = lambda * p[j];
         rec_simd_rows_wsum(m->yty, iota_k(), p, k, k, ap);
-        for (int e = 0; e < np; e++)
-            w[e] = c1[e] * rec_simd_dot(m->y + (size_t)idx[e] * k, p, k);
-        rec_simd_rows_wsum(m->y, idx, w, np, k, ap);
+        rec_simd_rows_dot_wsum(m->y, idx, c1, np, k, p, 0.0f, 1.0f, 0.0f, w, ap);
         float pap = rec_simd_dot(p, ap, k);
         if (!(pap > 0.0f))
             break;

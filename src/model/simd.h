@@ -122,4 +122,77 @@ static inline void rec_simd_rows_wsum(const float *restrict a, const int32_t *re
 }
 
 
+#if defined(__AVX512F__)
+/* The fused pass of rec_simd_rows_dot_wsum for k = 16 * K16 (K16 <= 8): v and the sum stay in
+ * registers while each row is loaded once. */
+static inline __attribute__((always_inline)) void
+rec_simd_dot_wsum_512(const float *restrict a, const int32_t *restrict rows, const float *restrict c,
+                      int64_t n, const int K16, const float *restrict v, float s0, float s1,
+                      float t0, float *restrict out)
+{
+    __m512 vv[8], acc[8];
+#pragma GCC unroll 8
+    for (int q = 0; q < K16; q++) {
+        vv[q] = _mm512_loadu_ps(v + 16 * q);
+        acc[q] = _mm512_loadu_ps(out + 16 * q);
+    }
+    for (int64_t e = 0; e < n; e++) {
+        const float *r = a + (size_t)rows[e] * (size_t)(16 * K16);
+        __m512 y[8], d0 = _mm512_setzero_ps(), d1 = _mm512_setzero_ps();
+#pragma GCC unroll 8
+        for (int q = 0; q < K16; q++) {
+            y[q] = _mm512_loadu_ps(r + 16 * q);
+            if (q & 1)
+                d1 = _mm512_fmadd_ps(y[q], vv[q], d1);
+            else
+                d0 = _mm512_fmadd_ps(y[q], vv[q], d0);
+        }
+        float w = c[e] * (s0 + s1 * _mm512_reduce_add_ps(_mm512_add_ps(d0, d1))) + t0;
+        __m512 we = _mm512_set1_ps(w);
+#pragma GCC unroll 8
+        for (int q = 0; q < K16; q++)
+            acc[q] = _mm512_fmadd_ps(we, y[q], acc[q]);
+    }
+#pragma GCC unroll 8
+    for (int q = 0; q < K16; q++)
+        _mm512_storeu_ps(out + 16 * q, acc[q]);
+}
+#endif
+
+/* out[j] += sum over e < n of w_e * a[rows[e] * k + j] with w_e = c[e] (s0 + s1 d_e) + t0 and
+ * d_e = a[rows[e] * k ..] . v: the rows' dots with v, then their weighted sum, as iALS applies
+ * sum_e c_e (y_e . v) y_e. With AVX-512 and k a multiple of 16 up to 128 each row is read once
+ * (the dot and the update in one pass, v and the sum in registers); elsewhere, or for other k,
+ * the dots go to the scratch w[0..n) first and rec_simd_rows_wsum makes the sum. */
+static inline void rec_simd_rows_dot_wsum(const float *restrict a, const int32_t *restrict rows,
+                                          const float *restrict c, int64_t n, int k,
+                                          const float *restrict v, float s0, float s1, float t0,
+                                          float *restrict w, float *restrict out)
+{
+#if defined(__AVX512F__)
+    switch (k) {
+    case 32:
+        rec_simd_dot_wsum_512(a, rows, c, n, 2, v, s0, s1, t0, out);
+        return;
+    case 48:
+        rec_simd_dot_wsum_512(a, rows, c, n, 3, v, s0, s1, t0, out);
+        return;
+    case 64:
+        rec_simd_dot_wsum_512(a, rows, c, n, 4, v, s0, s1, t0, out);
+        return;
+    case 96:
+        rec_simd_dot_wsum_512(a, rows, c, n, 6, v, s0, s1, t0, out);
+        return;
+    case 128:
+        rec_simd_dot_wsum_512(a, rows, c, n, 8, v, s0, s1, t0, out);
+        return;
+    default:
+        break;
+    }
+#endif
+    for (int64_t e = 0; e < n; e++)
+        w[e] = c[e] * (s0 + s1 * rec_simd_dot(a + (size_t)rows[e] * (size_t)k, v, k)) + t0;
+    rec_simd_rows_wsum(a, rows, w, n, k, out);
+}
+
 #endif
