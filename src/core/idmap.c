@@ -28,13 +28,17 @@ void rec_idmap_free(struct rec_idmap *m)
         free(m->names[i]);
     free(m->names);
     free(m->slots);
+    free(m->tags);
     memset(m, 0, sizeof *m);
 }
 
 /* Slot holding name, or the first free slot of its probe sequence when absent. */
+static inline uint32_t tag_of(uint64_t h) { return (uint32_t)(h >> 32); }
+
 static uint32_t probe(const struct rec_idmap *m, const char *name, uint64_t h, int *found)
 {
     uint32_t mask = m->n_slots - 1, i = (uint32_t)h & mask, first_free = UINT32_MAX;
+    uint32_t tag = tag_of(h);
     for (;;) {
         int32_t v = m->slots[i];
         if (v == SLOT_EMPTY) {
@@ -44,7 +48,7 @@ static uint32_t probe(const struct rec_idmap *m, const char *name, uint64_t h, i
         if (v == SLOT_TOMB) {
             if (first_free == UINT32_MAX)
                 first_free = i;
-        } else if (strcmp(m->names[v], name) == 0) {
+        } else if (m->tags[i] == tag && strcmp(m->names[v], name) == 0) {
             *found = 1;
             return i;
         }
@@ -55,22 +59,30 @@ static uint32_t probe(const struct rec_idmap *m, const char *name, uint64_t h, i
 static int rehash(struct rec_idmap *m, uint32_t n_slots)
 {
     int32_t *slots = malloc((size_t)n_slots * sizeof *slots);
-    if (!slots)
+    uint32_t *tags = malloc((size_t)n_slots * sizeof *tags);
+    if (!slots || !tags) {
+        free(slots);
+        free(tags);
         return -1;
+    }
     for (uint32_t i = 0; i < n_slots; i++)
         slots[i] = SLOT_EMPTY;
     uint32_t mask = n_slots - 1, used = 0;
     for (int32_t idx = 0; idx < m->n_names; idx++) {
         if (!m->names[idx])
             continue;
-        uint32_t i = (uint32_t)rec_hash_str(m->names[idx]) & mask;
+        uint64_t h = rec_hash_str(m->names[idx]);
+        uint32_t i = (uint32_t)h & mask;
         while (slots[i] != SLOT_EMPTY)
             i = (i + 1) & mask;
         slots[i] = idx;
+        tags[i] = tag_of(h);
         used++;
     }
     free(m->slots);
+    free(m->tags);
     m->slots = slots;
+    m->tags = tags;
     m->n_slots = n_slots;
     m->n_used = used;
     return 0;
@@ -118,6 +130,7 @@ int32_t rec_idmap_put(struct rec_idmap *m, const char *name, int *created)
     if (m->slots[i] == SLOT_EMPTY)
         m->n_used++;
     m->slots[i] = idx;
+    m->tags[i] = tag_of(h);
     if (created)
         *created = 1;
     return idx;

@@ -14,6 +14,8 @@ struct rec_idmap {
     int32_t n_names;   /* indexes handed out so far */
     int32_t cap_names;
     int32_t *slots;    /* open addressing: -1 empty, -2 tombstone, else index */
+    uint32_t *tags;    /* [n_slots]: high bits of the hash of slots[i]'s name, so a probe
+                        * passes other names without reading them */
     uint32_t n_slots;  /* power of two */
     uint32_t n_used;   /* live + tombstones, kept under 70% of n_slots */
 };

@@ -20,7 +20,14 @@
 #define REC_STORE_CACHE_KIB "-32768"
 /* WAL pages between automatic checkpoints (SQLite's default is 1000): hot index pages are
  * copied back to the database once per 16 MiB of WAL instead of once per 4 MiB. */
-#define REC_STORE_CHECKPOINT_PAGES "4000"
+#define REC_STORE_CHECKPOINT_N 4000
+#define REC_STORE_STR_(x) #x
+#define REC_STORE_STR(x) REC_STORE_STR_(x)
+#define REC_STORE_CHECKPOINT_PAGES REC_STORE_STR(REC_STORE_CHECKPOINT_N)
+
+/* Name of the VFS of recd's connections (wal_buffer.c: the default VFS, with the WAL's writes
+ * gathered into few large ones). */
+#define REC_STORE_VFS "recd-walbuf"
 
 /* Statements of the read connection, prepared once at open. */
 #define READ_STMTS(X)                                                 \
@@ -76,6 +83,22 @@ int rec_store_dead_letter_decode(sqlite3_stmt *st, struct rec_dead_letter *d);
  * the resulting version in *version. Fails (REC_ESTORE, message in err) on a database written by
  * a newer recd. Call before any other connection uses the tables. */
 int rec_store_schema_migrate(sqlite3 *db, int *version, char *err, size_t errlen);
+
+/* wal_buffer.c: registers the REC_STORE_VFS shim once (not as the default VFS) and returns its
+ * name, or NULL when it could not be registered (connections then use the default VFS). Only for
+ * connections with synchronous=FULL. Thread-safe. */
+const char *rec_store_vfs(void);
+
+/* checkpointer.c: a thread with its own connection to path that runs a PASSIVE WAL checkpoint
+ * each time one is requested (requests made while one runs fold into one more pass). 0, or a
+ * negative code with a message in err. */
+struct rec_store_ckpt;
+int rec_store_ckpt_start(const char *path, struct rec_store_ckpt **out, char *err,
+                         size_t errlen);
+/* Asks for a checkpoint and returns at once. Thread-safe. */
+void rec_store_ckpt_request(struct rec_store_ckpt *c);
+/* Lets a running checkpoint finish, stops the thread, closes its connection. NULL is a no-op. */
+void rec_store_ckpt_stop(struct rec_store_ckpt *c);
 
 /* writer.c: takes ownership of db (even on failure), prepares the write statements and starts
  * the writer thread. */

@@ -137,6 +137,7 @@ struct rec_store_writer {
      * be gone with it, and when it holds more than KNOWN_MAX ids (a cache, not a copy of the
      * tables); an erased user is forgotten. */
     struct rec_idmap known[2];        /* KNOWN_USERS, KNOWN_ITEMS */
+    struct rec_store_ckpt *ckpt;      /* checkpoints the WAL off this thread; NULL: we do */
 };
 
 enum { KNOWN_USERS, KNOWN_ITEMS };
@@ -470,6 +471,23 @@ static int run_batch(struct rec_store_writer *w, struct job *list)
     return 0;
 }
 
+/* SQLite's WAL hook, after each commit of the writer connection (in place of its automatic
+ * checkpoint): frames is the WAL's length in pages. From half of REC_STORE_CHECKPOINT_N on,
+ * the checkpointer copies frames back in the background; at REC_STORE_CHECKPOINT_N this thread
+ * checkpoints as SQLite did, which now leaves it only the frames committed since the
+ * checkpointer's last pass to copy, and lets the next batch restart the WAL (checkpointer.c
+ * says why the checkpointer alone would not). The WAL stays about as long as before. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    struct rec_store_writer *w = arg;
+    if (frames >= REC_STORE_CHECKPOINT_N / 2 && w->ckpt)
+        rec_store_ckpt_request(w->ckpt);
+    /* BUSY when the checkpointer is in a pass: the next commit tries again */
+    if (frames >= REC_STORE_CHECKPOINT_N)
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    return SQLITE_OK;
+}
+
 static void *writer_main(void *arg)
 {
     struct rec_store_writer *w = arg;
@@ -541,6 +559,8 @@ static int submit(struct rec_store_writer *w, struct job *j)
 
 static void writer_free(struct rec_store_writer *w)
 {
+    /* before the writer's connection: closing the last one checkpoints and removes the WAL */
+    rec_store_ckpt_stop(w->ckpt);
     for (int k = 0; k < 2; k++)
         rec_idmap_free(&w->known[k]);
     for (int k = 0; k < W__COUNT; k++)
@@ -570,6 +590,11 @@ int rec_store_writer_start(sqlite3 *db, struct rec_store_writer **out, char *err
             return rc;
         }
     }
+    const char *path = sqlite3_db_filename(db, "main");
+    if (path && path[0] && rec_store_ckpt_start(path, &w->ckpt, err, errlen) == 0)
+        sqlite3_wal_hook(db, wal_hook, w);
+    else /* SQLite's automatic checkpoints, on this thread, as before */
+        rec_warn("store: no checkpointer thread: %s", path && path[0] ? err : "no file");
     if (pthread_mutex_init(&w->mu, NULL))
         goto fail_mutex;
     if (pthread_cond_init(&w->work_cv, NULL))
