@@ -5,8 +5,10 @@
  * test part is dropped before anything else happens. The training part is split again per user
  * (--valid-ratio, 80/20): models are fitted on the 80% and scored by NDCG@K on the rest. Each model of --models
  * is tuned by successive halving (eval/tune.c); then the tuned models' blend weights are learned
- * on the same validation split. The result is a config file (--out) that `recd serve --config`,
- * `recd train` and `recd eval --config` read: params-<type>, sources and blend-weights.
+ * on the same validation split, and last the served pipeline's fusion weights (tune_served.c).
+ * The result is a config file (--out) that `recd serve --config`, `recd train` and
+ * `recd eval --config` read: params-<type>, sources, blend-weights, blend-knn, blend-popular and
+ * cold-weight.
  */
 #include <jansson.h>
 #include <math.h>
@@ -18,6 +20,7 @@
 #include "app/app.h"
 #include "app/eval_data.h"
 #include "app/eval_models.h"
+#include "app/tune_served.h"
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/progress.h"
@@ -81,10 +84,35 @@ static json_t *trial_json(const struct rec_model_type *t, const struct rec_tune_
                      "budget", tr->budget, "score", tr->score, "seconds", tr->seconds);
 }
 
+/* The tuned blend as the config's values: params-<type> per model (params[j] for
+ * REC_CONFIG_MODEL_TYPES[j], "" when not tuned), sources and blend-weights. */
+struct tuned_strings {
+    char params[REC_CONFIG_N_MODEL_TYPES][512];
+    char sources[256], weights[256];
+};
+
+static void tuned_strings(const struct rec_blend *b, struct tuned_strings *t)
+{
+    static const char *const names[] = REC_CONFIG_MODEL_TYPES;
+    memset(t, 0, sizeof *t);
+    for (int s = 0; s < b->n; s++) {
+        for (int j = 0; j < REC_CONFIG_N_MODEL_TYPES; j++)
+            if (!strcmp(names[j], b->type[s]->name))
+                rec_model_params_format(b->type[s], b->params[s], t->params[j], sizeof t->params[j]);
+        if (strcmp(b->type[s]->name, "als") && b->weight[s] > 0)
+            snprintf(t->sources + strlen(t->sources), sizeof t->sources - strlen(t->sources), "%s%s",
+                     t->sources[0] ? "," : "", b->type[s]->name);
+        snprintf(t->weights + strlen(t->weights), sizeof t->weights - strlen(t->weights), "%s%s=%.4g",
+                 t->weights[0] ? "," : "", b->type[s]->name, b->weight[s]);
+    }
+}
+
 /* The config file recd serve reads. */
 static int write_config(const char *path, const char *data, const struct rec_config *c,
-                        const struct rec_blend *b, double valid_ndcg)
+                        const struct tuned_strings *t, const struct rec_served_knobs *kn,
+                        double valid_ndcg, double served_ndcg)
 {
+    static const char *const names[] = REC_CONFIG_MODEL_TYPES;
     FILE *f = strcmp(path, "-") ? fopen(path, "w") : stdout;
     if (!f)
         return REC_EIO;
@@ -92,21 +120,46 @@ static int write_config(const char *path, const char *data, const struct rec_con
     char when[32];
     strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", gmtime(&now));
     fprintf(f, "# written by recd tune, %s\n# data: %s; validation split of the training part "
-               "(ratio %.2f, seed %lld); validation NDCG@%s of the blend: %.4f\n",
-            when, data, c->ratio, (long long)c->seed, c->k, valid_ndcg);
-    char sources[256] = "", weights[256] = "";
-    for (int s = 0; s < b->n; s++) {
-        char params[512];
-        rec_model_params_format(b->type[s], b->params[s], params, sizeof params);
-        fprintf(f, "params-%s = %s\n", b->type[s]->name, params);
-        if (strcmp(b->type[s]->name, "als") && b->weight[s] > 0)
-            snprintf(sources + strlen(sources), sizeof sources - strlen(sources), "%s%s",
-                     sources[0] ? "," : "", b->type[s]->name);
-        snprintf(weights + strlen(weights), sizeof weights - strlen(weights), "%s%s=%.4g",
-                 weights[0] ? "," : "", b->type[s]->name, b->weight[s]);
-    }
-    fprintf(f, "sources = %s\nblend-weights = %s\n", sources, weights);
+               "(ratio %.2f, seed %lld); validation NDCG@%s of the blend: %.4f, of the served "
+               "pipeline: %.4f\n",
+            when, data, c->ratio, (long long)c->seed, c->k, valid_ndcg, served_ndcg);
+    for (int j = 0; j < REC_CONFIG_N_MODEL_TYPES; j++)
+        if (t->params[j][0])
+            fprintf(f, "params-%s = %s\n", names[j], t->params[j]);
+    fprintf(f, "sources = %s\nblend-weights = %s\n", t->sources, t->weights);
+    fprintf(f, "blend-knn = %g\nblend-popular = %g\ncold-weight = %g\n", kn->blend_knn,
+            kn->blend_popular, kn->cold_weight);
     return f == stdout ? 0 : fclose(f) == 0 ? 0 : REC_EIO;
+}
+
+/* The served pipeline's weights on the carves, for the models tuned (t). */
+static int tune_fusion(const struct rec_config *c, const struct tuned_strings *t,
+                       const struct rec_eval_data *d, const uint8_t *is_test,
+                       const struct rec_eval_split *valid, int k, struct rec_served_knobs *best,
+                       double *best_ndcg, char *err, size_t errlen)
+{
+    struct rec_config cc = *c; /* the tuned values in place of the configured ones; not freed */
+    for (int j = 0; j < REC_CONFIG_N_MODEL_TYPES; j++)
+        if (t->params[j][0])
+            cc.model_params[j] = (char *)t->params[j];
+    cc.sources = (char *)t->sources;
+    cc.blend_weights = (char *)t->weights;
+    struct rec_engine_params p;
+    rec_app_engine_params(&cc, &p, 0, NULL, 0);
+    int rc = rec_app_sources(&cc, &p, err, errlen);
+    if (rc)
+        return rc;
+    struct rec_served_knobs start = {c->blend_knn, c->blend_popular, c->cold_weight};
+    double start_ndcg = 0;
+    double t0 = rec_mono_s();
+    rc = rec_tune_served(&p, d, is_test, valid, N_CARVES, k, &start, best, best_ndcg, &start_ndcg,
+                         err, errlen);
+    if (!rc)
+        printf("served   validation NDCG@%d %.4f (%.4f as configured) in %.1f s with blend-knn=%g "
+               "blend-popular=%g cold-weight=%g\n",
+               k, *best_ndcg, start_ndcg, rec_mono_s() - t0, best->blend_knn, best->blend_popular,
+               best->cold_weight);
+    return rc;
 }
 
 static int tune_all(struct rec_config *c, const char *path, json_t *report, char *err, size_t errlen)
@@ -200,10 +253,23 @@ static int tune_all(struct rec_config *c, const char *path, json_t *report, char
             for (int s = 0; s < b.n; s++)
                 printf(" %s=%.3g", b.type[s]->name, b.weight[s]);
             printf("\n");
-            rc = write_config(c->out, path ? path : c->data, c, &b, vn);
-            if (rc)
-                rec_errf(err, errlen, rc, "cannot write %s", c->out);
         }
+    }
+    struct tuned_strings ts;
+    struct rec_served_knobs kn;
+    double served_ndcg = 0;
+    if (!rc && b.n > 0) {
+        tuned_strings(&b, &ts);
+        rc = tune_fusion(c, &ts, &d, is_test, valid, k, &kn, &served_ndcg, err, errlen);
+    }
+    if (!rc && b.n > 0) {
+        rc = write_config(c->out, path ? path : c->data, c, &ts, &kn, vn, served_ndcg);
+        if (rc)
+            rec_errf(err, errlen, rc, "cannot write %s", c->out);
+        json_object_set_new(report, "served", json_pack("{s:f,s:f,s:f,s:f}", "validation_ndcg",
+                                                        served_ndcg, "blend_knn", kn.blend_knn,
+                                                        "blend_popular", kn.blend_popular,
+                                                        "cold_weight", kn.cold_weight));
     }
     json_object_set_new(report, "models", jmodels);
     json_object_set_new(report, "trials", trials);

@@ -50,6 +50,11 @@ int rec_app_config(struct rec_config *c, unsigned cmd, const char *name, const c
         return 3;
     }
     rec_log_set_format((enum rec_log_format)format);
+    if (!(c->cold_weight >= 0 && c->cold_weight <= 1)) {
+        fprintf(stderr, "recd %s: --cold-weight must be 0..1, not %g\n", name, c->cold_weight);
+        rec_config_free(c);
+        return 3;
+    }
     return 0;
 }
 
@@ -69,6 +74,7 @@ void rec_app_engine_params(const struct rec_config *c, struct rec_engine_params 
     p->exclude_seen = c->exclude_seen;
     p->blend_knn = (float)c->blend_knn;
     p->blend_popular = (float)c->blend_popular;
+    p->cold_damping = (float)(1.0 - c->cold_weight);
     rec_als_params_default(&p->als);
     if (c->factors > 0)
         p->als.factors = c->factors;

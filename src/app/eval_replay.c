@@ -163,7 +163,7 @@ static int run_policy(const struct rec_engine_params *p0, const struct rec_eval_
             int want = max_k + (pol == REC_REPLAY_STATIC ? s.n[r->user] : 0), got = 0;
             if (want > MAX_LIST)
                 want = MAX_LIST;
-            if ((rc = rec_engine_recommend_idx(e, eu, want, REC_MODE_HYBRID, list, &got)))
+            if ((rc = rec_engine_recommend_idx(e, eu, want, REC_MODE_HYBRID, NULL, list, &got)))
                 break;
             int rank = -1, kept = 0;
             for (int q = 0; q < got && kept < max_k; q++) {

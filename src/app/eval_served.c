@@ -32,6 +32,7 @@ int rec_eval_served_fit(const struct rec_engine_params *p, const struct rec_eval
 {
     memset(out, 0, sizeof *out);
     out->diversity = -1;
+    rec_request_opts_default(&out->opts);
     out->d = d;
     out->max_k = max_k;
     int rc = rec_engine_create(p, NULL, &out->engine);
@@ -131,7 +132,7 @@ int rec_eval_score_served(void *ctx, const struct rec_eval_split *s, int32_t u, 
         scores[i] = -INFINITY;
     int rc = sv->diversity >= 0 ? pipeline_list(sv, u, n, items, &got)
                                 : rec_engine_recommend_idx(sv->engine, sv->user_index[u], n,
-                                                           REC_MODE_HYBRID, items, &got);
+                                                           REC_MODE_HYBRID, &sv->opts, items, &got);
     if (rc)
         return rc;
     for (int r = 0; r < got; r++) {

@@ -16,6 +16,8 @@ struct rec_eval_served {
     int max_k;
     double diversity;      /* < 0: retrieval only (rec_engine_recommend_idx); else the whole
                             * pipeline (filters, MMR at this diversity, explanations) */
+    struct rec_request_opts opts; /* retrieval's fusion settings (recd tune searches them);
+                            * rec_eval_served_fit leaves them unset: the engine's */
 };
 
 /* Replays the events of pairs not marked in is_test (per d->pairs entry) and trains. */

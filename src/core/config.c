@@ -91,6 +91,7 @@ static const struct opt opts[] = {
     {"exclude-seen", OPT_BOOL, OFF(exclude_seen), "true", MODEL_CMDS, "leave items the user already interacted with out of recommendations"},
     {"blend-knn", OPT_DBL, OFF(blend_knn), "0.1", MODEL_CMDS, "weight of the kNN list when fusing (iALS weighs 1)"},
     {"blend-popular", OPT_DBL, OFF(blend_popular), "0.01", MODEL_CMDS, "weight of the popularity list when fusing (iALS weighs 1)"},
+    {"cold-weight", OPT_DBL, OFF(cold_weight), "1", MODEL_CMDS, "0..1: an item with no events of its own (factors from its content) enters the iALS list with its score times this; 0 leaves it to new arrivals and similar lists (recd tune sets it)"},
     {"history-max", OPT_INT, OFF(history_max), "50", REC_CMD_SERVE, "recent history entries GET /v1/users/{id} returns"},
 #define WEIGHT_OPT(sfx, wire, w, verb) \
     {"weight-" wire, OPT_DBL, OFF(weights) + REC_EVENT_##sfx * sizeof(double), #w, MODEL_CMDS, "weight of a " wire " event"},

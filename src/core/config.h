@@ -81,6 +81,7 @@ struct rec_config {
     int exclude_seen;       /* bool */
     double blend_knn;       /* fusion weight of the kNN list (iALS = 1) */
     double blend_popular;
+    double cold_weight;     /* 0..1 */
     int history_max;        /* items shown in GET /v1/users/{id} */
     double weights[16];     /* per event type (REC_EVENT__COUNT used) */
     char *sources;          /* model types the server blends with iALS ("ease,itemknn") */

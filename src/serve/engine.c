@@ -17,6 +17,8 @@ int rec_engine_create(const struct rec_engine_params *p, struct rec_store *store
                       struct rec_engine **out)
 {
     const char *msg = rec_als_check_params(&p->als);
+    if (!msg && !(p->cold_damping >= 0 && p->cold_damping <= 1))
+        msg = "--cold-weight must be 0..1";
     if (msg) {
         rec_error("engine: %s", msg);
         return REC_EINVAL;

@@ -27,6 +27,11 @@ struct rec_engine_params {
     int recent_items;                  /* kNN seeds per user */
     int exclude_seen;                  /* drop items the user already has in their history */
     float blend_knn, blend_popular;    /* fusion weights of kNN and popularity, iALS being 1 */
+    float cold_damping;                /* an item without history of its own (factors from its
+                                        * content, coldstart_serve.c) competes in the iALS list
+                                        * with its score times 1 - cold_damping: 0 (the zero
+                                        * value) counts it whole, 1 leaves it to the new-arrivals
+                                        * source and similar lists; --cold-weight is 1 - this */
     struct rec_als_params als;
     /* Extra model types blended with iALS (recd tune writes them): when n_sources > 0 the served
      * list is the blend of iALS and these, with weights from source_weight/als_weight, or learned
@@ -61,6 +66,8 @@ enum rec_source { REC_SOURCE_ALS, REC_SOURCE_KNN, REC_SOURCE_POPULAR };
 struct rec_request_opts {
     int mode;                          /* enum rec_mode, or -1 for the engine's hybrid */
     float blend_knn, blend_popular;    /* fusion weights; < 0 = engine's */
+    float cold_weight;                 /* cold items' iALS score factor, 0..1; < 0 = engine's
+                                        * (1 - cold_damping) */
     /* out: the model's own score of the best personalized candidate (iALS, or the published
      * blend), NAN when the list had none; for score drift */
     double top_model_score;
@@ -202,9 +209,10 @@ int rec_engine_similar(struct rec_engine *e, const char *item, int n, struct rec
  * "trending now" for an item without one), as the pipeline words reasons from popularity. */
 int rec_engine_popular(struct rec_engine *e, int n, struct rec_result *out, int *n_out);
 
-/* Index-level top-n for offline evaluation: items[0..*n_out) best first. Thread-safe. */
+/* Index-level top-n for offline evaluation: items[0..*n_out) best first, with the fusion
+ * settings of o (NULL: the engine's). Thread-safe. */
 int rec_engine_recommend_idx(struct rec_engine *e, int32_t user, int n, enum rec_mode mode,
-                             int32_t *items, int *n_out);
+                             const struct rec_request_opts *o, int32_t *items, int *n_out);
 /* Id of a dense item index (valid until the item is deleted), "" when out of range or deleted. */
 const char *rec_engine_item_name(struct rec_engine *e, int32_t item);
 /* Dense index of a user/item id, -1 when unknown. */

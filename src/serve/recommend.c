@@ -225,7 +225,7 @@ static int blend_scores(const struct rec_engine *e, int32_t u, const struct user
 }
 
 static void source_als(const struct rec_engine *e, int32_t u, const struct user *us,
-                       struct scratch *s, int m)
+                       const struct rec_request_opts *o, struct scratch *s, int m)
 {
     s->n_list[REC_SOURCE_ALS] = 0;
     if (!e->als || !us || !us->has_x)
@@ -236,12 +236,18 @@ static void source_als(const struct rec_engine *e, int32_t u, const struct user 
         n_model = s->n_items;
     const float *xu = e->ux + (size_t)u * k;
     rec_als_score_all(e->als, xu, s->als_scores);
-    /* cold items: content-derived factors instead of untrained rows (a short list) */
+    /* cold items: content-derived factors instead of untrained rows (a short list), their
+     * scores times the cold weight; at 0 they stay out of this list */
     const struct cold_set *c = &e->cold;
-    int n_cold = c->k == k ? c->n : 0;
+    float cw = o && o->cold_weight >= 0 ? o->cold_weight : 1.0f - e->p.cold_damping;
+    int n_cold = c->k == k && cw > 0 ? c->n : 0;
     for (int32_t j = 0; j < n_cold; j++)
         if (c->item[j] < n_model)
-            s->als_scores[c->item[j]] = rec_linalg_dot(xu, c->x + (size_t)j * k, k);
+            s->als_scores[c->item[j]] = cw * rec_linalg_dot(xu, c->x + (size_t)j * k, k);
+    if (cw <= 0) /* untrained rows of cold items score nothing */
+        for (int32_t j = 0; j < c->n && c->k == k; j++)
+            if (c->item[j] < n_model)
+                s->als_scores[c->item[j]] = -INFINITY;
     float mean = 0, scale = 1;
     if (e->blend && blend_scores(e, u, us, s->als_scores, n_model, &mean, &scale))
         return; /* out of memory: this source is left out; popular items stand in */
@@ -253,7 +259,7 @@ static void source_als(const struct rec_engine *e, int32_t u, const struct user 
     for (int32_t j = 0; j < n_cold; j++) {
         int32_t i = c->item[j];
         if (i >= n_model && i < s->n_items && !s->blocked[i])
-            rec_topk_push(&t, (rec_linalg_dot(xu, c->x + (size_t)j * k, k) - mean) * scale, i);
+            rec_topk_push(&t, (cw * rec_linalg_dot(xu, c->x + (size_t)j * k, k) - mean) * scale, i);
     }
     s->n_list[REC_SOURCE_ALS] = rec_topk_sort(&t);
 }
@@ -283,16 +289,14 @@ static int source_attrs(const struct rec_engine *e, const struct user *us, struc
 static int fuse(const struct rec_engine *e, const struct rec_request_opts *o, struct scratch *s,
                 int n, struct rec_topk_entry *out)
 {
+    /* with a published blend (tune's sources) the iALS list is that blend; kNN and popularity
+     * are fused with it as without one, at the weights recd tune chose with it */
     float w_knn = o && o->blend_knn >= 0 ? o->blend_knn : e->p.blend_knn;
     float w_pop = o && o->blend_popular >= 0 ? o->blend_popular : e->p.blend_popular;
-    /* a published blend already holds every source tune chose: it alone ranks, unless the
-     * request sets fusion weights itself */
-    int blend_only = e->blend && s->n_list[REC_SOURCE_ALS] && !(o && (o->blend_knn >= 0 ||
-                                                                     o->blend_popular >= 0));
     const float source_weight[] = {
         [REC_SOURCE_ALS] = 1.0f,
-        [REC_SOURCE_KNN] = blend_only ? 0.0f : w_knn,
-        [REC_SOURCE_POPULAR] = blend_only ? 0.0f : w_pop,
+        [REC_SOURCE_KNN] = w_knn,
+        [REC_SOURCE_POPULAR] = w_pop,
     };
     for (int src = 0; src < 3; src++) {
         for (int r = 0; r < s->n_list[src]; r++) {
@@ -329,7 +333,7 @@ static int rank_for_user(struct rec_engine *e, int32_t u, int n, enum rec_mode m
     int m = n > MIN_CANDIDATES ? n : MIN_CANDIDATES;
     block_items(e, us, s);
     if (mode == REC_MODE_HYBRID || mode == REC_MODE_ALS)
-        source_als(e, u, us, s, m);
+        source_als(e, u, us, o, s, m);
     if (mode == REC_MODE_HYBRID || mode == REC_MODE_KNN)
         source_knn(e, us, s, m);
     int no_history = s->n_list[REC_SOURCE_ALS] + s->n_list[REC_SOURCE_KNN] == 0;
@@ -484,7 +488,7 @@ int rec_retrieve(struct rec_engine *e, int32_t u, int m, struct rec_request_opts
 }
 
 int rec_engine_recommend_idx(struct rec_engine *e, int32_t user, int n, enum rec_mode mode,
-                             int32_t *items, int *n_out)
+                             const struct rec_request_opts *o, int32_t *items, int *n_out)
 {
     *n_out = 0;
     if (n <= 0)
@@ -492,7 +496,7 @@ int rec_engine_recommend_idx(struct rec_engine *e, int32_t user, int n, enum rec
     struct ranking rk;
     int rc = ranking_begin(e, n, &rk);
     if (!rc) {
-        int got = rank_for_user(e, user, n, mode, NULL, &rk.s, rk.top, rk.src);
+        int got = rank_for_user(e, user, n, mode, o, &rk.s, rk.top, rk.src);
         for (int r = 0; r < got; r++)
             items[r] = rk.top[r].idx;
         *n_out = got;
@@ -505,6 +509,7 @@ void rec_request_opts_default(struct rec_request_opts *o)
 {
     o->mode = -1;
     o->blend_knn = o->blend_popular = -1.0f;
+    o->cold_weight = -1.0f;
     o->top_model_score = NAN;
 }
 

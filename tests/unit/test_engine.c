@@ -223,7 +223,7 @@ static void test_modes_for_eval(void **state)
     int got;
     int32_t u = rec_engine_user_index(e, "u3");
     for (int mode = REC_MODE_HYBRID; mode <= REC_MODE_ALS; mode++) {
-        assert_int_equal(rec_engine_recommend_idx(e, u, 4, mode, items, &got), 0);
+        assert_int_equal(rec_engine_recommend_idx(e, u, 4, mode, NULL, items, &got), 0);
         assert_int_equal(got, 4);
     }
     rec_engine_destroy(e);

@@ -126,6 +126,46 @@ static void test_new_item_is_recommended_at_once(void **state)
     rec_engine_destroy(e);
 }
 
+/* The cold weight: at 0 cold items leave the iALS list (per request, or as the engine's
+ * setting); in between they keep their place among themselves. */
+static void test_cold_weight(void **state)
+{
+    struct rec_engine *e = two_clusters();
+    put_item(e, "s-new", SCIFI_DOC, 100);
+    struct rec_request_opts o;
+    rec_request_opts_default(&o);
+    int32_t items[8], n_new = rec_engine_item_index(e, "s-new"), n_pre = rec_engine_item_index(e, "s-pre");
+    assert_true(n_new >= 0 && n_pre >= 0);
+    int with = 0, without = 0, half = 0;
+    for (int u = 0; u < N_SCIFI_USERS; u++) {
+        char user[32];
+        snprintf(user, sizeof user, "sf%d", u);
+        int32_t ui = rec_engine_user_index(e, user);
+        int got;
+        for (int pass = 0; pass < 3; pass++) {
+            o.cold_weight = pass == 0 ? -1.0f : pass == 1 ? 0.0f : 0.5f;
+            assert_int_equal(rec_engine_recommend_idx(e, ui, 6, REC_MODE_ALS, &o, items, &got), 0);
+            int hit = 0;
+            for (int r = 0; r < got; r++)
+                hit += items[r] == n_new || items[r] == n_pre;
+            *(pass == 0 ? &with : pass == 1 ? &without : &half) += hit;
+        }
+    }
+    assert_true(with >= N_SCIFI_USERS * 3 / 2); /* both, for most scifi users (as above) */
+    assert_int_equal(without, 0);
+    assert_true(half <= with);
+    rec_engine_destroy(e);
+
+    /* the engine's own setting (--cold-weight 0 is cold_damping 1) */
+    struct rec_engine_params p;
+    assert_int_equal(rec_app_default_engine_params(&p), 0);
+    assert_true(p.cold_damping == 0.0f); /* --cold-weight 1 by default */
+    p.cold_damping = 1.5f;
+    e = NULL;
+    assert_int_equal(rec_engine_create(&p, NULL, &e), REC_EINVAL);
+    assert_null(e);
+}
+
 static void test_new_item_in_similar_lists(void **state)
 {
     struct rec_engine *e = two_clusters();
@@ -349,6 +389,7 @@ static void test_concurrent_publish(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cold_weight),
         cmocka_unit_test(test_new_item_is_recommended_at_once),
         cmocka_unit_test(test_new_item_in_similar_lists),
         cmocka_unit_test(test_redescribed_item_moves),
