@@ -6,21 +6,13 @@
 
 #include "core/err.h"
 
-/* One slot of a row's index: the neighbour id next to its position, so a probe compares ids
- * without a second, random, read of nbr[] (an event updates up to 2 x knn-window rows, and
- * these lookups are cache misses). */
-struct knn_slot {
-    int32_t nbr;      /* neighbour id, when pos >= 0 */
-    int32_t pos;      /* position in nbr/cnt, -1 empty */
-};
-
 /* Neighbours in dense arrays (iteration touches only live entries, in order) plus an
  * open-addressing index from neighbour id to position. Entries are never removed: a count may
  * drop to 0 and is skipped. */
 struct rec_knn_row {
     int32_t *nbr;     /* neighbour ids */
     float *cnt;       /* co-occurrence counts, alongside nbr */
-    struct knn_slot *slots; /* n_slots is 0 or a power of two */
+    int32_t *slots;   /* position in nbr, -1 empty; n_slots is 0 or a power of two */
     uint32_t n, cap, n_slots;
 };
 
@@ -81,17 +73,17 @@ static inline uint32_t hash32(int32_t x)
 
 static int row_rehash(struct rec_knn_row *r, uint32_t n_slots)
 {
-    struct knn_slot *slots = malloc((size_t)n_slots * sizeof *slots);
+    int32_t *slots = malloc((size_t)n_slots * sizeof *slots);
     if (!slots)
         return REC_ENOMEM;
     for (uint32_t s = 0; s < n_slots; s++)
-        slots[s].pos = -1;
+        slots[s] = -1;
     uint32_t mask = n_slots - 1;
     for (uint32_t p = 0; p < r->n; p++) {
         uint32_t h = hash32(r->nbr[p]) & mask;
-        while (slots[h].pos >= 0)
+        while (slots[h] >= 0)
             h = (h + 1) & mask;
-        slots[h] = (struct knn_slot){.nbr = r->nbr[p], .pos = (int32_t)p};
+        slots[h] = (int32_t)p;
     }
     free(r->slots);
     r->slots = slots;
@@ -107,9 +99,9 @@ static int row_add(struct rec_knn_row *r, int32_t j, float delta)
             return rc;
     }
     uint32_t mask = r->n_slots - 1, h = hash32(j) & mask;
-    while (r->slots[h].pos >= 0 && r->slots[h].nbr != j)
+    while (r->slots[h] >= 0 && r->nbr[r->slots[h]] != j)
         h = (h + 1) & mask;
-    if (r->slots[h].pos < 0) {
+    if (r->slots[h] < 0) {
         if (r->n == r->cap) {
             uint32_t cap = r->cap ? r->cap * 2 : 8;
             int32_t *nbr = realloc(r->nbr, (size_t)cap * sizeof *nbr);
@@ -124,9 +116,9 @@ static int row_add(struct rec_knn_row *r, int32_t j, float delta)
         }
         r->nbr[r->n] = j;
         r->cnt[r->n] = 0;
-        r->slots[h] = (struct knn_slot){.nbr = j, .pos = (int32_t)r->n++};
+        r->slots[h] = (int32_t)r->n++;
     }
-    r->cnt[r->slots[h].pos] += delta;
+    r->cnt[r->slots[h]] += delta;
     return 0;
 }
 
@@ -135,9 +127,9 @@ static float row_get(const struct rec_knn_row *r, int32_t j)
     if (r->n_slots == 0)
         return 0;
     uint32_t mask = r->n_slots - 1, h = hash32(j) & mask;
-    while (r->slots[h].pos >= 0) {
-        if (r->slots[h].nbr == j)
-            return r->cnt[r->slots[h].pos];
+    while (r->slots[h] >= 0) {
+        if (r->nbr[r->slots[h]] == j)
+            return r->cnt[r->slots[h]];
         h = (h + 1) & mask;
     }
     return 0;
