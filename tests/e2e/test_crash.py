@@ -742,6 +742,12 @@ class SnapshotBookkeepingTest(unittest.TestCase):
             servers.append(s)
             for cycle, delay_ms in enumerate(self.DELAYS_MS):
                 self.life(s, port, delay_ms, "cycle %d, %g ms" % (cycle, delay_ms), odd, versions)
+            # the last start counts what the kills left: without new events, no training runs
+            # meanwhile (under a slow build one did, and its new file is the third while the
+            # oldest waits for removal)
+            stop.set()
+            for th in threads:
+                th.join(30)
             s.start()
             files = CrashLoopTest.model_files(s)
         finally:

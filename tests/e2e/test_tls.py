@@ -6,6 +6,7 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import time
 import unittest
 
 from harness import Server, main, run_recd
@@ -114,6 +115,10 @@ class TlsTest(unittest.TestCase):
         try:
             v, cipher = handshake(s.port, self.cert, ssl.TLSVersion.TLSv1_2, "AES128-SHA")
             self.assertEqual((v, cipher), ("TLSv1.2", "AES128-SHA"))
+            # the line follows the daemon's start, which is when /health can first answer
+            deadline = time.time() + 10
+            while time.time() < deadline and "priorities NORMAL" not in log_text(s):
+                time.sleep(0.05)
             self.assertIn("priorities NORMAL", log_text(s))
         finally:
             s.cleanup()
