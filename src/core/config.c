@@ -81,7 +81,7 @@ static const struct opt opts[] = {
     {"retrain-events", OPT_INT, OFF(retrain_events), "10000", REC_CMD_SERVE, "retrain after this many new events (0: never)"},
     {"retrain-seconds", OPT_INT, OFF(retrain_seconds), "3600", REC_CMD_SERVE, "retrain this often when new events arrived (0: never)"},
     {"half-life", OPT_DBL, OFF(half_life), "168", MODEL_CMDS, "popularity half-life, hours"},
-    {"knn-window", OPT_INT, OFF(knn_window), "50", MODEL_CMDS, "item-kNN: each item co-occurs with this many previous items of the user"},
+    {"knn-window", OPT_INT, OFF(knn_window), "20", MODEL_CMDS, "item-kNN: each item co-occurs with this many previous items of the user"},
     {"knn-shrink", OPT_DBL, OFF(knn_shrink), "10", MODEL_CMDS, "item-kNN cosine shrinkage"},
     {"recent-items", OPT_INT, OFF(recent_items), "20", MODEL_CMDS, "latest items of a user used as kNN seeds"},
     {"user-half-life", OPT_DBL, OFF(user_half_life), "0", MODEL_CMDS, "hours after which a user's interaction counts half, relative to their latest (0: no decay)"},
