@@ -1,9 +1,11 @@
 /* bench_recommend: in-process latency of the full recommendation pipeline (iALS + kNN +
  * popularity fusion, filters, reasons) for every user of a data set, after training.
  *
- *   bench_recommend PATH|synthetic:USERS:ITEMS:EVENTS [n] [rounds]
+ *   bench_recommend PATH|synthetic:USERS:ITEMS:EVENTS [n] [rounds] [users]
  *
- * Prints p50/p95/p99 microseconds per request, requests/s on one thread, ingest rate of the
+ * users > 0 times that many users spread evenly over all of them instead of every user (a
+ * large catalog). Prints p50/p95/p99 microseconds per request, requests/s on one thread, how
+ * many requests took their iALS candidates from the approximate index, ingest rate of the
  * replay (events/s with per-user fold-in once a model exists), the memory the replay and the
  * training added to the process (resident set, from /proc/self/status, per event and per
  * item), and a checksum of the lists. */
@@ -61,11 +63,12 @@ static int cmp_d(const void *a, const void *b)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: bench_recommend PATH|synthetic:USERS:ITEMS:EVENTS [n] [rounds]\n");
+        fprintf(stderr, "usage: bench_recommend PATH|synthetic:USERS:ITEMS:EVENTS [n] [rounds] [users]\n");
         return 2;
     }
     int n = argc > 2 ? (int)strtol(argv[2], NULL, 10) : 10;
     int rounds = argc > 3 ? (int)strtol(argv[3], NULL, 10) : 3;
+    int max_users = argc > 4 ? (int)strtol(argv[4], NULL, 10) : 0;
     rec_log_set_level(REC_LOG_WARN);
     struct rec_engine_params p;
     if (rec_app_default_engine_params(&p)) /* the server's defaults, RECD_* variables included */
@@ -94,8 +97,11 @@ int main(int argc, char **argv)
     struct rec_engine_status es;
     rec_engine_status(l.e, &es);
 
-    int32_t n_users = l.users.n_names;
-    int64_t total = (int64_t)n_users * rounds;
+    int32_t all_users = l.users.n_names, n_users = all_users;
+    if (max_users > 0 && max_users < n_users)
+        n_users = max_users;
+#define USER(j) rec_idmap_name(&l.users, (int32_t)((int64_t)(j) * all_users / n_users))
+    int64_t total = (int64_t)n_users * rounds, n_ann = 0;
     double *lat = malloc((size_t)total * sizeof *lat);
     struct rec_result *r = malloc((size_t)n * sizeof *r);
     uint64_t checksum = 0;
@@ -105,9 +111,12 @@ int main(int argc, char **argv)
         for (int32_t u = 0; u < n_users; u++) {
             int got;
             const char *model;
+            struct rec_request_opts o;
+            rec_request_opts_default(&o);
             double a = rec_mono_s();
-            rec_engine_recommend(l.e, rec_idmap_name(&l.users, u), n, r, &got, &model);
+            rec_engine_recommend_opts(l.e, USER(u), n, &o, r, &got, &model);
             lat[k++] = (rec_mono_s() - a) * 1e6;
+            n_ann += o.als_search == 2;
             for (int j = 0; j < got; j++)
                 for (const char *c = r[j].id; *c; c++)
                     checksum = checksum * 31 + (unsigned char)*c;
@@ -126,7 +135,7 @@ int main(int argc, char **argv)
         rec_pipeline_config_default(&pc);
         double td = rec_mono_s();
         for (int32_t u = 0; u < n_users; u++) {
-            struct rec_pipeline_request rq = {.user = rec_idmap_name(&l.users, u), .n = n,
+            struct rec_pipeline_request rq = {.user = USER(u), .n = n,
                                               .diversity = diversities[d], .now = 2e9};
             rec_request_opts_default(&rq.opts);
             rq.ctx.hour = rq.ctx.weekday = -1;
@@ -157,7 +166,7 @@ int main(int argc, char **argv)
             snprintf(item, sizeof item, "new-%lld", (long long)(j / 10 % 200));
         else
             snprintf(item, sizeof item, "%lld", (long long)(j % 500 + 1));
-        struct rec_event ev = {NULL, rec_idmap_name(&l.users, (int32_t)(j % n_users)), item,
+        struct rec_event ev = {NULL, USER(j % n_users), item,
                                REC_EVENT_CLICK, 0, 2000000000 + j, NULL, ++l.seq, NULL};
         double t1 = rec_mono_s();
         rec_engine_apply_events(l.e, &ev, 1, NULL);
@@ -171,11 +180,15 @@ int main(int argc, char **argv)
     qsort(ev_lat, (size_t)n_old, sizeof *ev_lat, cmp_d);
     qsort(new_lat, (size_t)n_new, sizeof *new_lat, cmp_d);
     printf("recommend %s: %d users, %lld events; replay %.2f s (%.0f events/s), train %.2f s\n",
-           argv[1], n_users, (long long)before, t_load, before / t_load, t_train);
+           argv[1], all_users, (long long)before, t_load, before / t_load, t_train);
     printf("  n=%d, %lld requests on 1 thread: %.0f req/s, p50 %.0f us, p95 %.0f us, p99 %.0f us; "
            "live event + fold-in %.1f us/event; checksum %016llx\n",
            n, (long long)total, total / wall, lat[total / 2], lat[total * 95 / 100],
            lat[total * 99 / 100], t_live / LIVE * 1e6, (unsigned long long)checksum);
+    printf("  %lld of %lld requests took their iALS candidates from the approximate index "
+           "(%lld model items, ann-min-items %d, ann-nprobe %d); p99.9 %.0f us\n",
+           (long long)n_ann, (long long)total, (long long)es.als.n_items, p.ann_min_items,
+           p.ann_nprobe, lat[total * 999 / 1000]);
     for (int d = 0; d < 2; d++)
         printf("  pipeline (diversity %.1f), %d requests on 1 thread: %.0f req/s, p50 %.0f us, p99 %.0f us\n",
                diversities[d], n_users, pipe_rps[d], pipe_p50[d], pipe_p99[d]);

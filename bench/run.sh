@@ -56,6 +56,8 @@ if [ -d "$SHARED/ml-1m" ]; then
     # best of 3: the machine may be shared
     for _ in 1 2 3; do run "$BUILD/bench/bench_als" "$SHARED/ml-1m" 128 50; done
     run "$BUILD/bench/bench_recommend" "$SHARED/ml-1m" 10 3
+    # issue #7: the approximate iALS index against the exact scan (docs/PIPELINE.md)
+    run "$BUILD/bench/bench_ann" "$SHARED/ml-1m" 2999 1,2,4,8,16,32,64
 else
     echo "bench: $SHARED is missing; MovieLens benchmarks skipped" | tee -a "$TMP"
 fi
@@ -70,6 +72,10 @@ run "$BUILD/recd" eval "$TUNED/ctx.jsonl" --protocol ranker --log-level warn
 run "$BUILD/bench/bench_exploration"
 run "$BUILD/bench/bench_als" synthetic:50000:20000:2000000 64 10
 run "$BUILD/bench/bench_recommend" synthetic:20000:10000:500000 10 2
+# issue #7: a million-item catalog: the approximate index (a few minutes, 0.7 GiB), then whole
+# requests with it, 2,000 users spread over the 200,000
+run "$BUILD/bench/bench_ann" synthetic:200000:1000000:10000000 2000 8,16,32,64,128,256
+run "$BUILD/bench/bench_recommend" synthetic:200000:1000000:10000000 10 1 2000
 run python3 "$ROOT/bench/bench_http_ingest.py" "$BUILD/recd" 3
 # issue #7: closed-loop HTTP serving on the MovieLens-1M part (wrk; skips without it or the data)
 run python3 "$ROOT/bench/bench_http_serve.py" "$BUILD/recd" 5

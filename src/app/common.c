@@ -71,6 +71,9 @@ void rec_app_engine_params(const struct rec_config *c, struct rec_engine_params 
     p->session_gap_s = c->session_gap * 60.0;
     p->session_boost = (float)c->session_boost;
     p->fold_in_steps = c->fold_in_steps;
+    p->ann_min_items = c->ann_min_items;
+    p->ann_nprobe = c->ann_nprobe;
+    p->ann_lists = c->ann_lists;
     p->exclude_seen = c->exclude_seen;
     p->blend_knn = (float)c->blend_knn;
     p->blend_popular = (float)c->blend_popular;

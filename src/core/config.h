@@ -78,6 +78,9 @@ struct rec_config {
     double session_gap;     /* minutes that close a session */
     double session_boost;   /* weight of the current session's interactions (1 = none) */
     int fold_in_steps;      /* CG steps of a live fold-in (0: exact) */
+    int ann_min_items;      /* items from which iALS retrieval uses the approximate index; 0 = never */
+    int ann_nprobe;         /* lists of the index scanned per request */
+    int ann_lists;          /* lists of the index; 0 = auto */
     int exclude_seen;       /* bool */
     double blend_knn;       /* fusion weight of the kNN list (iALS = 1) */
     double blend_popular;

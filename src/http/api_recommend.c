@@ -293,15 +293,21 @@ static json_t *picks_json(const struct rec_pick *p, int n, int explain, int debu
     return arr;
 }
 
-static json_t *debug_json(const struct rec_pipeline_result *res, const struct rec_exp_assignment *a)
+static const char *const als_search_names[] = {NULL, "exact", "ann"};
+
+static json_t *debug_json(const struct rec_pipeline_result *res, const struct rec_exp_assignment *a,
+                          const struct rec_request_opts *o)
 {
     json_t *stages = json_array();
     for (int k = 0; k < res->n_stages; k++)
         json_array_append_new(stages, json_pack("{s:s,s:f,s:i,s:i}", "stage", res->stage[k].name,
                                                 "ms", res->stage[k].ms, "in", res->stage[k].in,
                                                 "out", res->stage[k].out));
-    return json_pack("{s:o,s:b,s:b}", "stages", stages, "overridden", a->overridden, "ranked",
-                     res->ranked);
+    /* als_search: how the iALS candidates were found (null: no iALS list) */
+    const char *search = o->als_search >= 1 && o->als_search <= 2 ? als_search_names[o->als_search]
+                                                                   : NULL;
+    return json_pack("{s:o,s:b,s:b,s:s?,s:i}", "stages", stages, "overridden", a->overridden,
+                     "ranked", res->ranked, "als_search", search, "ann_scanned", o->ann_scanned);
 }
 
 /* Logs the list (unless not tracked) and fills rec_id; "" when not logged. */
@@ -393,7 +399,7 @@ void rec_api_recommend(void *app, const struct rec_http_request *req, struct rec
     json_object_set_new(body, "recommendation_id", rec_id[0] ? json_string(rec_id) : json_null());
     json_object_set_new(body, "experiment", a.exp ? json_string(a.exp->name) : json_null());
     if (p.debug) {
-        json_t *dbg = debug_json(&pr, &a);
+        json_t *dbg = debug_json(&pr, &a, &p.rq.opts);
         json_object_set_new(dbg, "source_arm", arm >= 0 ? json_string(rec_source_bandit_arm_name(arm)) : json_null());
         json_object_set(dbg, "context", json_object_get(p.root, "context"));
         json_object_set_new(body, "debug", dbg);

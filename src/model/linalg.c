@@ -85,6 +85,28 @@ void rec_linalg_gemv_ref(const float *a, int64_t n, int k, const float *x, float
     }
 }
 
+void rec_linalg_gemm_nt(const float *a, int n, const float *b, int m, int k, float *c)
+{
+    if (n <= 0 || m <= 0)
+        return;
+    if (k <= 0) {
+        memset(c, 0, (size_t)n * m * sizeof *c);
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, m, k, 1.0f, a, k, b, k, 0.0f, c, m);
+}
+
+void rec_linalg_gemm_nt_ref(const float *a, int n, const float *b, int m, int k, float *c)
+{
+    for (int r = 0; r < n; r++)
+        for (int q = 0; q < m; q++) {
+            double s = 0.0;
+            for (int j = 0; j < k; j++)
+                s += (double)a[(size_t)r * k + j] * b[(size_t)q * k + j];
+            c[(size_t)r * m + q] = (float)s;
+        }
+}
+
 float rec_linalg_dot(const float *x, const float *y, int k)
 {
     return k > 0 ? cblas_sdot(k, x, 1, y, 1) : 0.0f;

@@ -12,6 +12,9 @@ void rec_linalg_gram_ref(const float *a, int64_t n, int k, float *g);
 /* y = A x for A (n x k). */
 void rec_linalg_gemv(const float *a, int64_t n, int k, const float *x, float *y);
 void rec_linalg_gemv_ref(const float *a, int64_t n, int k, const float *x, float *y);
+/* C = A B' for A (n x k) and B (m x k): C is n x m, every pair of rows' dot product. */
+void rec_linalg_gemm_nt(const float *a, int n, const float *b, int m, int k, float *c);
+void rec_linalg_gemm_nt_ref(const float *a, int n, const float *b, int m, int k, float *c);
 float rec_linalg_dot(const float *x, const float *y, int k);
 /* Solves S x = b for symmetric positive definite S (k x k, overwritten by its factor); b is
  * overwritten with x. Returns 0, or REC_EINVAL when S is not positive definite. */

@@ -19,6 +19,8 @@ int rec_engine_create(const struct rec_engine_params *p, struct rec_store *store
     const char *msg = rec_als_check_params(&p->als);
     if (!msg && !(p->cold_damping >= 0 && p->cold_damping <= 1))
         msg = "--cold-weight must be 0..1";
+    if (!msg && (p->ann_min_items < 0 || p->ann_nprobe < 1 || p->ann_lists < 0))
+        msg = "ann-min-items and ann-lists must be >= 0, ann-nprobe >= 1";
     if (msg) {
         rec_error("engine: %s", msg);
         return REC_EINVAL;
@@ -92,6 +94,7 @@ void rec_engine_destroy(struct rec_engine *e)
     rec_idmap_free(&e->tag_ids);
     rec_pop_free(&e->pop);
     rec_knn_free(&e->knn);
+    rec_ann_destroy(e->ann);
     rec_als_destroy(e->als);
     if (e->blend) {
         rec_blend_clear(e->blend);

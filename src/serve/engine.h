@@ -54,6 +54,12 @@ struct rec_engine_params {
                                         * 0 = exact solve every time */
     int user_only;                     /* events update users' histories and factors only, not
                                         * popularity or co-occurrence (replay evaluation) */
+    /* Approximate iALS retrieval (model/ann.h): once a published model has ann_min_items items
+     * or more, the trainer builds an index of its item rows, and requests scan the ann_nprobe
+     * best of its lists instead of every item (exact until the index exists). */
+    int ann_min_items;                 /* 0 = never build one */
+    int ann_nprobe;                    /* lists scanned per request, >= 1 */
+    int ann_lists;                     /* lists of the index; 0 = auto, 2 sqrt(items) */
     const char *model_dir;             /* where snapshots go; NULL = keep models in memory only */
 };
 
@@ -71,6 +77,10 @@ struct rec_request_opts {
     /* out: the model's own score of the best personalized candidate (iALS, or the published
      * blend), NAN when the list had none; for score drift */
     double top_model_score;
+    /* out: how the iALS candidates were found: 0 no iALS list, 1 exact (every item scored),
+     * 2 approximate index; ann_scanned: items the index scored (0 unless 2) */
+    int als_search;
+    int ann_scanned;
 };
 /* opts with everything unset. */
 void rec_request_opts_default(struct rec_request_opts *o);

@@ -7,6 +7,7 @@
 
 #include "core/idmap.h"
 #include "model/als.h"
+#include "model/ann.h"
 #include "model/knn.h"
 #include "model/model.h"
 #include "model/popularity.h"
@@ -101,6 +102,8 @@ struct rec_engine {
     struct rec_knn knn;
 
     struct rec_als *als;                /* published model, NULL before the first */
+    struct rec_ann *ann;                /* index of als's item rows (trainer.c), or NULL: the
+                                         * exact scan serves */
     struct rec_blend *blend;            /* published extra sources (with als_weight), or NULL */
     float *ux;                          /* live user factors, cap_ux_users x k */
     int32_t cap_ux_users;

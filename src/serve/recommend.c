@@ -7,6 +7,8 @@
  * Cold start (coldstart_serve.c): items with content-derived factors join the iALS source (dot
  * with the user's factors) and similar lists (factor cosine); a user without history but with
  * attributes gets the attributes model's list in place of global popularity.
+ * On a large catalog the iALS source scans the lists of the approximate index (model/ann.h)
+ * nearest the user's factors instead of every item, once the trainer built one for the model.
  * Every function here runs under the engine's read lock.
  */
 #include <math.h>
@@ -45,6 +47,8 @@ struct scratch {
     struct rec_topk_entry *lists[3];
     int n_list[3];
     int by_attrs;         /* the popular list came from the attributes model */
+    int als_search;       /* rec_request_opts.als_search */
+    int ann_scanned;
     const int32_t *extra_block;   /* items the request excludes */
     int n_extra_block;
 };
@@ -224,6 +228,42 @@ static int blend_scores(const struct rec_engine *e, int32_t u, const struct user
     return rc;
 }
 
+/* source_als through the approximate index: the items of its ann_nprobe best lists, plus
+ * every item of the cold set (new items, items whose rows were learned online since the
+ * build, content factors: a short list the index never holds current rows for), scored
+ * exactly, times the cold weight cw (at 0 they are left out). Returns 0, or REC_ENOMEM (the
+ * caller scans every item instead). */
+static int source_als_ann(const struct rec_engine *e, const float *xu, float cw, struct scratch *s,
+                          int m)
+{
+    int k = rec_als_factors(e->als);
+    int32_t n_model = rec_als_n_items(e->als);
+    const struct cold_set *c = &e->cold;
+    int n_cold = c->k == k ? c->n : 0;
+    /* a cold item's model row is stale: the index must not offer it (bit 2 of blocked, only
+     * for this search) */
+    for (int32_t j = 0; j < n_cold; j++)
+        if (c->item[j] < n_model)
+            s->blocked[c->item[j]] |= 2;
+    struct rec_topk t;
+    rec_topk_init(&t, s->lists[REC_SOURCE_ALS], m);
+    int scanned = rec_ann_search(e->ann, xu, e->p.ann_nprobe, s->blocked, &t);
+    for (int32_t j = 0; j < n_cold; j++)
+        if (c->item[j] < n_model)
+            s->blocked[c->item[j]] &= (uint8_t)~2;
+    if (scanned < 0)
+        return scanned;
+    for (int32_t j = 0; j < n_cold && cw > 0; j++) {
+        int32_t i = c->item[j];
+        if (i < s->n_items && !s->blocked[i])
+            rec_topk_push(&t, cw * rec_linalg_dot(xu, c->x + (size_t)j * k, k), i);
+    }
+    s->n_list[REC_SOURCE_ALS] = rec_topk_sort(&t);
+    s->als_search = 2;
+    s->ann_scanned = scanned;
+    return 0;
+}
+
 static void source_als(const struct rec_engine *e, int32_t u, const struct user *us,
                        const struct rec_request_opts *o, struct scratch *s, int m)
 {
@@ -235,11 +275,16 @@ static void source_als(const struct rec_engine *e, int32_t u, const struct user 
     if (n_model > s->n_items)
         n_model = s->n_items;
     const float *xu = e->ux + (size_t)u * k;
+    float cw = o && o->cold_weight >= 0 ? o->cold_weight : 1.0f - e->p.cold_damping;
+    /* a published blend standardizes and mixes every item's score: it needs the full scan */
+    if (e->ann && !e->blend && n_model >= e->p.ann_min_items &&
+        rec_ann_n_items(e->ann) <= s->n_items && source_als_ann(e, xu, cw, s, m) == 0)
+        return;
+    s->als_search = 1;
     rec_als_score_all(e->als, xu, s->als_scores);
     /* cold items: content-derived factors instead of untrained rows (a short list), their
      * scores times the cold weight; at 0 they stay out of this list */
     const struct cold_set *c = &e->cold;
-    float cw = o && o->cold_weight >= 0 ? o->cold_weight : 1.0f - e->p.cold_damping;
     int n_cold = c->k == k && cw > 0 ? c->n : 0;
     for (int32_t j = 0; j < n_cold; j++)
         if (c->item[j] < n_model)
@@ -470,6 +515,10 @@ int rec_retrieve(struct rec_engine *e, int32_t u, int m, struct rec_request_opts
     int got = rank_for_user(e, us ? u : -1, m, mode, o, &sc, top, src);
     if (o && sc.n_list[REC_SOURCE_ALS] > 0)
         o->top_model_score = sc.lists[REC_SOURCE_ALS][0].score;
+    if (o) {
+        o->als_search = sc.als_search;
+        o->ann_scanned = sc.ann_scanned;
+    }
     for (int r = 0; r < got; r++) {
         struct rec_candidate *c = &out[r];
         int32_t pos = -1;
@@ -511,6 +560,7 @@ void rec_request_opts_default(struct rec_request_opts *o)
     o->blend_knn = o->blend_popular = -1.0f;
     o->cold_weight = -1.0f;
     o->top_model_score = NAN;
+    o->als_search = o->ann_scanned = 0;
 }
 
 int rec_mode_parse(const char *name)
@@ -532,8 +582,10 @@ int rec_engine_recommend_opts(struct rec_engine *e, const char *user, int n,
                               const char **model)
 {
     *n_out = 0;
-    if (o)
+    if (o) {
         o->top_model_score = NAN;
+        o->als_search = o->ann_scanned = 0;
+    }
     *model = mode_names[REC_MODE_POPULAR];
     if (n <= 0)
         return 0;
@@ -546,6 +598,10 @@ int rec_engine_recommend_opts(struct rec_engine *e, const char *user, int n,
         int got = rank_for_user(e, u, n, mode, o, &rk.s, rk.top, rk.src);
         if (o && rk.s.n_list[REC_SOURCE_ALS] > 0)
             o->top_model_score = rk.s.lists[REC_SOURCE_ALS][0].score;
+        if (o) {
+            o->als_search = rk.s.als_search;
+            o->ann_scanned = rk.s.ann_scanned;
+        }
         int personal = 0;
         for (int r = 0; r < got; r++) {
             struct rec_result *res = &out[r];

@@ -5,6 +5,8 @@
  * publishes under the write lock: user factors come from the fit for users with no event since
  * the copy, and from a fold-in against the new items for the rest, so no event is forgotten.
  * Requests keep being served from the old model until the swap, which takes milliseconds.
+ * On a large catalog the approximate index of the new item rows is built after the swap
+ * (build_ann); until it is installed, requests score every item.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -73,9 +75,42 @@ static int publish(struct rec_engine *e, struct rec_als *m, int64_t trained_seq,
     e->model.n_users = n_model_users;
     e->model.n_items = rec_als_n_items(m);
     e->model_trained_seq = trained_seq;
+    rec_ann_destroy(e->ann); /* indexes the old model's rows; build_ann makes the new one */
+    e->ann = NULL;
     rec_als_destroy(old);
     rec_debug("engine: published model v%" PRId64 ", %" PRId64 " users folded in", version, folded);
     return 0;
+}
+
+/* Builds the approximate index (model/ann.h) of the published model's item rows when it has
+ * ann_min_items items or more, and installs it. Called with fit_mu held (e->als changes only
+ * under it) and without the engine's lock: requests keep the exact scan meanwhile. */
+static void build_ann(struct rec_engine *e)
+{
+    const struct rec_als *m = e->als;
+    if (!m || e->p.ann_min_items <= 0 || rec_als_n_items(m) < e->p.ann_min_items)
+        return;
+    struct rec_ann_params p;
+    rec_ann_params_default(&p);
+    p.n_lists = e->p.ann_lists;
+    p.threads = e->p.als.threads;
+    p.seed = e->p.als.seed;
+    double t0 = rec_mono_s();
+    struct rec_ann *a = NULL;
+    int rc = rec_ann_build(rec_als_item_vec(m, 0), rec_als_n_items(m), rec_als_factors(m), &p, &a);
+    if (rc) {
+        rec_warn("engine: approximate index not built (%s); every item is scored", rec_strerror(rc));
+        return;
+    }
+    pthread_rwlock_wrlock(&e->lock);
+    struct rec_ann *old = e->ann;
+    e->ann = a;
+    int64_t version = e->model.version;
+    pthread_rwlock_unlock(&e->lock);
+    rec_ann_destroy(old);
+    rec_info("engine: approximate index of model v%" PRId64 ": %d lists over %d items, %.0f MiB, "
+             "built in %.2fs", version, rec_ann_n_lists(a), rec_ann_n_items(a),
+             rec_ann_bytes(a) / 1048576.0, rec_mono_s() - t0);
 }
 
 static void free_names(char **names, int32_t n)
@@ -319,6 +354,7 @@ int rec_engine_train_now(struct rec_engine *e)
             rec_info("engine: trained iALS v%" PRId64 " on %" PRId64 " events (%" PRId64
                      " pairs, %d users, %d items) in %.2fs", version, trained_events, n_t,
                      n_users, n_items, dur);
+            build_ann(e); /* before the snapshot: a large catalog is served exactly meanwhile */
             save_snapshot(e, m, user_names, item_names, version, trained_seq, trained_events,
                           dur, now, erasures);
         }
@@ -466,8 +502,12 @@ int rec_engine_load_snapshot(struct rec_engine *e)
     rec_als_destroy(mapped);
     free_names(user_names, mu);
     free_names(item_names, mi);
-    if (!rc)
+    if (!rc) {
         refit_side_models(e);
+        pthread_mutex_lock(&e->fit_mu);
+        build_ann(e);
+        pthread_mutex_unlock(&e->fit_mu);
+    }
     if (!rc && need_train)
         rec_engine_note_events(e, 1);
     return rc;

@@ -219,6 +219,9 @@ class PipelineTest(RankingCase):
             self.assertEqual(b["in"], a["out"], (a, b))
         self.assertEqual(stages[2]["out"], 5)  # diversify cuts to n
         self.assertEqual(stages[-1]["out"], 5)
+        # 60 items, below --ann-min-items: iALS scored every item
+        self.assertEqual(r["debug"]["als_search"], "exact")
+        self.assertEqual(r["debug"]["ann_scanned"], 0)
         # a category filter shows in filter_score's counts
         st = self.rec("u0", n=5, debug=1, category="news")["debug"]["stages"]
         self.assertLessEqual(st[1]["out"], PER_CAT)
@@ -727,6 +730,28 @@ class CapTest(RankingCase):
         # are out of reach
         self.assertEqual(self.ids("u0", n=10, category="brief"), [])
         self.assertFalse({f["id"] for f in FRESH} & set(self.ids("stranger", n=100)))
+
+
+# ---------------------------------------------------------------------------------------------
+# The approximate iALS index, on from the first item: debug says so, lists stay personal
+
+class AnnTest(RankingCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.s = start_server("--ann-min-items", "1", "--ann-lists", "8", "--ann-nprobe", "2")
+        cls.addClassCleanup(cls.s.cleanup)
+
+    def test_debug_shows_ann_and_lists_stay_personal(self):
+        for u in range(0, 8):
+            r = self.rec("u%d" % u, n=5, debug=1)
+            self.assertEqual(r["debug"]["als_search"], "ann", r["debug"])
+            self.assertGreater(r["debug"]["ann_scanned"], 0)
+            self.assertLess(r["debug"]["ann_scanned"], len(ITEMS))  # 2 lists of 8
+            got = [x["id"] for x in r["items"]]
+            self.assertEqual(len(got), 5)
+            self.assertTrue(all(CAT_OF.get(i) == taste(u) for i in got[:3]), got)
+        # no factors, no iALS list
+        self.assertIsNone(self.rec("stranger", n=5, debug=1)["debug"]["als_search"])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -103,6 +103,24 @@ static void test_gemv_and_dot_match_ref(void **state)
     free(yr);
 }
 
+static void test_gemm_nt_matches_ref(void **state)
+{
+    rng_state = 5;
+    const int n = 300, m = 41, k = 65;
+    float *a = rand_matrix(n, k), *b = rand_matrix(m, k);
+    float *c = malloc((size_t)n * m * sizeof *c), *cr = malloc((size_t)n * m * sizeof *cr);
+    rec_linalg_gemm_nt(a, n, b, m, k, c);
+    rec_linalg_gemm_nt_ref(a, n, b, m, k, cr);
+    assert_close(c, cr, (size_t)n * m, 1e-5f);
+    /* entry (r, q) is the dot of row r of A and row q of B */
+    assert_true(fabsf(cr[7 * m + 3] - rec_linalg_dot(a + 7 * k, b + 3 * k, k)) <=
+                1e-5f * (1 + fabsf(cr[7 * m + 3])));
+    free(a);
+    free(b);
+    free(c);
+    free(cr);
+}
+
 static void test_solve_known_system(void **state)
 {
     /* S = [[4,2],[2,3]], x = [1,-2]  ->  b = S x = [0,-4] */
@@ -180,6 +198,7 @@ int main(void)
         cmocka_unit_test(test_gram_matches_ref),
         cmocka_unit_test(test_gram_empty_is_zero),
         cmocka_unit_test(test_gemv_and_dot_match_ref),
+        cmocka_unit_test(test_gemm_nt_matches_ref),
         cmocka_unit_test(test_solve_known_system),
         cmocka_unit_test(test_solve_random_spd),
         cmocka_unit_test(test_solve_rejects_non_pd),
