@@ -6,13 +6,14 @@
 
 #include "core/err.h"
 
-/* Neighbours in dense arrays (iteration touches only live entries, in order) plus an
+/* Neighbours in a dense array (iteration touches only live entries, in order) plus an
  * open-addressing index from neighbour id to position. Entries are never removed: a count may
- * drop to 0 and is skipped. */
+ * drop to 0 and is skipped. An update costs two cache misses, the slot and the entry (id and
+ * count together): at 40 updates per event this is the largest cost of ingestion's model
+ * updates. */
 struct rec_knn_row {
-    int32_t *nbr;     /* neighbour ids */
-    float *cnt;       /* co-occurrence counts, alongside nbr */
-    int32_t *slots;   /* position in nbr, -1 empty; n_slots is 0 or a power of two */
+    struct rec_knn_entry *e;
+    int32_t *slots;   /* position in e, -1 empty; n_slots is 0 or a power of two */
     uint32_t n, cap, n_slots;
 };
 
@@ -25,8 +26,7 @@ void rec_knn_init(struct rec_knn *k, float shrink)
 void rec_knn_free(struct rec_knn *k)
 {
     for (int32_t i = 0; i < k->cap; i++) {
-        free(k->rows[i].nbr);
-        free(k->rows[i].cnt);
+        free(k->rows[i].e);
         free(k->rows[i].slots);
     }
     free(k->rows);
@@ -80,7 +80,7 @@ static int row_rehash(struct rec_knn_row *r, uint32_t n_slots)
         slots[s] = -1;
     uint32_t mask = n_slots - 1;
     for (uint32_t p = 0; p < r->n; p++) {
-        uint32_t h = hash32(r->nbr[p]) & mask;
+        uint32_t h = hash32(r->e[p].nbr) & mask;
         while (slots[h] >= 0)
             h = (h + 1) & mask;
         slots[h] = (int32_t)p;
@@ -99,26 +99,21 @@ static int row_add(struct rec_knn_row *r, int32_t j, float delta)
             return rc;
     }
     uint32_t mask = r->n_slots - 1, h = hash32(j) & mask;
-    while (r->slots[h] >= 0 && r->nbr[r->slots[h]] != j)
+    while (r->slots[h] >= 0 && r->e[r->slots[h]].nbr != j)
         h = (h + 1) & mask;
     if (r->slots[h] < 0) {
         if (r->n == r->cap) {
             uint32_t cap = r->cap ? r->cap * 2 : 8;
-            int32_t *nbr = realloc(r->nbr, (size_t)cap * sizeof *nbr);
-            if (!nbr)
+            struct rec_knn_entry *e = realloc(r->e, (size_t)cap * sizeof *e);
+            if (!e)
                 return REC_ENOMEM;
-            r->nbr = nbr;
-            float *cnt = realloc(r->cnt, (size_t)cap * sizeof *cnt);
-            if (!cnt)
-                return REC_ENOMEM;
-            r->cnt = cnt;
+            r->e = e;
             r->cap = cap;
         }
-        r->nbr[r->n] = j;
-        r->cnt[r->n] = 0;
+        r->e[r->n] = (struct rec_knn_entry){j, 0};
         r->slots[h] = (int32_t)r->n++;
     }
-    r->cnt[r->slots[h]] += delta;
+    r->e[r->slots[h]].cnt += delta;
     return 0;
 }
 
@@ -128,8 +123,8 @@ static float row_get(const struct rec_knn_row *r, int32_t j)
         return 0;
     uint32_t mask = r->n_slots - 1, h = hash32(j) & mask;
     while (r->slots[h] >= 0) {
-        if (r->nbr[r->slots[h]] == j)
-            return r->cnt[r->slots[h]];
+        if (r->e[r->slots[h]].nbr == j)
+            return r->e[r->slots[h]].cnt;
         h = (h + 1) & mask;
     }
     return 0;
@@ -172,31 +167,28 @@ float rec_knn_sim(const struct rec_knn *k, int32_t i, int32_t j)
     return cosine(k, i, j, row_get(&k->rows[i], j));
 }
 
-void rec_knn_row_view(const struct rec_knn *k, int32_t i, const int32_t **nbr, const float **cnt,
+void rec_knn_row_view(const struct rec_knn *k, int32_t i, const struct rec_knn_entry **entries,
                       int32_t *n)
 {
     if (i < 0 || i >= k->n_items) {
-        *nbr = NULL;
-        *cnt = NULL;
+        *entries = NULL;
         *n = 0;
         return;
     }
-    *nbr = k->rows[i].nbr;
-    *cnt = k->rows[i].cnt;
+    *entries = k->rows[i].e;
     *n = (int32_t)k->rows[i].n;
 }
 
 void rec_knn_each(const struct rec_knn *k, int32_t i, void (*fn)(void *ctx, int32_t j, float sim),
                   void *ctx)
 {
-    const int32_t *nbr;
-    const float *cnt;
+    const struct rec_knn_entry *e;
     int32_t n;
-    rec_knn_row_view(k, i, &nbr, &cnt, &n);
+    rec_knn_row_view(k, i, &e, &n);
     for (int32_t p = 0; p < n; p++) {
-        float sim = cosine(k, i, nbr[p], cnt[p]);
+        float sim = cosine(k, i, e[p].nbr, e[p].cnt);
         if (sim > 0)
-            fn(ctx, nbr[p], sim);
+            fn(ctx, e[p].nbr, sim);
     }
 }
 

@@ -12,6 +12,13 @@
 
 struct rec_knn_row; /* per-item map neighbour -> count */
 
+/* One neighbour of an item and their co-occurrence count, side by side: an update finds both
+ * in one cache line. */
+struct rec_knn_entry {
+    int32_t nbr;
+    float cnt;
+};
+
 struct rec_knn {
     struct rec_knn_row *rows;
     float *count;      /* n_i */
@@ -32,10 +39,9 @@ float rec_knn_sim(const struct rec_knn *k, int32_t i, int32_t j);
 /* Calls fn(ctx, j, sim) for each neighbour j of i with c_ij > 0. */
 void rec_knn_each(const struct rec_knn *k, int32_t i, void (*fn)(void *ctx, int32_t j, float sim),
                   void *ctx);
-/* Raw neighbour entries of i for tight loops: *n ids and counts (a count may be <= 0: skip it).
- * Similarity of entry p is cnt[p] / (norm[i] * norm[nbr[p]] + shrink). Valid until the next
- * write. */
-void rec_knn_row_view(const struct rec_knn *k, int32_t i, const int32_t **nbr, const float **cnt,
+/* Raw neighbour entries of i for tight loops: *n of them (a count may be <= 0: skip it).
+ * Similarity of entry p is cnt / (norm[i] * norm[nbr] + shrink). Valid until the next write. */
+void rec_knn_row_view(const struct rec_knn *k, int32_t i, const struct rec_knn_entry **entries,
                       int32_t *n);
 /* Number of stored neighbour entries of i (for stats). */
 int32_t rec_knn_degree(const struct rec_knn *k, int32_t i);

@@ -210,17 +210,16 @@ static void find_near(struct run *r)
         if (!is_rejection(he) || he->item >= e->knn.n_items)
             continue;
         seen++;
-        const int32_t *nbr;
-        const float *cnt;
+        const struct rec_knn_entry *nb;
         int32_t n;
-        rec_knn_row_view(&e->knn, he->item, &nbr, &cnt, &n);
+        rec_knn_row_view(&e->knn, he->item, &nb, &n);
         int32_t top[NEAR_TOP];
         float sim[NEAR_TOP];
         int n_top = 0;
         for (int32_t k = 0; k < n; k++) {
-            if (cnt[k] <= 0)
+            if (nb[k].cnt <= 0)
                 continue;
-            float s = rec_knn_sim(&e->knn, he->item, nbr[k]);
+            float s = rec_knn_sim(&e->knn, he->item, nb[k].nbr);
             int at = n_top < NEAR_TOP ? n_top++ : NEAR_TOP - 1;
             if (at == NEAR_TOP - 1 && n_top == NEAR_TOP && s <= sim[at])
                 continue;
@@ -230,7 +229,7 @@ static void find_near(struct run *r)
                 at--;
             }
             sim[at] = s;
-            top[at] = nbr[k];
+            top[at] = nb[k].nbr;
         }
         for (int k = 0; k < n_top && r->n_near < (int)(sizeof r->near / sizeof r->near[0]); k++)
             r->near[r->n_near++] = top[k];

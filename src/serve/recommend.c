@@ -140,17 +140,16 @@ static void source_knn(const struct rec_engine *e, const struct user *us, struct
         float ni = h->item < knn->n_items ? knn->norm[h->item] : 0;
         if (ni <= 0)
             continue;
-        const int32_t *nbr;
-        const float *cnt;
+        const struct rec_knn_entry *nb;
         int32_t n;
-        rec_knn_row_view(knn, h->item, &nbr, &cnt, &n);
+        rec_knn_row_view(knn, h->item, &nb, &n);
         /* the hot loop of a request: one pass over the seed's neighbours, no calls */
         for (int32_t p = 0; p < n; p++) {
-            int32_t j = nbr[p];
+            int32_t j = nb[p].nbr;
             float d = ni * knn->norm[j];
-            if (cnt[p] <= 0 || d <= 0 || j >= s->n_items)
+            if (nb[p].cnt <= 0 || d <= 0 || j >= s->n_items)
                 continue;
-            float c = w * cnt[p] / (d + knn->shrink);
+            float c = w * nb[p].cnt / (d + knn->shrink);
             s->acc[j] += c;
             if (c > s->seed_sim[j]) {
                 s->seed_sim[j] = c;
