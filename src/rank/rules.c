@@ -513,7 +513,7 @@ static int parse_set(struct pctx *c, const json_t *arr, unsigned types, int ids,
         return oom(c);
     for (size_t i = 0; i < n; i++) {
         const json_t *v = json_array_get(arr, i);
-        struct scalar a;
+        struct scalar a = {0};
         if (get_scalar(v, types, &a)) {
             size_t at = push_index(c, i);
             int rc = fail(c, NULL, "must be %s",
