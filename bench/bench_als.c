@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "bench_util.h"
 #include "core/clock.h"
 #include "core/idmap.h"
 #include "core/log.h"
@@ -16,29 +17,6 @@
 #include "ingest/import.h"
 #include "model/als.h"
 
-struct data {
-    struct rec_idmap users, items;
-    struct rec_triplet *t;
-    int64_t n, cap;
-};
-
-static int on_event(void *ctx, const struct rec_event *ev)
-{
-    struct data *d = ctx;
-    double w = rec_event_default_weight(ev->type);
-    if (w <= 0)
-        return 0;
-    if (d->n == d->cap) {
-        d->cap = d->cap ? d->cap * 2 : 1 << 16;
-        struct rec_triplet *t = realloc(d->t, (size_t)d->cap * sizeof *t);
-        if (!t)
-            return -2;
-        d->t = t;
-    }
-    d->t[d->n++] = (struct rec_triplet){rec_idmap_put(&d->users, ev->user, NULL),
-                                        rec_idmap_put(&d->items, ev->item, NULL), (float)w};
-    return 0;
-}
 
 static int on_doc(void *ctx, const char *id, const char *doc) { return 0; }
 
@@ -49,11 +27,9 @@ int main(int argc, char **argv)
         return 2;
     }
     rec_log_set_level(REC_LOG_WARN);
-    struct data d;
-    memset(&d, 0, sizeof d);
-    rec_idmap_init(&d.users);
-    rec_idmap_init(&d.items);
-    struct rec_import_sink sink = {&d, on_doc, on_doc, on_event, NULL};
+    struct bench_triplets d;
+    bench_triplets_init(&d);
+    struct rec_import_sink sink = {&d, on_doc, on_doc, bench_triplets_on_event, NULL};
     char err[256] = "";
     int rc;
     rc = rec_synth_load_source(argv[1], &sink, err, sizeof err);
@@ -95,8 +71,6 @@ int main(int argc, char **argv)
            p.threads, dt, dt / p.iters, ru.ru_maxrss / 1024.0, sum);
     rec_als_destroy(m);
     rec_csr_free(&ui);
-    free(d.t);
-    rec_idmap_free(&d.users);
-    rec_idmap_free(&d.items);
+    bench_triplets_free(&d);
     return 0;
 }

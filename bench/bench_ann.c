@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "bench_util.h"
 #include "core/clock.h"
 #include "core/idmap.h"
 #include "core/log.h"
@@ -29,57 +30,17 @@
 
 #define CANDIDATES 100 /* recommend.c's MIN_CANDIDATES: what one request retrieves per source */
 
-struct data {
-    struct rec_idmap users, items;
-    struct rec_triplet *t;
-    int64_t n, cap;
-};
 
 static int on_item(void *ctx, const char *id, const char *doc)
 {
-    struct data *d = ctx;
+    struct bench_triplets *d = ctx;
     return rec_idmap_put(&d->items, id, NULL) < 0 ? -2 : 0; /* the catalog, events or not */
 }
 
 static int on_user(void *ctx, const char *id, const char *doc) { return 0; }
 
-static int on_event(void *ctx, const struct rec_event *ev)
-{
-    struct data *d = ctx;
-    double w = rec_event_default_weight(ev->type);
-    if (w <= 0)
-        return 0;
-    if (d->n == d->cap) {
-        d->cap = d->cap ? d->cap * 2 : 1 << 16;
-        struct rec_triplet *t = realloc(d->t, (size_t)d->cap * sizeof *t);
-        if (!t)
-            return -2;
-        d->t = t;
-    }
-    d->t[d->n++] = (struct rec_triplet){rec_idmap_put(&d->users, ev->user, NULL),
-                                        rec_idmap_put(&d->items, ev->item, NULL), (float)w};
-    return 0;
-}
 
-/* Resident set size of this process in bytes (VmRSS), or -1. */
-static double rss_bytes(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    double kb = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %lf kB", &kb) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return kb < 0 ? -1 : kb * 1024;
-}
 
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* Share of want[0..top) found in got[0..min(top, n_got)). */
 static double overlap(const struct rec_topk_entry *want, const struct rec_topk_entry *got,
@@ -94,7 +55,7 @@ static double overlap(const struct rec_topk_entry *want, const struct rec_topk_e
 
 static void print_latency(const char *what, double *lat, int n)
 {
-    qsort(lat, (size_t)n, sizeof *lat, cmp_d);
+    qsort(lat, (size_t)n, sizeof *lat, bench_cmp_double);
     printf("p50 %.0f us, p99 %.0f us, p99.9 %.0f us (%s)\n", lat[n / 2], lat[n * 99 / 100],
            lat[(int)((int64_t)n * 999 / 1000)], what);
 }
@@ -109,11 +70,9 @@ int main(int argc, char **argv)
     int queries = argc > 2 ? (int)strtol(argv[2], NULL, 10) : 2000;
     const char *nprobes = argc > 3 ? argv[3] : "8,16,32,64,128";
     rec_log_set_level(REC_LOG_WARN);
-    struct data d;
-    memset(&d, 0, sizeof d);
-    rec_idmap_init(&d.users);
-    rec_idmap_init(&d.items);
-    struct rec_import_sink sink = {&d, on_item, on_user, on_event, NULL};
+    struct bench_triplets d;
+    bench_triplets_init(&d);
+    struct rec_import_sink sink = {&d, on_item, on_user, bench_triplets_on_event, NULL};
     char err[256] = "";
     if (rec_synth_load_source(argv[1], &sink, err, sizeof err)) {
         fprintf(stderr, "bench_ann: cannot load %s: %s\n", argv[1], err);
@@ -125,6 +84,7 @@ int main(int argc, char **argv)
         return 1;
     }
     free(d.t);
+    d.t = NULL;
     struct rec_als_params ap;
     rec_als_params_default(&ap);
     double t0 = rec_mono_s();
@@ -153,14 +113,14 @@ int main(int argc, char **argv)
     rec_ann_params_default(&p);
     if (argc > 4)
         p.n_lists = (int)strtol(argv[4], NULL, 10);
-    double rss0 = rss_bytes();
+    double rss0 = bench_rss_bytes();
     t0 = rec_mono_s();
     struct rec_ann *a = NULL;
     if (rec_ann_build(rec_als_item_vec(m, 0), n_items, k, &p, &a)) {
         fprintf(stderr, "bench_ann: index build failed\n");
         return 1;
     }
-    double t_build = rec_mono_s() - t0, rss1 = rss_bytes();
+    double t_build = rec_mono_s() - t0, rss1 = bench_rss_bytes();
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("  index: %d lists (%.0f items per list), build %.2f s on %d threads (iters %d, %d "
@@ -234,7 +194,6 @@ int main(int argc, char **argv)
     free(lat);
     rec_ann_destroy(a);
     rec_als_destroy(m);
-    rec_idmap_free(&d.users);
-    rec_idmap_free(&d.items);
+    bench_triplets_free(&d);
     return 0;
 }

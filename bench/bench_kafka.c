@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "app/app.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -37,11 +38,6 @@
 static rd_kafka_t *producer;
 static int partitions = MIN_PARTITIONS;
 
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static void produce(int32_t partition, const char *payload, size_t len)
 {
@@ -238,7 +234,7 @@ int main(int argc, char **argv)
         lat[i] = (rec_mono_s() - start) * 1e3;
         timeouts += !seen;
     }
-    qsort(lat, (size_t)samples, sizeof *lat, cmp_d);
+    qsort(lat, (size_t)samples, sizeof *lat, bench_cmp_double);
     printf("event-to-visible (produce -> recommendation cites it), %d samples: p50 %.2f ms, "
            "p95 %.2f ms, p99 %.2f ms, max %.2f ms%s\n",
            samples, lat[samples / 2], lat[samples * 95 / 100], lat[samples * 99 / 100],

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_util.h"
 #include "core/clock.h"
 #include "core/idmap.h"
 #include "core/log.h"
@@ -40,25 +41,7 @@ static int on_event(void *ctx, const struct rec_event *ev)
 
 static int on_doc(void *ctx, const char *id, const char *doc) { return 0; }
 
-/* Resident set size of this process in bytes (VmRSS), or -1. */
-static double rss_bytes(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    double kb = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %lf kB", &kb) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return kb < 0 ? -1 : kb * 1024;
-}
 
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 int main(int argc, char **argv)
 {
@@ -80,7 +63,7 @@ int main(int argc, char **argv)
         return 1;
     struct rec_import_sink sink = {&l, on_doc, on_doc, on_event, NULL};
     char err[256] = "";
-    double rss0 = rss_bytes();
+    double rss0 = bench_rss_bytes();
     double t0 = rec_mono_s();
     int rc;
     rc = rec_synth_load_source(argv[1], &sink, err, sizeof err);
@@ -89,11 +72,11 @@ int main(int argc, char **argv)
         return 1;
     }
     double t_load = rec_mono_s() - t0;
-    double rss1 = rss_bytes();
+    double rss1 = bench_rss_bytes();
     t0 = rec_mono_s();
     rec_engine_train_now(l.e);
     double t_train = rec_mono_s() - t0;
-    double rss2 = rss_bytes();
+    double rss2 = bench_rss_bytes();
     struct rec_engine_status es;
     rec_engine_status(l.e, &es);
 
@@ -122,7 +105,7 @@ int main(int argc, char **argv)
                     checksum = checksum * 31 + (unsigned char)*c;
         }
     double wall = rec_mono_s() - t0;
-    qsort(lat, (size_t)total, sizeof *lat, cmp_d);
+    qsort(lat, (size_t)total, sizeof *lat, bench_cmp_double);
 
     /* the whole serving pipeline (what GET /v1/recommend runs): retrieval plus new arrivals,
      * filters, scoring, MMR at two diversities, explanations; no rules, ranker or exploration */
@@ -145,7 +128,7 @@ int main(int argc, char **argv)
             plat[u] = (rec_mono_s() - a) * 1e6;
         }
         pipe_rps[d] = n_users / (rec_mono_s() - td);
-        qsort(plat, (size_t)n_users, sizeof *plat, cmp_d);
+        qsort(plat, (size_t)n_users, sizeof *plat, bench_cmp_double);
         pipe_p50[d] = plat[n_users / 2];
         pipe_p99[d] = plat[n_users * 99 / 100];
     }
@@ -177,8 +160,8 @@ int main(int argc, char **argv)
             ev_lat[n_old++] = us;
     }
     double t_live = rec_mono_s() - t0;
-    qsort(ev_lat, (size_t)n_old, sizeof *ev_lat, cmp_d);
-    qsort(new_lat, (size_t)n_new, sizeof *new_lat, cmp_d);
+    qsort(ev_lat, (size_t)n_old, sizeof *ev_lat, bench_cmp_double);
+    qsort(new_lat, (size_t)n_new, sizeof *new_lat, bench_cmp_double);
     printf("recommend %s: %d users, %lld events; replay %.2f s (%.0f events/s), train %.2f s\n",
            argv[1], all_users, (long long)before, t_load, before / t_load, t_train);
     printf("  n=%d, %lld requests on 1 thread: %.0f req/s, p50 %.0f us, p95 %.0f us, p99 %.0f us; "
