@@ -16,47 +16,18 @@
 #include "core/err.h"
 #include "serve/engine.h"
 
-#define USERS_PER_GROUP 30
-#define BLOCK 12
+#include "test_two_groups.h"
+
 #define N 10
 
-static int64_t seq, ts = 1700000000;
-
-static void add(struct rec_engine *e, const char *user, const char *item)
-{
-    struct rec_event ev = {NULL, user, item, REC_EVENT_VIEW, 0, ts++, NULL, ++seq, NULL};
-    assert_int_equal(rec_engine_apply_events(e, &ev, 1, NULL), 0);
-}
-
-/* Two groups of users, each on its own block of items (test_online_items.c's data), trained,
- * with the given index settings. */
+/* The two groups (test_two_groups.h), trained, with the given index settings. */
 static struct rec_engine *two_groups(int min_items, int lists, int nprobe)
 {
-    struct rec_engine_params p;
-    assert_int_equal(rec_app_default_engine_params(&p), 0);
-    p.als.factors = 8;
-    p.als.iters = 10;
-    p.als.threads = 1;
-    p.blend_knn = 0; /* iALS alone ranks */
-    p.blend_popular = 0;
+    struct rec_engine_params p = two_groups_params();
     p.ann_min_items = min_items;
     p.ann_lists = lists;
     p.ann_nprobe = nprobe;
-    struct rec_engine *e = NULL;
-    assert_int_equal(rec_engine_create(&p, NULL, &e), 0);
-    char user[32], item[32];
-    for (int u = 0; u < 2 * USERS_PER_GROUP; u++) {
-        int a = u < USERS_PER_GROUP;
-        snprintf(user, sizeof user, "%c%d", a ? 'a' : 'b', u);
-        for (int i = 0; i < BLOCK; i++) {
-            if ((i + u) % 4 == 0)
-                continue;
-            snprintf(item, sizeof item, "%c%d", a ? 'x' : 'y', i);
-            add(e, user, item);
-        }
-    }
-    assert_int_equal(rec_engine_train_now(e), 0);
-    return e;
+    return two_groups_engine(&p);
 }
 
 /* user's top N of the iALS source alone (scores are its dot products) into r[], count

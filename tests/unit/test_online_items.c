@@ -14,43 +14,12 @@
 #include "core/err.h"
 #include "serve/engine.h"
 
-#define USERS_PER_GROUP 30
-#define BLOCK 12
+#include "test_two_groups.h"
 
-static int64_t seq, ts = 1700000000;
-
-static void add(struct rec_engine *e, const char *user, const char *item)
-{
-    struct rec_event ev = {NULL, user, item, REC_EVENT_VIEW, 0, ts++, NULL, ++seq, NULL};
-    assert_int_equal(rec_engine_apply_events(e, &ev, 1, NULL), 0);
-}
-
-/* Group a (a0..a29) watches items x0..x11, group b (b0..b29) watches y0..y11, each skipping a
- * quarter; no documents anywhere, so content cannot help. */
 static struct rec_engine *two_groups(void)
 {
-    struct rec_engine_params p;
-    assert_int_equal(rec_app_default_engine_params(&p), 0);
-    p.als.factors = 8;
-    p.als.iters = 10;
-    p.als.threads = 1;
-    p.blend_knn = 0; /* iALS alone ranks: what is measured here is the item's factor row */
-    p.blend_popular = 0;
-    struct rec_engine *e = NULL;
-    assert_int_equal(rec_engine_create(&p, NULL, &e), 0);
-    char user[32], item[32];
-    for (int u = 0; u < 2 * USERS_PER_GROUP; u++) {
-        int a = u < USERS_PER_GROUP;
-        snprintf(user, sizeof user, "%c%d", a ? 'a' : 'b', u);
-        for (int i = 0; i < BLOCK; i++) {
-            if ((i + u) % 4 == 0)
-                continue;
-            snprintf(item, sizeof item, "%c%d", a ? 'x' : 'y', i);
-            add(e, user, item);
-        }
-    }
-    assert_int_equal(rec_engine_train_now(e), 0);
-    return e;
+    struct rec_engine_params p = two_groups_params();
+    return two_groups_engine(&p);
 }
 
 static int rank_of(struct rec_engine *e, const char *user, const char *id)
