@@ -2,7 +2,9 @@
 """bench_http_ingest: durable event ingestion over HTTP against a real `recd serve` (127.0.0.1,
 a free port, a temporary data directory), closed loop, keep-alive connections.
 
-  bench_http_ingest.py RECD_BIN [seconds-per-case]
+  bench_http_ingest.py RECD_BIN [seconds-per-case] [CLIENTSxBATCH,...]
+
+The optional third argument picks the cases (e.g. 8x1000); by default all six run.
 
 Each case runs for the given time (default 3 s) and prints events/s, requests/s and the
 server's CPU time per event (from /proc, so the clients' share of the cores is visible); every
@@ -21,6 +23,9 @@ os.environ["RECD_BIN"] = os.path.abspath(sys.argv[1])
 from harness import Server  # noqa: E402
 
 SECONDS = float(sys.argv[2]) if len(sys.argv) > 2 else 3.0
+CASES = ((1, 1), (8, 1), (8, 100), (2, 1000), (4, 1000), (8, 1000))
+if len(sys.argv) > 3:
+    CASES = tuple(tuple(int(v) for v in c.split("x")) for c in sys.argv[3].split(","))
 
 
 def client(port, case, t, batch, stop, out):
@@ -51,6 +56,15 @@ def server_cpu(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def server_written(pid):
+    """Bytes the process has passed to write calls so far (wchar in /proc/PID/io)."""
+    with open("/proc/%d/io" % pid) as f:
+        for line in f:
+            if line.startswith("wchar:"):
+                return int(line.split()[1])
+    return 0
+
+
 def main():
     s = Server("--retrain-events", "0", "--threads", "8").start()
     try:
@@ -58,13 +72,13 @@ def main():
         s.post("/v1/events", [{"user": "u%d" % k, "item": "i%d" % (k % 5000), "type": "view"}
                               for k in range(5000)])
         s.post("/v1/train?wait=1")
-        cases = ((1, 1), (8, 1), (8, 100), (2, 1000), (4, 1000), (8, 1000))
-        for case, (clients, batch) in enumerate(cases):
+        for case, (clients, batch) in enumerate(CASES):
             out = {}
             stop = time.time() + SECONDS
             threads = [threading.Thread(target=client, args=(s.port, case, t, batch, stop, out))
                        for t in range(clients)]
             c0 = server_cpu(s.proc.pid)
+            w0 = server_written(s.proc.pid)
             t0 = time.time()
             for th in threads:
                 th.start()
@@ -72,12 +86,14 @@ def main():
                 th.join()
             dt = time.time() - t0
             cpu = server_cpu(s.proc.pid) - c0
+            written = server_written(s.proc.pid) - w0
             events = sum(a for a, _ in out.values())
             reqs = sum(r for _, r in out.values())
             print("http ingest: %d clients, %4d events/request: %8.0f events/s, %6.0f requests/s "
-                  "(%d events acknowledged in %.1f s; server CPU %.2f cores, %.1f us/event)"
+                  "(%d events acknowledged in %.1f s; server CPU %.2f cores, %.1f us/event; "
+                  "%.0f bytes written/event)"
                   % (clients, batch, events / dt, reqs / dt, events, dt, cpu / dt,
-                     1e6 * cpu / max(events, 1)))
+                     1e6 * cpu / max(events, 1), written / max(events, 1)))
     finally:
         s.cleanup()
 

@@ -1,6 +1,6 @@
 /* export.c: the reads behind a user's data export (see export.h).
  *
- * Every query here is an index lookup on the user (events_user, served_user, the primary keys
+ * Every query here is an index lookup on the user (events_user_block, served_user, the primary keys
  * of users, preferences and outcomes) bounded by a LIMIT, except the dead-letter search, which
  * has no user column to look up and so scans a bounded window of the newest rows. Statements
  * are prepared per call (a few microseconds, nothing next to an export page) so that the read
@@ -15,15 +15,14 @@
 
 static const char sql_count_user[] = "SELECT count(*) FROM users WHERE id = ?1";
 static const char sql_count_prefs[] = "SELECT count(*) FROM preferences WHERE user = ?1";
-static const char sql_count_events[] = "SELECT count(*) FROM events WHERE user = ?1";
+static const char sql_count_events[] = REC_STORE_USER_ROWS "SELECT count(*) FROM user_rows";
 static const char sql_count_served[] = "SELECT count(*) FROM served WHERE user = ?1";
 static const char sql_count_outcomes[] =
     "SELECT count(*) FROM outcomes WHERE rec_id IN (SELECT rec_id FROM served WHERE user = ?1)";
-/* events_user is an index on (user) and so ordered by (user, seq): a range on seq after an
- * equality on user is one index seek, no sort. */
+/* The user's rows after ?2, from events_user_block (store_int.h), a page of them in seq order. */
 static const char sql_events[] =
-    "SELECT seq, event_id, user, item, type, value, ts, context FROM events"
-    " WHERE user = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3";
+    REC_STORE_USER_ROWS "SELECT seq, event_id, user, item, type, value, ts, context FROM events"
+    " WHERE seq IN (SELECT seq FROM user_rows) ORDER BY seq LIMIT ?3";
 /* Likewise served_user orders a user's lists by rowid, which grows in logging order. */
 static const char sql_served[] =
     "SELECT rowid, rec_id, user, experiment, variant, ts, n_items, items FROM served"

@@ -20,7 +20,7 @@
 
 #include "ingest/event.h"
 
-#define REC_STORE_SCHEMA_VERSION 4
+#define REC_STORE_SCHEMA_VERSION 5
 #define REC_STORE_DB_NAME "recd.db"
 
 struct rec_store;

@@ -25,6 +25,22 @@
 #define REC_STORE_STR(x) REC_STORE_STR_(x)
 #define REC_STORE_CHECKPOINT_PAGES REC_STORE_STR(REC_STORE_CHECKPOINT_N)
 
+/* events_user_block (schema version 5) indexes events by (seq >> this, user). */
+#define REC_STORE_USER_BLOCK_SHIFT "12"
+/* A common table expression naming, as user_rows(seq), the sequence numbers of user ?1's events
+ * after sequence number ?2 (all of them when ?2 is not bound): the blocks from ?2's to the newest, one index seek on
+ * (block, user) each (CROSS JOIN keeps the blocks as the outer loop). Prefix a statement with
+ * it and select from user_rows. */
+#define REC_STORE_USER_ROWS                                                                   \
+    "WITH RECURSIVE block(n) AS ("                                                           \
+    "  SELECT coalesce(?2, 0) >> " REC_STORE_USER_BLOCK_SHIFT                                             \
+    "  UNION ALL SELECT n + 1 FROM block"                                                     \
+    "  WHERE n < (SELECT max(seq) >> " REC_STORE_USER_BLOCK_SHIFT " FROM events)),"           \
+    " user_rows(seq) AS ("                                                                    \
+    "  SELECT e.seq FROM block CROSS JOIN events AS e"                                        \
+    "  ON (e.seq >> " REC_STORE_USER_BLOCK_SHIFT ") = block.n AND e.user = ?1"               \
+    "  WHERE e.seq > coalesce(?2, 0)) "
+
 /* Name of the VFS of recd's connections (wal_buffer.c: the default VFS, with the WAL's writes
  * gathered into few large ones). */
 #define REC_STORE_VFS "recd-walbuf"

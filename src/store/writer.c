@@ -53,7 +53,8 @@
     X(W_USER_UPSERT,                                                                         \
       "INSERT INTO users(id, doc, created_at) VALUES(?1, ?2, ?3)"                            \
       " ON CONFLICT(id) DO UPDATE SET doc = excluded.doc")                                   \
-    X(W_USER_EVENTS_DELETE, "DELETE FROM events WHERE user = ?1")                            \
+    X(W_USER_EVENTS_DELETE, REC_STORE_USER_ROWS                                              \
+      "DELETE FROM events WHERE seq IN (SELECT seq FROM user_rows)")                         \
     X(W_USER_OUTCOMES_DELETE,                                                                \
       "DELETE FROM outcomes WHERE rec_id IN (SELECT rec_id FROM served WHERE user = ?1)")    \
     X(W_USER_SERVED_DELETE, "DELETE FROM served WHERE user = ?1")                            \

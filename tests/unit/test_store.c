@@ -172,7 +172,7 @@ static void test_open_close_reopen_keeps_data(void **state)
     snprintf(expect_dir, sizeof expect_dir, "%s/db", f->dir);
     assert_string_equal(rec_store_dir(s), expect_dir);
     assert_int_equal(rec_store_schema_version(s), REC_STORE_SCHEMA_VERSION);
-    assert_int_equal(REC_STORE_SCHEMA_VERSION, 4);
+    assert_int_equal(REC_STORE_SCHEMA_VERSION, 5);
 
     const char *item_ids[] = {"i1", "i2"};
     const char *item_docs[] = {"{\"title\":\"one\"}", "{\"title\":\"two\"}"};

@@ -84,7 +84,7 @@ static void test_idless_events_dedup_by_content(void **state)
 {
     struct fx *f = *state;
     struct rec_store *s = open_ok(f->dir);
-    assert_int_equal(rec_store_schema_version(s), 4);
+    assert_int_equal(rec_store_schema_version(s), 5);
     struct rec_event evs[6] = {
         ev(NULL, "u1", "i1", REC_EVENT_VIEW, 100),
         ev(NULL, "u1", "i1", REC_EVENT_VIEW, 100),  /* same content, same call */
@@ -158,7 +158,7 @@ static void test_migration_keys_existing_events(void **state)
     struct fx *f = *state;
     make_v1_database(f->dir);
     struct rec_store *s = open_ok(f->dir);
-    assert_int_equal(rec_store_schema_version(s), 4);
+    assert_int_equal(rec_store_schema_version(s), 5);
     int n = 0;
     assert_int_equal(rec_store_scan_events(s, 0, count_cb, &n), 0);
     assert_int_equal(n, 4); /* the migration deletes nothing, not even old duplicates */
