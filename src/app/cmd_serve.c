@@ -344,6 +344,7 @@ static int ranker_open(const struct rec_config *c, struct watch *w)
     rc.weight = c->ranker_weight;
     rc.min_examples = c->ranker_min_examples;
     rc.negative_window_s = c->ranker_negative_window * 60.0;
+    rc.side_scale = c->ranker_side_scale;
     if (rec_ranker_open(&rc, &w->ranker, err, sizeof err)) {
         rec_error("ranker: %s", err);
         return 1;

@@ -678,10 +678,17 @@ static double exact_auc(struct scored *v, int64_t n)
 
 struct result {
     struct rec_auc auc;    /* FM sets */
+    struct rec_auc auc2;   /* FM sets, the second half of the scored stream */
     struct scored *all;    /* every scored example's prediction, for the exact AUC */
     double ndcg_sum, seconds;
     int64_t ndcg_n;
 };
+
+/* The served set, on whose first-half AUC the side-feature scale is chosen. */
+#define SERVED_SET 2
+/* Candidate scales of the side features (rec_rank_scale_side; 0: values 1). */
+static const double side_scales[] = {0, 1, 0.5, 0.3, 0.2};
+#define N_SIDE_SCALES ((int)(sizeof side_scales / sizeof side_scales[0]))
 
 struct run {
     const struct data *d;
@@ -694,6 +701,10 @@ struct run {
     struct rec_fm_feature *feat; /* max_list x REC_RANK_FEATURES_CAP */
     int *n_feat;
     struct scored *list;   /* N_SCORERS x max_list */
+    unsigned sets;         /* bit t: feature set t is run */
+    double side_scale;     /* of every set but ids (rec_rank_scale_side) */
+    int side_fixed;        /* 1: side_scale came from RECD_FM_SIDE_SCALE, else it was chosen */
+    double side_auc[N_SIDE_SCALES]; /* chosen: each candidate's first-half AUC */
 };
 
 /* One list ex[a..b): predict and score, then learn. */
@@ -711,6 +722,8 @@ static void run_list(struct run *R, int64_t a, int64_t b, int64_t scored_before,
         }
     count_ndcg = count_ndcg && pos > 0 && pos < m;
     for (int t = 0; t < N_SETS; t++) {
+        if (!(R->sets >> t & 1))
+            continue;
         double t0 = rec_mono_s();
         struct result *res = &R->res[t + 1];
         struct scored *lv = R->list + (size_t)(t + 1) * (size_t)L;
@@ -722,10 +735,13 @@ static void run_list(struct run *R, int64_t a, int64_t b, int64_t scored_before,
             struct rec_fm_feature *f = R->feat + (size_t)(j - a) * REC_RANK_FEATURES_CAP;
             make_input(R->d, &R->d->ev[ex[j].ev], &R->sess[j], &in, &buf);
             R->n_feat[j - a] = rec_rank_features(&in, set_mask[t], R->bits, f, REC_RANK_FEATURES_CAP);
+            rec_rank_scale_side(&in, set_mask[t], R->side_scale, f, R->n_feat[j - a]);
             if (!ex[j].scored)
                 continue;
             double p = rec_fm_predict(R->fm[t], f, R->n_feat[j - a]);
             rec_auc_add(&res->auc, p, ex[j].label);
+            if (2 * k0 >= R->s->n_scored)
+                rec_auc_add(&res->auc2, p, ex[j].label);
             lv[q++] = res->all[k0++] = (struct scored){p, ex[j].label};
         }
         for (int64_t j = a; j < b; j++)
@@ -734,6 +750,8 @@ static void run_list(struct run *R, int64_t a, int64_t b, int64_t scored_before,
         res->seconds += rec_mono_s() - t0;
     }
     for (int t = 0; count_ndcg && t < N_SCORERS; t++) {
+        if (t && !(R->sets >> (t - 1) & 1))
+            continue;
         R->res[t].ndcg_sum += ndcg(R->list + (size_t)t * (size_t)L, m);
         R->res[t].ndcg_n++;
     }
@@ -741,11 +759,13 @@ static void run_list(struct run *R, int64_t a, int64_t b, int64_t scored_before,
         R->pop[R->d->ev[ex[j].ev].item] += ex[j].label;
 }
 
-static void run_stream(struct run *R)
+/* Runs the lists of the stream in order until limit scored examples have been predicted (a list
+ * is not cut). */
+static void run_stream(struct run *R, int64_t limit)
 {
     const struct stream *s = R->s;
     int64_t scored = 0;
-    for (int64_t a = 0, b; a < s->n; a = b) {
+    for (int64_t a = 0, b; a < s->n && scored < limit; a = b) {
         int m = 0;
         for (b = a; b < s->n && s->ex[b].list == s->ex[a].list; b++)
             m += s->ex[b].scored;
@@ -753,6 +773,50 @@ static void run_stream(struct run *R)
         run_list(R, a, b, scored, m >= 2 && 2 * scored >= s->n_scored);
         scored += m;
     }
+}
+
+/* Fresh models, counts and results for the sets in R->sets. */
+static int run_reset(struct run *R, const struct rec_fm_config *fc)
+{
+    memset(R->pop, 0, sizeof *R->pop * (size_t)(R->d->items.n_names ? R->d->items.n_names : 1));
+    for (int t = 0; t < N_SCORERS; t++) {
+        struct result *r = &R->res[t];
+        rec_auc_init(&r->auc, 0);
+        rec_auc_init(&r->auc2, 0);
+        r->ndcg_sum = r->seconds = 0;
+        r->ndcg_n = 0;
+    }
+    for (int t = 0; t < N_SETS; t++) {
+        rec_fm_free(R->fm[t]);
+        R->fm[t] = NULL;
+        int rc = R->sets >> t & 1 ? rec_fm_new(fc, &R->fm[t]) : 0;
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* The side-feature scale of a deployment, chosen as a served ranker's would be: the candidate
+ * whose served set (ids+attrs+context) has the best progressive AUC over the first half of the
+ * scored stream. Every figure the report compares (AUC over the second half, NDCG@10 over lists
+ * starting there) comes from examples the choice never saw. auc[c] gets candidate c's AUC. */
+static int choose_side_scale(struct run *R, const struct rec_fm_config *fc, double *auc,
+                             double *chosen)
+{
+    int best = 0;
+    for (int c = 0; c < N_SIDE_SCALES; c++) {
+        R->sets = 1u << SERVED_SET;
+        R->side_scale = side_scales[c];
+        int rc = run_reset(R, fc);
+        if (rc)
+            return rc;
+        run_stream(R, (R->s->n_scored + 1) / 2);
+        auc[c] = rec_auc_value(&R->res[SERVED_SET + 1].auc);
+        if (auc[c] > auc[best])
+            best = c;
+    }
+    *chosen = side_scales[best];
+    return 0;
 }
 
 /* ---- settings and report ------------------------------------------------------------------- */
@@ -803,11 +867,16 @@ static json_t *report(const struct run *R, const struct rec_fm_config *fc, const
     json_t *models = json_array();
     for (int t = 0; t < N_SCORERS; t++) {
         const struct result *r = &R->res[t];
+        /* exact_auc sorts: the second half first, while it is still in stream order */
+        int64_t half = s->n_scored / 2 + s->n_scored % 2; /* the first with 2 k >= n_scored */
+        double exact2 = exact_auc(r->all + half, s->n_scored - half);
         double exact = exact_auc(r->all, s->n_scored);
         double auc = t ? rec_auc_value(&r->auc) : exact;
-        json_t *m = json_pack("{s:s,s:o,s:o,s:o,s:I}", "name", scorer_name[t], "auc",
+        double auc2 = t ? rec_auc_value(&r->auc2) : exact2;
+        json_t *m = json_pack("{s:s,s:o,s:o,s:o,s:o,s:I}", "name", scorer_name[t], "auc",
                               isnan(auc) ? json_null() : json_real(auc), "auc_exact",
-                              isnan(exact) ? json_null() : json_real(exact), "ndcg@10",
+                              isnan(exact) ? json_null() : json_real(exact), "auc_second_half",
+                              isnan(auc2) ? json_null() : json_real(auc2), "ndcg@10",
                               r->ndcg_n ? json_real(r->ndcg_sum / (double)r->ndcg_n) : json_null(),
                               "ndcg_lists", (json_int_t)r->ndcg_n);
         if (t) {
@@ -833,9 +902,16 @@ static json_t *report(const struct run *R, const struct rec_fm_config *fc, const
                      (json_int_t)R->res[1].ndcg_n, "fm", "k", fc->k, "bits", fc->bits, "lr", fc->lr,
                      "models", models, "load_seconds", load_s, "seconds", total_s, "seed",
                      (json_int_t)c->seed);
+    json_t *side = json_pack("{s:f,s:b,s:[]}", "chosen", R->side_scale, "fixed", R->side_fixed,
+                             "candidates");
+    for (int k = 0; side && !R->side_fixed && k < N_SIDE_SCALES; k++)
+        json_array_append_new(json_object_get(side, "candidates"),
+                              json_pack("{s:f,s:f}", "scale", side_scales[k],
+                                        "auc_first_half", R->side_auc[k]));
     json_t *st = json_object_get(rep, "stream");
-    if (st && (json_object_set_new(st, "in_session", json_integer(continuing)) ||
-               json_object_set_new(st, "with_session_categories", json_integer(with_cats)))) {
+    if (!side || json_object_set_new(json_object_get(rep, "fm"), "side_scale", side) ||
+        (st && (json_object_set_new(st, "in_session", json_integer(continuing)) ||
+                json_object_set_new(st, "with_session_categories", json_integer(with_cats))))) {
         json_decref(rep);
         return NULL;
     }
@@ -859,9 +935,22 @@ static void print_table(json_t *rep)
            I(rep, "seed"), json_real_value(json_object_get(rep, "load_seconds")),
            json_real_value(json_object_get(rep, "seconds")));
 #undef I
-    printf("%-20s %8s %9s %12s\n", "features", "AUC", "NDCG@10", "us/example");
+    json_t *side = json_object_get(fm, "side_scale");
     size_t i;
     json_t *m;
+    if (json_is_true(json_object_get(side, "fixed"))) {
+        printf("side features scaled by %g / sqrt(their count) (RECD_FM_SIDE_SCALE; 0: values 1)\n\n",
+               json_real_value(json_object_get(side, "chosen")));
+    } else {
+        printf("side-feature scale (0: values 1), chosen by the served set's AUC over the first half "
+               "of the scored stream:");
+        json_array_foreach(json_object_get(side, "candidates"), i, m)
+            printf(" %g %.4f%s", json_real_value(json_object_get(m, "scale")),
+                   json_real_value(json_object_get(m, "auc_first_half")),
+                   i + 1 < json_array_size(json_object_get(side, "candidates")) ? "," : "");
+        printf("; chosen %g\n\n", json_real_value(json_object_get(side, "chosen")));
+    }
+    printf("%-20s %8s %9s %9s %12s\n", "features", "AUC", "AUC 2nd", "NDCG@10", "us/example");
     json_array_foreach(json_object_get(rep, "models"), i, m)
     {
         json_t *us = json_object_get(m, "us_per_example");
@@ -869,11 +958,15 @@ static void print_table(json_t *rep)
         if (us)
             snprintf(ust, sizeof ust, "%.2f", json_real_value(us));
         json_t *auc = json_object_get(m, "auc"), *nd = json_object_get(m, "ndcg@10");
-        printf("%-20s %8.4f %9.4f %12s\n", json_string_value(json_object_get(m, "name")),
-               json_is_real(auc) ? json_real_value(auc) : NAN, json_is_real(nd) ? json_real_value(nd) : NAN, ust);
+        json_t *auc2 = json_object_get(m, "auc_second_half");
+        printf("%-20s %8.4f %9.4f %9.4f %12s\n", json_string_value(json_object_get(m, "name")),
+               json_is_real(auc) ? json_real_value(auc) : NAN,
+               json_is_real(auc2) ? json_real_value(auc2) : NAN,
+               json_is_real(nd) ? json_real_value(nd) : NAN, ust);
     }
-    printf("(AUC: progressive, binned rec_auc for the FM sets, exact for popularity; us/example: "
-           "features + predict + learn per example of the stream)\n");
+    printf("(AUC: progressive, binned rec_auc for the FM sets, exact for popularity, over the whole "
+           "scored stream; AUC 2nd: over its second half, which the choice of the side scale did not "
+           "see; us/example: features + predict + learn per example of the stream)\n");
 }
 
 int rec_eval_ranker(const struct rec_config *c, const char *path)
@@ -922,11 +1015,21 @@ int rec_eval_ranker(const struct rec_config *c, const char *path)
         if (!(R.res[t].all = malloc(sizeof(struct scored) * (size_t)(s.n_scored ? s.n_scored : 1))))
             rc = REC_ENOMEM;
     }
-    for (int t = 0; t < N_SETS && !rc; t++)
-        rc = rec_fm_new(&fc, &R.fm[t]);
+    double fixed = -1;
+    if (!rc && (rc = env_number("RECD_FM_SIDE_SCALE", &fixed, err, sizeof err)) == 0 &&
+        getenv("RECD_FM_SIDE_SCALE") && *getenv("RECD_FM_SIDE_SCALE") && fixed < 0)
+        rc = rec_errf(err, sizeof err, REC_EINVAL, "RECD_FM_SIDE_SCALE takes a number >= 0");
+    R.side_fixed = fixed >= 0;
+    if (!rc && R.side_fixed)
+        R.side_scale = fixed;
+    else if (!rc)
+        rc = choose_side_scale(&R, &fc, R.side_auc, &R.side_scale);
+    R.sets = (1u << N_SETS) - 1;
+    if (!rc)
+        rc = run_reset(&R, &fc);
     if (rc)
         goto out;
-    run_stream(&R);
+    run_stream(&R, INT64_MAX);
     const char *dataset = path ? path : c->data;
     rep = report(&R, &fc, dataset, c, load_s, rec_mono_s() - t0);
     if (!rep) {

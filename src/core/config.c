@@ -62,6 +62,7 @@ static const struct opt opts[] = {
     {"source-bandit", OPT_BOOL, OFF(source_bandit), "false", REC_CMD_SERVE, "learn per context (device, daypart) how to weight the candidate sources (LinUCB)"},
     {"ranker", OPT_BOOL, OFF(ranker), "true", REC_CMD_SERVE, "learn a ranker (factorization machine over user, item, attribute and context features) from events and use it once ready"},
     {"ranker-weight", OPT_DBL, OFF(ranker_weight), "0.5", REC_CMD_SERVE, "share of the ranker's probability in a candidate's relevance (the rest: retrieval rank)"},
+    {"ranker-side-scale", OPT_DBL, OFF(ranker_side_scale), "0", REC_CMD_SERVE, "0..100: the ranker's attribute and context features get the value SCALE / sqrt(their count) instead of 1 (0: values 1); `recd eval --protocol ranker` chooses it on the first half of a stream (docs/RANKING.md)"},
     {"ranker-min-examples", OPT_I64, OFF(ranker_min_examples), "1000", REC_CMD_SERVE, "labelled events the ranker learns before it re-scores lists"},
     {"ranker-negative-window", OPT_DBL, OFF(ranker_negative_window), "30", REC_CMD_SERVE, "minutes after which an impression without a click is a negative example"},
     {"ranker-save-seconds", OPT_DBL, OFF(ranker_save_seconds), "300", REC_CMD_SERVE, "seconds between saves of the learning ranker to DATA/models/ranker.bin, loaded at start (0: only at shutdown and after erasures; docs/RELIABILITY.md)"},

@@ -45,6 +45,7 @@ struct rec_config {
     int ranker;             /* bool */
     int source_bandit;      /* bool */
     double ranker_weight;
+    double ranker_side_scale;      /* rec_rank_scale_side; 0: values 1 */
     int64_t ranker_min_examples;
     double ranker_negative_window; /* minutes */
     double ranker_save_seconds;    /* between saves of DATA/models/ranker.bin; 0: at shutdown */

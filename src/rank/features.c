@@ -211,3 +211,16 @@ int rec_rank_features(const struct rec_rank_input *in, unsigned mask, int bits,
         session(&s, in);
     return s.n;
 }
+
+void rec_rank_scale_side(const struct rec_rank_input *in, unsigned mask, double scale,
+                         struct rec_fm_feature *f, int n)
+{
+    if (!in || !f || !(scale > 0) || !isfinite(scale))
+        return;
+    int ids = (mask & REC_FEAT_IDS) ? known(in->user) + known(in->item) : 0;
+    if (n <= ids)
+        return;
+    float v = (float)(scale / sqrt((double)(n - ids)));
+    for (int i = ids; i < n; i++)
+        f[i].value = v;
+}

@@ -87,6 +87,18 @@ enum { REC_RANK_GROUP_USER = 0, REC_RANK_GROUP_ITEM = 1, REC_RANK_GROUP_CONTEXT 
 int rec_rank_features(const struct rec_rank_input *in, unsigned mask, int bits,
                       struct rec_fm_feature *out, int max);
 
+/* Instance normalisation of the side features (libFFM's, applied to everything but the ids):
+ * sets the value of every feature after the ids that rec_rank_features wrote first for in and
+ * mask to scale / sqrt(m), m being how many there are. scale <= 0 (or not finite) leaves them at
+ * 1. With all values 1, the dozens of attribute and context features of an example outweigh its
+ * two ids in every prediction and every step; on MovieLens 100K, where the ids carry most of the
+ * signal, that cost the context set its lead over ids alone, while on the synthetic stream, where
+ * the context carries it, values 1 are best (docs/RANKING.md). So the scale is a per-deployment
+ * setting, chosen on a prefix of the stream. f[0..n) is the output of rec_rank_features.
+ * Thread-safe. */
+void rec_rank_scale_side(const struct rec_rank_input *in, unsigned mask, double scale,
+                         struct rec_fm_feature *f, int n);
+
 /* The bucket strings above, for callers that display or log them; NULL when unknown (NaN, a
  * negative position, hour/weekday out of range). */
 const char *rec_rank_duration_bucket(double minutes);

@@ -68,9 +68,11 @@ int rec_ranker_open(const struct rec_ranker_config *c, struct rec_ranker **out, 
                     size_t errlen)
 {
     *out = NULL;
-    if (!(c->weight >= 0 && c->weight <= 1) || c->min_examples < 0 || !(c->negative_window_s > 0))
+    if (!(c->weight >= 0 && c->weight <= 1) || c->min_examples < 0 ||
+        !(c->negative_window_s > 0) || !(c->side_scale >= 0 && c->side_scale <= 100))
         return rec_errf(err, errlen, REC_EINVAL,
-                        "ranker weight must be 0..1, min examples >= 0, negative window > 0");
+                        "ranker weight must be 0..1, min examples >= 0, negative window > 0, "
+                        "side scale 0..100");
     struct rec_ranker *r = calloc(1, sizeof *r);
     if (!r)
         return rec_errf(err, errlen, REC_ENOMEM, "out of memory");
@@ -197,7 +199,9 @@ static int features_of(const struct rec_ranker *r, const struct rec_engine *e, c
         .hour = cx->hour,
         .weekday = cx->weekday,
     };
-    return rec_rank_features(&in, r->c.features, r->c.bits, out, MAX_FEATURES);
+    int n = rec_rank_features(&in, r->c.features, r->c.bits, out, MAX_FEATURES);
+    rec_rank_scale_side(&in, r->c.features, r->c.side_scale, out, n);
+    return n;
 }
 
 /* ---- learning ---- */
@@ -497,6 +501,7 @@ int rec_ranker_get_state(struct rec_ranker *r, struct rec_ranker_state *st, uint
                          uint64_t *erasures)
 {
     st->features = r->c.features;
+    st->side_scale = r->c.side_scale;
     pthread_rwlock_rdlock(&r->lock);
     int rc = rec_fm_clone(r->fm, &st->fm);
     st->positives = r->positives;
@@ -520,6 +525,9 @@ static const char *state_mismatch(const struct rec_ranker *r, const struct rec_r
     if (st->features != r->c.features)
         snprintf(buf, len, "learned with feature sets 0x%x, configured 0x%x", st->features,
                  r->c.features);
+    else if (st->side_scale != r->c.side_scale)
+        snprintf(buf, len, "learned with side-feature scale %g, configured %g", st->side_scale,
+                 r->c.side_scale);
     else if (got.bits != want.bits || got.k != want.k)
         snprintf(buf, len, "learned with bits %d, k %d; configured bits %d, k %d", got.bits,
                  got.k, want.bits, want.k);

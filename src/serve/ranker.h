@@ -32,6 +32,8 @@ struct rec_ranker_config {
     double negative_window_s;      /* an impression without a positive this long is negative */
     unsigned features;             /* REC_FEAT_* mask (default all) */
     int bits, k;                   /* FM hash space and factors (default 18, 8) */
+    double side_scale;             /* rec_rank_scale_side of the side features (default 0:
+                                    * values 1); `recd eval --protocol ranker` chooses one */
 };
 void rec_ranker_config_default(struct rec_ranker_config *c);
 
@@ -71,6 +73,7 @@ void rec_ranker_stats(struct rec_ranker *r, struct rec_ranker_stats *st);
 /* The learned state: what a restart needs to serve and keep learning the same way. */
 struct rec_ranker_state {
     unsigned features;             /* REC_FEAT_* mask it was learned with */
+    double side_scale;             /* and side-feature scale (0 in files of format 1) */
     struct rec_fm *fm;             /* the model (owned by the holder of the state) */
     int64_t positives, negatives;  /* examples learned per label (readiness) */
     struct rec_auc auc;            /* progressive validation */

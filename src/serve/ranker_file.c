@@ -17,7 +17,8 @@
 #include "serve/ranker.h"
 
 static const char MAGIC[8] = {'R', 'E', 'C', 'D', 'R', 'A', 'N', 'K'};
-#define FORMAT_VERSION 1u
+/* 2: the side-feature scale (f64) after the feature mask; a version-1 file was learned with 0 */
+#define FORMAT_VERSION 2u
 
 /* One save at a time in the process: they share PATH.tmp. */
 static pthread_mutex_t save_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -41,6 +42,7 @@ static int write_state(void *ctx, FILE *f)
     rec_binw_init(&w, f);
     rec_binw_head(&w, MAGIC, FORMAT_VERSION);
     rec_binw_u32(&w, st->features);
+    rec_binw_f64(&w, st->side_scale);
     rec_binw_u64(&w, (uint64_t)st->positives);
     rec_binw_u64(&w, (uint64_t)st->negatives);
     rec_auc_write(&st->auc, &w);
@@ -89,7 +91,7 @@ static int read_state(FILE *f, struct rec_ranker_state *st, char *why, size_t wh
     rec_binr_init(&rd, f);
     snprintf(why, whylen, "not a ranker file");
     uint32_t version = rec_binr_head(&rd, MAGIC);
-    if (!rd.rc && version != FORMAT_VERSION) {
+    if (!rd.rc && version != 1 && version != FORMAT_VERSION) {
         snprintf(why, whylen, "unknown version %u", (unsigned)version);
         return rec_binr_fail(&rd, REC_EFORMAT);
     }
@@ -97,6 +99,9 @@ static int read_state(FILE *f, struct rec_ranker_state *st, char *why, size_t wh
         return rd.rc;
     snprintf(why, whylen, "truncated or damaged header");
     st->features = rec_binr_u32(&rd);
+    st->side_scale = version >= 2 ? rec_binr_f64(&rd) : 0;
+    if (!rd.rc && !(st->side_scale >= 0 && st->side_scale <= 100))
+        rec_binr_fail(&rd, REC_EFORMAT);
     st->positives = (int64_t)rec_binr_u64(&rd);
     st->negatives = (int64_t)rec_binr_u64(&rd);
     rec_auc_read(&st->auc, &rd);

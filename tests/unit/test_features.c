@@ -429,6 +429,41 @@ static void test_buckets_and_bits(void **state)
     assert_int_not_equal(fa[0].index, fb[0].index);
 }
 
+/* Side features get scale / sqrt(their count), the ids keep 1; scale 0 changes nothing; an
+ * unknown id is not counted as one. */
+static void test_scale_side(void **state)
+{
+    (void)state;
+    struct rec_rank_input in = full_input();
+    const unsigned mask = REC_FEAT_IDS | REC_FEAT_ATTRS | REC_FEAT_CONTEXT;
+    struct rec_fm_feature f[REC_RANK_FEATURES_CAP];
+    int n = rec_rank_features(&in, mask, BITS, f, REC_RANK_FEATURES_CAP);
+    assert_true(n > 10);
+    rec_rank_scale_side(&in, mask, 0, f, n);
+    for (int i = 0; i < n; i++)
+        assert_true(f[i].value == 1.0f);
+    rec_rank_scale_side(&in, mask, 0.5, f, n);
+    assert_true(f[0].value == 1.0f && f[1].value == 1.0f);
+    for (int i = 2; i < n; i++)
+        assert_float_equal(f[i].value, 0.5 / sqrt(n - 2), 1e-6);
+    /* without the ids in the mask every feature is a side feature */
+    n = rec_rank_features(&in, REC_FEAT_CONTEXT, BITS, f, REC_RANK_FEATURES_CAP);
+    rec_rank_scale_side(&in, REC_FEAT_CONTEXT, 2, f, n);
+    for (int i = 0; i < n; i++)
+        assert_float_equal(f[i].value, 2 / sqrt(n), 1e-6);
+    /* no user id: only the item's is written first */
+    in.user = NULL;
+    n = rec_rank_features(&in, mask, BITS, f, REC_RANK_FEATURES_CAP);
+    rec_rank_scale_side(&in, mask, 1, f, n);
+    assert_true(f[0].value == 1.0f);
+    assert_float_equal(f[1].value, 1 / sqrt(n - 1), 1e-6);
+    /* not finite or negative: unchanged */
+    n = rec_rank_features(&in, mask, BITS, f, REC_RANK_FEATURES_CAP);
+    rec_rank_scale_side(&in, mask, NAN, f, n);
+    rec_rank_scale_side(&in, mask, -1, f, n);
+    assert_true(f[n - 1].value == 1.0f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -440,6 +475,7 @@ int main(void)
         cmocka_unit_test(test_session_cap),
         cmocka_unit_test(test_max_respected),
         cmocka_unit_test(test_buckets_and_bits),
+        cmocka_unit_test(test_scale_side),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,6 +17,8 @@
 #include "app/app.h"
 #include "core/err.h"
 #include "core/rand.h"
+#include "model/binio.h"
+#include "rank/auc.h"
 #include "rank/features.h"
 #include "rank/fm.h"
 #include "serve/engine.h"
@@ -63,17 +65,23 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-static struct rec_ranker *open_ranker(int bits, unsigned features)
+static struct rec_ranker *open_scaled(int bits, unsigned features, double side_scale)
 {
     struct rec_ranker_config c;
     rec_ranker_config_default(&c);
     c.min_examples = 200;
     c.bits = bits;
     c.features = features;
+    c.side_scale = side_scale;
     struct rec_ranker *r = NULL;
     char err[256];
     assert_int_equal(rec_ranker_open(&c, &r, err, sizeof err), 0);
     return r;
+}
+
+static struct rec_ranker *open_ranker(int bits, unsigned features)
+{
+    return open_scaled(bits, features, 0);
 }
 
 /* n labelled events from a stream where mobile users click even items: clicks, skips and
@@ -258,7 +266,68 @@ static void test_damage_is_refused(void **state)
     assert_non_null(strstr(err, "all-pairs"));
     rec_fm_free(st.fm);
     rec_ranker_close(r);
+    /* another side-feature scale: the features' values differ, so refused, saying so */
+    r = open_scaled(10, REC_FEAT_IDS | REC_FEAT_CONTEXT, 0.3);
+    assert_refused(r, path, REC_EINVAL);
+    assert_int_equal(rec_ranker_load(r, path, err, sizeof err), REC_EINVAL);
+    assert_non_null(strstr(err, "side-feature scale 0, configured 0.3"));
+    rec_ranker_close(r);
     free(b);
+}
+
+/* A ranker with a side-feature scale predicts from scaled features (not the same as values 1
+ * once it has learned), saves the scale and loads back into a ranker with the same scale; a
+ * file of format version 1 (no scale field: learned with values 1) loads as scale 0. */
+static void test_side_scale_saved(void **state)
+{
+    struct rec_ranker *a = open_scaled(10, REC_FEAT_IDS | REC_FEAT_CONTEXT, 0.3);
+    struct rec_ranker *z = open_ranker(10, REC_FEAT_IDS | REC_FEAT_CONTEXT);
+    learn(a, 3, 400);
+    learn(z, 3, 400);
+    enum { N_P = N_USERS * 2 * N_ITEMS };
+    static double pa[N_P], pz[N_P], pb[N_P];
+    score_all(a, pa);
+    score_all(z, pz);
+    int differ = 0;
+    for (int i = 0; i < N_P; i++)
+        differ += fabs(pa[i] - pz[i]) > 1e-6;
+    assert_true(differ > N_P / 2);
+    char path[128], err[512];
+    path_of(path, sizeof path, "scaled.bin");
+    assert_int_equal(rec_ranker_save(a, path, NULL, err, sizeof err), 0);
+    struct rec_ranker *b = open_scaled(10, REC_FEAT_IDS | REC_FEAT_CONTEXT, 0.3);
+    assert_int_equal(rec_ranker_load(b, path, err, sizeof err), 0);
+    score_all(b, pb);
+    assert_memory_equal(pa, pb, sizeof pa);
+    rec_ranker_close(b);
+    rec_ranker_close(a);
+
+    /* version 1: the header without the scale, then the model, as ranker_file.c wrote it */
+    struct rec_ranker_state st;
+    assert_int_equal(rec_ranker_get_state(z, &st, NULL, NULL), 0);
+    path_of(path, sizeof path, "v1.bin");
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    struct rec_binw w;
+    rec_binw_init(&w, f);
+    rec_binw_head(&w, (const char[8]){'R', 'E', 'C', 'D', 'R', 'A', 'N', 'K'}, 1);
+    rec_binw_u32(&w, st.features);
+    rec_binw_u64(&w, (uint64_t)st.positives);
+    rec_binw_u64(&w, (uint64_t)st.negatives);
+    rec_auc_write(&st.auc, &w);
+    assert_int_equal(rec_binw_finish(&w), 0);
+    assert_int_equal(rec_fm_write(st.fm, f), 0);
+    assert_int_equal(fclose(f), 0);
+    rec_fm_free(st.fm);
+    b = open_ranker(10, REC_FEAT_IDS | REC_FEAT_CONTEXT);
+    assert_int_equal(rec_ranker_load(b, path, err, sizeof err), 0);
+    score_all(b, pb);
+    assert_memory_equal(pz, pb, sizeof pz);
+    rec_ranker_close(b);
+    b = open_scaled(10, REC_FEAT_IDS | REC_FEAT_CONTEXT, 0.5);
+    assert_int_equal(rec_ranker_load(b, path, err, sizeof err), REC_EINVAL);
+    rec_ranker_close(b);
+    rec_ranker_close(z);
 }
 
 /* A save leaves no temporary file; a stale one (a crash in a save) goes at the next load. */
@@ -385,6 +454,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_serves_the_same),
         cmocka_unit_test(test_damage_is_refused),
+        cmocka_unit_test(test_side_scale_saved),
         cmocka_unit_test(test_no_temporary_left),
         cmocka_unit_test(test_erasure_and_saver),
         cmocka_unit_test(test_saver_timer),
