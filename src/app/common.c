@@ -66,6 +66,7 @@ void rec_app_engine_params(const struct rec_config *c, struct rec_engine_params 
     p->half_life_s = c->half_life * 3600.0;
     p->knn_window = c->knn_window;
     p->knn_shrink = (float)c->knn_shrink;
+    p->knn_neighbors = c->knn_neighbors;
     p->recent_items = c->recent_items;
     p->user_half_life_s = c->user_half_life * 3600.0;
     p->session_gap_s = c->session_gap * 60.0;

@@ -83,6 +83,7 @@ static const struct opt opts[] = {
     {"retrain-seconds", OPT_INT, OFF(retrain_seconds), "3600", REC_CMD_SERVE, "retrain this often when new events arrived (0: never)"},
     {"half-life", OPT_DBL, OFF(half_life), "168", MODEL_CMDS, "popularity half-life, hours"},
     {"knn-window", OPT_INT, OFF(knn_window), "20", MODEL_CMDS, "item-kNN: each item co-occurs with this many previous items of the user"},
+    {"knn-neighbors", OPT_INT, OFF(knn_neighbors), "256", MODEL_CMDS, "item-kNN: co-occurring items kept per item, 4..4096 (the most frequent, by the Space-Saving rule): bounds the memory per item and the work per request"},
     {"knn-shrink", OPT_DBL, OFF(knn_shrink), "10", MODEL_CMDS, "item-kNN cosine shrinkage"},
     {"recent-items", OPT_INT, OFF(recent_items), "20", MODEL_CMDS, "latest items of a user used as kNN seeds"},
     {"user-half-life", OPT_DBL, OFF(user_half_life), "0", MODEL_CMDS, "hours after which a user's interaction counts half, relative to their latest (0: no decay)"},

@@ -74,6 +74,7 @@ struct rec_config {
     double half_life;       /* popularity half-life, hours */
     int knn_window;         /* co-occurrence window: each item pairs with this many previous */
     double knn_shrink;
+    int knn_neighbors;      /* neighbours kept per item */
     int recent_items;       /* a user's latest items used as kNN seeds */
     double user_half_life;  /* hours; a user's older interactions fade (0 = never) */
     double session_gap;     /* minutes that close a session */

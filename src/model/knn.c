@@ -6,29 +6,36 @@
 
 #include "core/err.h"
 
-/* Neighbours in a dense array (iteration touches only live entries, in order) plus an
- * open-addressing index from neighbour id to position. Entries are never removed: a count may
- * drop to 0 and is skipped. An update costs two cache misses, the slot and the entry (id and
- * count together): at 40 updates per event this is the largest cost of ingestion's model
- * updates. */
+#if defined(__AVX512F__) || defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+/* Neighbours in a dense array of at most max_nbrs entries, found by a linear scan: 64 entries
+ * are 8 cache lines read in order, which costs about what the two random misses of the hashed
+ * index of unbounded rows did, and needs no index memory. A count may drop to 0 or below: readers
+ * skip it, and it is the first a new neighbour replaces. */
 struct rec_knn_row {
     struct rec_knn_entry *e;
-    int32_t *slots;   /* position in e, -1 empty; n_slots is 0 or a power of two */
-    uint32_t n, cap, n_slots;
+    uint32_t n, cap;
 };
 
-void rec_knn_init(struct rec_knn *k, float shrink)
+void rec_knn_init(struct rec_knn *k, float shrink, int32_t max_nbrs)
 {
     memset(k, 0, sizeof *k);
     k->shrink = shrink;
+    if (max_nbrs <= 0)
+        max_nbrs = REC_KNN_MAX_NBRS_DEFAULT;
+    if (max_nbrs < REC_KNN_MAX_NBRS_MIN)
+        max_nbrs = REC_KNN_MAX_NBRS_MIN;
+    if (max_nbrs > REC_KNN_MAX_NBRS_MAX)
+        max_nbrs = REC_KNN_MAX_NBRS_MAX;
+    k->max_nbrs = max_nbrs;
 }
 
 void rec_knn_free(struct rec_knn *k)
 {
-    for (int32_t i = 0; i < k->cap; i++) {
+    for (int32_t i = 0; i < k->cap; i++)
         free(k->rows[i].e);
-        free(k->rows[i].slots);
-    }
     free(k->rows);
     free(k->count);
     free(k->norm);
@@ -65,69 +72,96 @@ static int grow(struct rec_knn *k, int32_t need)
     return 0;
 }
 
-static inline uint32_t hash32(int32_t x)
+/* The position of neighbour j in e[0..n), -1 when absent. The entries are (id, count) pairs of
+ * 32-bit lanes: a vector compare covers 8 (AVX-512) or 4 (AVX2) entries, its ids in the even
+ * lanes. A row of 256 is then 32 compares, which keeps ingestion near the speed of the hashed
+ * unbounded rows (scalar scans of 256-entry rows cost 40% of its replay throughput). */
+static inline int32_t row_find(const struct rec_knn_entry *e, uint32_t n, int32_t j)
 {
-    uint32_t h = (uint32_t)x * 0x9E3779B1u;
-    return h ^ (h >> 16);
+    uint32_t p = 0;
+#if defined(__AVX512F__)
+    const __m512i vj = _mm512_set1_epi32(j);
+    for (; p + 8 <= n; p += 8) {
+        __mmask16 m = _mm512_mask_cmpeq_epi32_mask(0x5555, _mm512_loadu_si512((const void *)(e + p)), vj);
+        if (m)
+            return (int32_t)(p + ((unsigned)__builtin_ctz(m) >> 1));
+    }
+#elif defined(__AVX2__)
+    const __m256i vj = _mm256_set1_epi32(j);
+    for (; p + 4 <= n; p += 4) {
+        __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(e + p));
+        int m = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(x, vj))) & 0x55;
+        if (m)
+            return (int32_t)(p + ((unsigned)__builtin_ctz((unsigned)m) >> 1));
+    }
+#endif
+    for (; p < n; p++)
+        if (e[p].nbr == j)
+            return (int32_t)p;
+    return -1;
 }
 
-static int row_rehash(struct rec_knn_row *r, uint32_t n_slots)
+/* The position of the smallest count in e[0..n) (n >= 1; the first of equal ones). */
+static inline uint32_t row_min(const struct rec_knn_entry *e, uint32_t n)
 {
-    int32_t *slots = malloc((size_t)n_slots * sizeof *slots);
-    if (!slots)
-        return REC_ENOMEM;
-    for (uint32_t s = 0; s < n_slots; s++)
-        slots[s] = -1;
-    uint32_t mask = n_slots - 1;
-    for (uint32_t p = 0; p < r->n; p++) {
-        uint32_t h = hash32(r->e[p].nbr) & mask;
-        while (slots[h] >= 0)
-            h = (h + 1) & mask;
-        slots[h] = (int32_t)p;
+    uint32_t p = 0, best = 0;
+    float min = e[0].cnt;
+#if defined(__AVX512F__)
+    if (n >= 8) {
+        __m512 vmin = _mm512_set1_ps(INFINITY);
+        for (; p + 8 <= n; p += 8) /* counts are the odd lanes */
+            vmin = _mm512_mask_min_ps(vmin, 0xAAAA, vmin, _mm512_loadu_ps((const float *)(e + p)));
+        min = _mm512_mask_reduce_min_ps(0xAAAA, vmin);
+        for (uint32_t q = p; q < n; q++)
+            if (e[q].cnt < min)
+                min = e[q].cnt;
+        for (best = 0; e[best].cnt != min; best++)
+            ;
+        return best;
     }
-    free(r->slots);
-    r->slots = slots;
-    r->n_slots = n_slots;
-    return 0;
+#endif
+    for (p = 1; p < n; p++)
+        if (e[p].cnt < min) {
+            min = e[p].cnt;
+            best = p;
+        }
+    return best;
 }
 
-static int row_add(struct rec_knn_row *r, int32_t j, float delta)
+static int row_add(struct rec_knn_row *r, int32_t j, float delta, uint32_t max)
 {
-    if ((r->n + 1) * 2 > r->n_slots) {
-        int rc = row_rehash(r, r->n_slots ? r->n_slots * 2 : 16);
-        if (rc)
-            return rc;
+    struct rec_knn_entry *e = r->e;
+    int32_t at = row_find(e, r->n, j);
+    if (at >= 0) {
+        e[at].cnt += delta;
+        return 0;
     }
-    uint32_t mask = r->n_slots - 1, h = hash32(j) & mask;
-    while (r->slots[h] >= 0 && r->e[r->slots[h]].nbr != j)
-        h = (h + 1) & mask;
-    if (r->slots[h] < 0) {
+    if (delta <= 0)
+        return 0; /* taking back a pair the row no longer holds */
+    if (r->n < max) {
         if (r->n == r->cap) {
-            uint32_t cap = r->cap ? r->cap * 2 : 8;
-            struct rec_knn_entry *e = realloc(r->e, (size_t)cap * sizeof *e);
+            uint32_t cap = r->cap ? r->cap * 2 : 4;
+            if (cap > max)
+                cap = max;
+            e = realloc(r->e, (size_t)cap * sizeof *e);
             if (!e)
                 return REC_ENOMEM;
             r->e = e;
             r->cap = cap;
         }
-        r->e[r->n] = (struct rec_knn_entry){j, 0};
-        r->slots[h] = (int32_t)r->n++;
+        e[r->n++] = (struct rec_knn_entry){j, delta};
+        return 0;
     }
-    r->e[r->slots[h]].cnt += delta;
+    uint32_t min = row_min(e, r->n); /* full: Space-Saving replaces the smallest count */
+    float floor = e[min].cnt > 0 ? e[min].cnt : 0;
+    e[min] = (struct rec_knn_entry){j, floor + delta};
     return 0;
 }
 
 static float row_get(const struct rec_knn_row *r, int32_t j)
 {
-    if (r->n_slots == 0)
-        return 0;
-    uint32_t mask = r->n_slots - 1, h = hash32(j) & mask;
-    while (r->slots[h] >= 0) {
-        if (r->e[r->slots[h]].nbr == j)
-            return r->e[r->slots[h]].cnt;
-        h = (h + 1) & mask;
-    }
-    return 0;
+    int32_t at = row_find(r->e, r->n, j);
+    return at >= 0 ? r->e[at].cnt : 0;
 }
 
 int rec_knn_add_item(struct rec_knn *k, int32_t item, float delta)
@@ -147,9 +181,9 @@ int rec_knn_add_pair(struct rec_knn *k, int32_t i, int32_t j, float delta)
     int rc = grow(k, (i > j ? i : j) + 1);
     if (rc)
         return rc;
-    if ((rc = row_add(&k->rows[i], j, delta)))
+    if ((rc = row_add(&k->rows[i], j, delta, (uint32_t)k->max_nbrs)))
         return rc;
-    return row_add(&k->rows[j], i, delta);
+    return row_add(&k->rows[j], i, delta, (uint32_t)k->max_nbrs);
 }
 
 static inline float cosine(const struct rec_knn *k, int32_t i, int32_t j, float c)

@@ -3,7 +3,15 @@
  * For every item pair (i, j) that appear together in some user's history (within a window of
  * consecutive distinct items) we count c_ij; n_i counts users with item i. Similarity is the
  * shrunk cosine c_ij / (sqrt(n_i * n_j) + shrink). Not thread-safe: the owner locks.
- * Memory is one small open-addressing map per item, proportional to distinct co-occurring pairs.
+ *
+ * Memory is bounded: an item keeps at most max_nbrs neighbours (8 bytes each), counted with the
+ * Space-Saving rule (Metwally, Agrawal, El Abbadi, "Efficient Computation of Frequent and Top-k
+ * Elements in Data Streams", ICDT 2005): a new neighbour of a full row replaces the one with the
+ * smallest count and starts from that count plus its own, so a count may overestimate by at most
+ * the evicted minimum, and every neighbour whose true count exceeds the row's total / max_nbrs
+ * is kept. Unbounded rows held every distinct pair: 395 bytes per event at 10M synthetic events
+ * over 1M items, most of the server's memory, and a request summed every neighbour of each of the
+ * user's recent items (about 3,000 per item on MovieLens 1M: 40% of a request).
  */
 #ifndef REC_MODEL_KNN_H
 #define REC_MODEL_KNN_H
@@ -25,14 +33,22 @@ struct rec_knn {
     float *norm;       /* sqrt(max(n_i, 0)), kept with count so similarity needs no sqrt */
     int32_t n_items;
     int32_t cap;
+    int32_t max_nbrs; /* neighbours kept per item */
     float shrink;
 };
 
-void rec_knn_init(struct rec_knn *k, float shrink);
+/* Neighbours kept per item: the default, and the bounds rec_knn_init clamps to. */
+#define REC_KNN_MAX_NBRS_DEFAULT 256
+#define REC_KNN_MAX_NBRS_MIN 4
+#define REC_KNN_MAX_NBRS_MAX 4096
+
+/* max_nbrs <= 0: the default; otherwise clamped to [MIN, MAX]. */
+void rec_knn_init(struct rec_knn *k, float shrink, int32_t max_nbrs);
 void rec_knn_free(struct rec_knn *k);
 /* n_i += delta. 0 or REC_ENOMEM. */
 int rec_knn_add_item(struct rec_knn *k, int32_t item, float delta);
-/* c_ij += delta and c_ji += delta (i != j). 0 or REC_ENOMEM. */
+/* c_ij += delta and c_ji += delta (i != j), each within the bound of its row: a negative delta
+ * for a pair the row no longer holds changes nothing. 0 or REC_ENOMEM. */
 int rec_knn_add_pair(struct rec_knn *k, int32_t i, int32_t j, float delta);
 /* Similarity of i and j (0 when they never co-occurred). */
 float rec_knn_sim(const struct rec_knn *k, int32_t i, int32_t j);

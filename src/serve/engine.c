@@ -53,7 +53,7 @@ int rec_engine_create(const struct rec_engine_params *p, struct rec_store *store
     rec_idmap_init(&e->cat_ids);
     rec_idmap_init(&e->tag_ids);
     rec_pop_init(&e->pop, p->half_life_s);
-    rec_knn_init(&e->knn, p->knn_shrink);
+    rec_knn_init(&e->knn, p->knn_shrink, p->knn_neighbors);
     if (p->model_dir && !(e->p.model_dir = strdup(p->model_dir))) {
         rec_engine_destroy(e);
         return REC_ENOMEM;

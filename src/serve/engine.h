@@ -24,6 +24,7 @@ struct rec_engine_params {
     double half_life_s;                /* popularity decay */
     int knn_window;                    /* pairs per new item in a history */
     float knn_shrink;
+    int knn_neighbors;                 /* neighbours kept per item (rec_knn_init) */
     int recent_items;                  /* kNN seeds per user */
     int exclude_seen;                  /* drop items the user already has in their history */
     float blend_knn, blend_popular;    /* fusion weights of kNN and popularity, iALS being 1 */

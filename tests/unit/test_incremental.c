@@ -52,10 +52,69 @@ static void collect(void *ctx, int32_t j, float sim)
     }
 }
 
+/* A row keeps at most max_nbrs neighbours; the frequent ones survive a stream of one-off pairs
+ * (Space-Saving), a new neighbour of a full row takes the smallest count plus its own, and a
+ * decrement of a pair the row dropped changes nothing. */
+static void test_knn_bounded_rows(void **state)
+{
+    struct rec_knn k;
+    rec_knn_init(&k, 0.0f, 8);
+    assert_int_equal(k.max_nbrs, 8);
+    /* item 0: neighbours 1..3 334 times each, 1000 others once each, interleaved. Space-Saving
+     * keeps every neighbour whose count exceeds the row's total / 8 = 2002 / 8 = 250. */
+    for (int t = 0; t < 1000; t++) {
+        rec_knn_add_pair(&k, 0, 100 + t, 1);
+        if (t % 3 == 0)
+            for (int j = 1; j <= 3; j++)
+                rec_knn_add_pair(&k, 0, j, 1);
+    }
+    assert_int_equal(rec_knn_degree(&k, 0), 8);
+    const struct rec_knn_entry *e;
+    int32_t n;
+    rec_knn_row_view(&k, 0, &e, &n);
+    assert_int_equal(n, 8);
+    int heavy = 0;
+    for (int32_t p = 0; p < n; p++)
+        if (e[p].nbr >= 1 && e[p].nbr <= 3) {
+            heavy++;
+            assert_true(e[p].cnt >= 334); /* possibly overestimated, never under */
+        }
+    assert_int_equal(heavy, 3);
+    /* the other side of each pair holds it too: item 500 saw item 0 once */
+    assert_true(rec_knn_degree(&k, 500) == 1);
+    /* a full row: the newcomer replaces the smallest count and starts above it */
+    float min_before = e[0].cnt;
+    for (int32_t p = 1; p < n; p++)
+        if (e[p].cnt < min_before)
+            min_before = e[p].cnt;
+    rec_knn_add_pair(&k, 0, 5000, 1);
+    rec_knn_row_view(&k, 0, &e, &n);
+    assert_int_equal(n, 8);
+    int found = 0;
+    for (int32_t p = 0; p < n; p++)
+        if (e[p].nbr == 5000) {
+            found = 1;
+            assert_true(e[p].cnt == min_before + 1);
+        }
+    assert_true(found);
+    /* a decrement for a pair no longer held: nothing changes */
+    rec_knn_add_pair(&k, 0, 101, -1);
+    rec_knn_row_view(&k, 0, &e, &n);
+    for (int32_t p = 0; p < n; p++)
+        assert_true(e[p].nbr != 101 || e[p].cnt >= 0);
+    /* the bound is clamped, 0 is the default */
+    rec_knn_free(&k);
+    rec_knn_init(&k, 0.0f, 1);
+    assert_int_equal(k.max_nbrs, REC_KNN_MAX_NBRS_MIN);
+    rec_knn_init(&k, 0.0f, 0);
+    assert_int_equal(k.max_nbrs, REC_KNN_MAX_NBRS_DEFAULT);
+    rec_knn_free(&k);
+}
+
 static void test_knn_cosine(void **state)
 {
     struct rec_knn k;
-    rec_knn_init(&k, 0.0f);
+    rec_knn_init(&k, 0.0f, 0);
     /* items 0 and 1 seen by 4 users each, together by 2 */
     rec_knn_add_item(&k, 0, 4);
     rec_knn_add_item(&k, 1, 4);
@@ -79,15 +138,16 @@ static void test_knn_cosine(void **state)
     /* shrinkage lowers similarity supported by few users */
     k.shrink = 10.0f;
     assert_true(rec_knn_sim(&k, 0, 1) < 0.2f);
-    /* many neighbours: the per-item map grows and keeps every count */
-    for (int32_t j = 10; j < 5000; j++) {
+    /* many neighbours, under the largest bound: the row grows and keeps every count */
+    rec_knn_free(&k);
+    rec_knn_init(&k, 0.0f, REC_KNN_MAX_NBRS_MAX);
+    for (int32_t j = 10; j < 4000; j++) {
         rec_knn_add_item(&k, j, 1);
         rec_knn_add_pair(&k, 3, j, (float)(j % 7 + 1));
     }
     rec_knn_add_item(&k, 3, 1);
-    assert_int_equal(rec_knn_degree(&k, 3), 4990);
-    k.shrink = 0;
-    assert_true(fabsf(rec_knn_sim(&k, 3, 4999) - (float)(4999 % 7 + 1)) < 1e-4f);
+    assert_int_equal(rec_knn_degree(&k, 3), 3990);
+    assert_true(fabsf(rec_knn_sim(&k, 3, 3999) - (float)(3999 % 7 + 1)) < 1e-4f);
     rec_knn_free(&k);
 }
 
@@ -110,6 +170,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_popularity_decay),
         cmocka_unit_test(test_knn_cosine),
+        cmocka_unit_test(test_knn_bounded_rows),
         cmocka_unit_test(test_topk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
