@@ -16,41 +16,7 @@
 #include "core/log.h"
 #include "store/store.h"
 
-struct fx {
-    char dir[256];
-};
-
-static int setup(void **state)
-{
-    rec_log_set_level(REC_LOG_WARN);
-    struct fx *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/recd-test-dedup-XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fx *f = *state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-    int rc = system(cmd);
-    free(f);
-    return rc == 0 ? 0 : -1;
-}
-
-static struct rec_store *open_ok(const char *dir)
-{
-    struct rec_store *s = NULL;
-    char err[256];
-    int rc = rec_store_open(dir, &s, err, sizeof err);
-    if (rc)
-        print_error("rec_store_open: %s\n", err);
-    assert_int_equal(rc, 0);
-    return s;
-}
+#include "test_store_fx.h"
 
 static struct rec_event ev(const char *id, const char *user, const char *item, int type, int64_t ts)
 {
@@ -119,10 +85,7 @@ static void test_idless_events_dedup_by_content(void **state)
 /* Builds a version-1 database (the schema as released in version 1) holding duplicates. */
 static void make_v1_database(const char *dir)
 {
-    char path[320];
-    snprintf(path, sizeof path, "%s/%s", dir, REC_STORE_DB_NAME);
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3 *db = open_raw(dir);
     const char *sql =
         "CREATE TABLE items (rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, doc TEXT NOT NULL,"
         "  deleted INTEGER NOT NULL DEFAULT 0, updated_at INTEGER NOT NULL);"

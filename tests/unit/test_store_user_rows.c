@@ -21,41 +21,7 @@
 #define N_USERS 3
 #define N_EVENTS 10000 /* three blocks of 4096 sequence numbers */
 
-struct fx {
-    char dir[256];
-};
-
-static int setup(void **state)
-{
-    rec_log_set_level(REC_LOG_WARN);
-    struct fx *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/recd-test-user-rows-XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fx *f = *state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-    int rc = system(cmd);
-    free(f);
-    return rc == 0 ? 0 : -1;
-}
-
-static struct rec_store *open_ok(const char *dir)
-{
-    struct rec_store *s = NULL;
-    char err[256];
-    int rc = rec_store_open(dir, &s, err, sizeof err);
-    if (rc)
-        print_error("rec_store_open: %s\n", err);
-    assert_int_equal(rc, 0);
-    return s;
-}
+#include "test_store_fx.h"
 
 /* Event k belongs to user "u<k % N_USERS>" and has ts 1000 + k, so ts tells whose it is. */
 static void fill(struct rec_store *s)
@@ -157,10 +123,7 @@ static void test_export_and_erase_span_blocks(void **state)
  * the plan scans no table but the block numbers. */
 static void check_block_index(const char *dir)
 {
-    char path[320];
-    snprintf(path, sizeof path, "%s/%s", dir, REC_STORE_DB_NAME);
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3 *db = open_raw(dir);
     sqlite3_stmt *st = NULL;
     const char *sql = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'"
                       " AND name LIKE 'events_user%'";
@@ -205,10 +168,7 @@ static void test_migration_from_version_4(void **state)
     struct rec_store *s = open_ok(f->dir);
     fill(s);
     rec_store_close(s);
-    char path[320];
-    snprintf(path, sizeof path, "%s/%s", f->dir, REC_STORE_DB_NAME);
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3 *db = open_raw(f->dir);
     assert_int_equal(sqlite3_exec(db,
                                   "DROP INDEX events_user_block;"
                                   "CREATE INDEX events_user ON events(user);"
