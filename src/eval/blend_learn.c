@@ -137,20 +137,40 @@ static double objective(const struct cache *c, const struct rec_eval_split *v, c
     return m.ndcg;
 }
 
-int rec_blend_learn(struct rec_blend *b, const struct rec_eval_split *valid, int k, int threads,
-                    double *best_ndcg)
+/* Mean validation NDCG@k of weights w over the carves. */
+static double mean_objective(const struct cache *c, const struct rec_eval_split *v, int n_carves,
+                             const float *w, int k)
 {
-    struct cache c;
-    int rc = build_cache(b, valid, &c);
-    if (rc)
+    double sum = 0;
+    for (int j = 0; j < n_carves; j++)
+        sum += objective(&c[j], &v[j], w, k);
+    return sum / n_carves;
+}
+
+int rec_blend_learn_carves(struct rec_blend *b, const struct rec_eval_split *valid, int n_carves,
+                           int k, int threads, double *best_ndcg)
+{
+    (void)threads;
+    if (n_carves < 1 || n_carves > REC_BLEND_LEARN_MAX_CARVES)
+        return REC_EINVAL;
+    struct cache c[REC_BLEND_LEARN_MAX_CARVES];
+    int built = 0, rc = 0;
+    for (; built < n_carves && !rc; built++)
+        if ((rc = build_cache(&b[built], &valid[built], &c[built])))
+            break;
+    if (rc) {
+        for (int j = 0; j < built; j++)
+            cache_free(&c[j]);
         return rc;
+    }
+    int n_src = b[0].n;
     float w[REC_BLEND_MAX] = {0};
     double best = -1;
     int best_src = 0;
-    for (int s = 0; s < b->n; s++) { /* start from the best single source */
+    for (int s = 0; s < n_src; s++) { /* start from the best single source */
         float one[REC_BLEND_MAX] = {0};
         one[s] = 1;
-        double v = objective(&c, valid, one, k);
+        double v = mean_objective(c, valid, n_carves, one, k);
         if (v > best) {
             best = v;
             best_src = s;
@@ -159,13 +179,13 @@ int rec_blend_learn(struct rec_blend *b, const struct rec_eval_split *valid, int
     w[best_src] = 1;
     for (int round = 0; round < 4; round++) {
         int improved = 0;
-        for (int s = 0; s < b->n; s++) {
+        for (int s = 0; s < n_src; s++) {
             if (s == best_src)
                 continue; /* the anchor's weight fixes the scale */
             float keep = w[s];
             for (size_t g = 0; g < sizeof grid / sizeof grid[0]; g++) {
                 w[s] = grid[g];
-                double v = objective(&c, valid, w, k);
+                double v = mean_objective(c, valid, n_carves, w, k);
                 if (v > best + MIN_GAIN) {
                     best = v;
                     keep = grid[g];
@@ -177,9 +197,17 @@ int rec_blend_learn(struct rec_blend *b, const struct rec_eval_split *valid, int
         if (!improved)
             break;
     }
-    for (int s = 0; s < b->n; s++)
-        b->weight[s] = w[s];
+    for (int j = 0; j < n_carves; j++) {
+        for (int s = 0; s < n_src; s++)
+            b[j].weight[s] = w[s];
+        cache_free(&c[j]);
+    }
     *best_ndcg = best;
-    cache_free(&c);
     return 0;
+}
+
+int rec_blend_learn(struct rec_blend *b, const struct rec_eval_split *valid, int k, int threads,
+                    double *best_ndcg)
+{
+    return rec_blend_learn_carves(b, valid, 1, k, threads, best_ndcg);
 }

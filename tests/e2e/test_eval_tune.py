@@ -105,9 +105,11 @@ class EvalTuneTest(unittest.TestCase):
         for key in ("params-als =", "params-ease =", "params-itemknn =", "blend-weights =", "sources =",
                     "blend-knn =", "blend-popular =", "cold-weight ="):
             self.assertIn(key, text)
-        # the served pipeline's weights were searched on the carves, from the configured ones
+        # the served pipeline's weights were searched on the carves from every weight at 0; the
+        # configured ones were scored for the report
         self.assertIn("served   validation NDCG@10", r.stdout)
         self.assertIn("blend-knn=0.1,blend-popular=0.01,cold-weight=1", r.stdout)
+        self.assertIn("blend-knn=0,blend-popular=0,cold-weight=0", r.stdout)
         with open(html) as f:
             self.assertIn("trials", f.read().lower())
         rep, _ = self.eval("--config", conf, "--models", "pop,served", "--k", "10")
