@@ -408,8 +408,8 @@ size_t rec_ann_bytes(const struct rec_ann *a)
 }
 
 /* Scores list l's items into t; returns how many. */
-static int32_t scan(const struct rec_ann *a, int l, const float *q, const uint8_t *skip,
-                    struct rec_topk *t)
+static int32_t scan(const struct rec_ann *a, int l, const float *q,
+                    int (*skip_fn)(const void *ctx, int32_t i), const void *ctx, struct rec_topk *t)
 {
     int k = a->k;
     for (int32_t pos = a->off[l]; pos < a->off[l + 1]; pos++) {
@@ -417,14 +417,26 @@ static int32_t scan(const struct rec_ann *a, int l, const float *q, const uint8_
         if (t->n == t->k && s < t->heap[0].score)
             continue; /* cannot enter: skip the call (most items, once the heap is full) */
         int32_t i = a->ids[pos];
-        if (!skip || !skip[i])
+        if (!skip_fn || !skip_fn(ctx, i))
             rec_topk_push(t, s, i);
     }
     return a->off[l + 1] - a->off[l];
 }
 
+static int skip_by_array(const void *ctx, int32_t i)
+{
+    return ((const uint8_t *)ctx)[i] != 0;
+}
+
 int rec_ann_search(const struct rec_ann *a, const float *q, int nprobe, const uint8_t *skip,
                    struct rec_topk *t)
+{
+    return rec_ann_search_filter(a, q, nprobe, skip ? skip_by_array : NULL, skip, t);
+}
+
+int rec_ann_search_filter(const struct rec_ann *a, const float *q, int nprobe,
+                          int (*skip_fn)(const void *ctx, int32_t i), const void *ctx,
+                          struct rec_topk *t)
 {
     if (!a || !q || !t || nprobe < 1)
         return REC_EINVAL;
@@ -433,7 +445,7 @@ int rec_ann_search(const struct rec_ann *a, const float *q, int nprobe, const ui
     int64_t scanned = 0;
     if (nprobe >= a->n_lists) {
         for (int l = 0; l < a->n_all; l++)
-            scanned += scan(a, l, q, skip, t);
+            scanned += scan(a, l, q, skip_fn, ctx, t);
         return (int)scanned;
     }
     float *cs = malloc((size_t)a->n_lists * sizeof *cs);
@@ -451,7 +463,7 @@ int rec_ann_search(const struct rec_ann *a, const float *q, int nprobe, const ui
     /* best lists first: the heap fills with good items early and later scans skip more */
     int got = rec_topk_sort(&lists);
     for (int r = 0; r < got; r++)
-        scanned += scan(a, best[r].idx, q, skip, t);
+        scanned += scan(a, best[r].idx, q, skip_fn, ctx, t);
     free(cs);
     free(best);
     return (int)scanned;

@@ -52,5 +52,13 @@ size_t rec_ann_bytes(const struct rec_ann *a);
  * (>= 0), REC_EINVAL (NULL a, q or t, or nprobe < 1) or REC_ENOMEM. Thread-safe. */
 int rec_ann_search(const struct rec_ann *a, const float *q, int nprobe, const uint8_t *skip,
                    struct rec_topk *t);
+/* rec_ann_search with the items to leave out given by a predicate instead of an array:
+ * skip_fn(ctx, i) != 0 leaves item i out (skip_fn may be NULL). It is asked only about items
+ * that would enter t, a few per list scanned, so a caller can test a sparse set and a flag of
+ * its own instead of filling an array of rec_ann_n_items entries per search. Same returns;
+ * thread-safe as long as skip_fn is. */
+int rec_ann_search_filter(const struct rec_ann *a, const float *q, int nprobe,
+                          int (*skip_fn)(const void *ctx, int32_t i), const void *ctx,
+                          struct rec_topk *t);
 
 #endif

@@ -10,6 +10,7 @@ void rec_pop_init(struct rec_pop *p, double half_life_s)
 {
     memset(p, 0, sizeof *p);
     p->half_life_s = half_life_s > 0 ? half_life_s : 7 * 24 * 3600.0;
+    rec_pop_top_init(&p->top);
 }
 
 void rec_pop_free(struct rec_pop *p)
@@ -17,7 +18,9 @@ void rec_pop_free(struct rec_pop *p)
     free(p->sum);
     free(p->ref_ts);
     free(p->key);
+    rec_pop_top_free(&p->top);
     memset(p, 0, sizeof *p);
+    rec_pop_top_init(&p->top);
 }
 
 static int grow(struct rec_pop *p, int32_t need)
@@ -30,6 +33,8 @@ static int grow(struct rec_pop *p, int32_t need)
     int32_t cap = p->cap ? p->cap : 1024;
     while (cap < need)
         cap *= 2;
+    if (rec_pop_top_reserve(&p->top, cap))
+        return REC_ENOMEM;
     double *sum = realloc(p->sum, (size_t)cap * sizeof *sum);
     if (!sum)
         return REC_ENOMEM;
@@ -76,6 +81,7 @@ int rec_pop_add(struct rec_pop *p, int32_t item, double w, int64_t ts)
         p->sum[item] = 0;
     p->key[item] = p->sum[item] > 0 ? log2(p->sum[item]) + (double)p->ref_ts[item] / p->half_life_s
                                     : -INFINITY;
+    rec_pop_top_update(&p->top, item, p->key, p->n_items);
     return 0;
 }
 

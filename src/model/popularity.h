@@ -9,6 +9,8 @@
 
 #include <stdint.h>
 
+#include "model/pop_top.h"
+
 struct rec_pop {
     double *sum;        /* decayed weight at ref_ts[i] */
     int64_t *ref_ts;    /* Unix seconds */
@@ -17,6 +19,8 @@ struct rec_pop {
     int32_t n_items;
     int32_t cap;
     double half_life_s; /* > 0 */
+    struct rec_pop_top top; /* the best items by key, kept by rec_pop_add: requests read their
+                             * popular candidates off it instead of ranking every item */
 };
 
 void rec_pop_init(struct rec_pop *p, double half_life_s);

@@ -54,6 +54,7 @@ int rec_engine_create(const struct rec_engine_params *p, struct rec_store *store
     rec_idmap_init(&e->tag_ids);
     rec_pop_init(&e->pop, p->half_life_s);
     rec_knn_init(&e->knn, p->knn_shrink, p->knn_neighbors);
+    rec_scratch_pool_init(&e->scratch);
     if (p->model_dir && !(e->p.model_dir = strdup(p->model_dir))) {
         rec_engine_destroy(e);
         return REC_ENOMEM;
@@ -94,6 +95,7 @@ void rec_engine_destroy(struct rec_engine *e)
     rec_idmap_free(&e->tag_ids);
     rec_pop_free(&e->pop);
     rec_knn_free(&e->knn);
+    rec_scratch_pool_free(&e->scratch);
     rec_ann_destroy(e->ann);
     rec_als_destroy(e->als);
     if (e->blend) {

@@ -13,6 +13,7 @@
 #include "model/popularity.h"
 #include "serve/engine.h"
 #include "serve/meta.h"
+#include "serve/scratch.h"
 
 /* One distinct item in a user's history, in first-seen order. 24 bytes. */
 struct hist_entry {
@@ -100,6 +101,7 @@ struct rec_engine {
     int64_t max_ts;                     /* latest event time seen: the data's "now" */
     struct rec_pop pop;
     struct rec_knn knn;
+    struct rec_scratch_pool scratch;    /* requests' per-item memory (own mutex; recommend.c) */
 
     struct rec_als *als;                /* published model, NULL before the first */
     struct rec_ann *ann;                /* index of als's item rows (trainer.c), or NULL: the

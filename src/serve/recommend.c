@@ -25,6 +25,7 @@
 #define RRF_K 60.0f
 #define EXPLAIN_COSINE 0.3f   /* factor cosine a history item needs to be named as the reason */
 #define MIN_CANDIDATES 100
+#define PREFETCH 8            /* items ahead whose memory a loop over scattered items requests */
 
 static const char *const mode_names[] = {
     [REC_MODE_HYBRID] = "hybrid",
@@ -33,17 +34,15 @@ static const char *const mode_names[] = {
     [REC_MODE_ALS] = "als",
 };
 
-/* Per-request scratch, sized to the catalog. */
+/* One request's working state. The per-item part (slots) comes from the engine's pool and
+ * is reset item by item at the end (serve/scratch.h), so a request costs what it touches, not
+ * the catalog: nothing here loops over every item except the exact iALS scan (small catalogs,
+ * or no index yet), the attributes model and the fallback of the popular source. */
 struct scratch {
     int32_t n_items;
-    uint8_t *blocked;     /* 1 = may not be recommended */
-    float *acc;           /* kNN accumulated similarity, then fused score */
-    int32_t *seed;        /* kNN: history item with the largest contribution */
-    float *seed_sim;
-    float *fused;
-    int8_t *best_src;     /* source with the largest fused contribution */
-    float *best_contrib;
-    float *als_scores;
+    struct rec_scratch *ws;       /* from e->scratch; slots of items < n_items */
+    struct rec_item_slot *slot;   /* ws->slot */
+    const struct item *items;     /* e->items: deleted items are tested inline, not copied */
     struct rec_topk_entry *lists[3];
     int n_list[3];
     int by_attrs;         /* the popular list came from the attributes model */
@@ -53,74 +52,87 @@ struct scratch {
     int n_extra_block;
 };
 
-static void scratch_free(struct scratch *s)
+static void scratch_free(struct rec_engine *e, struct scratch *s)
 {
-    free(s->blocked);
-    free(s->acc);
-    free(s->seed);
-    free(s->seed_sim);
-    free(s->fused);
-    free(s->best_src);
-    free(s->best_contrib);
-    free(s->als_scores);
+    rec_scratch_release(&e->scratch, s->ws);
     for (int k = 0; k < 3; k++)
         free(s->lists[k]);
 }
 
-static int scratch_init(struct scratch *s, int32_t n_items, int m)
+/* Lock held (the catalog size must not change while the scratch is in use). */
+static int scratch_init(struct rec_engine *e, struct scratch *s, int m)
 {
     memset(s, 0, sizeof *s);
-    size_t n = (size_t)(n_items > 0 ? n_items : 1);
-    s->n_items = n_items;
-    s->blocked = calloc(n, 1);
-    s->acc = calloc(n, sizeof *s->acc);
-    s->seed = malloc(n * sizeof *s->seed);
-    s->seed_sim = calloc(n, sizeof *s->seed_sim);
-    s->fused = calloc(n, sizeof *s->fused);
-    s->best_src = malloc(n);
-    s->best_contrib = calloc(n, sizeof *s->best_contrib);
-    s->als_scores = malloc(n * sizeof *s->als_scores);
+    s->n_items = e->item_ids.n_names;
+    s->items = e->items;
     for (int k = 0; k < 3; k++)
         s->lists[k] = malloc((size_t)m * sizeof *s->lists[k]);
-    if (!s->blocked || !s->acc || !s->seed || !s->seed_sim || !s->fused || !s->best_src ||
-        !s->best_contrib || !s->als_scores || !s->lists[0] || !s->lists[1] || !s->lists[2]) {
-        scratch_free(s);
-        return REC_ENOMEM;
+    int rc = s->lists[0] && s->lists[1] && s->lists[2] ? 0 : REC_ENOMEM;
+    if (!rc)
+        rc = rec_scratch_acquire(&e->scratch, s->n_items, &s->ws);
+    if (rc) {
+        for (int k = 0; k < 3; k++)
+            free(s->lists[k]);
+        return rc;
     }
-    for (size_t i = 0; i < n; i++)
-        s->seed[i] = -1;
+    s->slot = s->ws->slot;
     return 0;
 }
 
+/* Item i (< n_items) may not be recommended: deleted, or blocked by block_items. */
+static inline int is_blocked(const struct scratch *s, int32_t i)
+{
+    return !s->items[i].live || (s->slot[i].mark & REC_SLOT_BLOCKED);
+}
+
+/* Marks the request's exclusions and the history items that may not come back: a few entries
+ * per request, where a byte per catalog item used to be written. */
 static void block_items(const struct rec_engine *e, const struct user *us, struct scratch *s)
 {
-    for (int32_t i = 0; i < s->n_items; i++)
-        s->blocked[i] = !e->items[i].live;
     for (int k = 0; k < s->n_extra_block; k++)
         if (s->extra_block[k] >= 0 && s->extra_block[k] < s->n_items)
-            s->blocked[s->extra_block[k]] = 1;
+            rec_scratch_touch(s->ws, s->extra_block[k])->mark |= REC_SLOT_BLOCKED;
     if (!us)
         return;
     for (int32_t k = 0; k < us->n_hist; k++) {
         const struct hist_entry *h = &us->hist[k];
         /* disliked items never come back; consumed ones only when configured */
         if (h->weight <= 0 || e->p.exclude_seen)
-            s->blocked[h->item] = 1;
+            rec_scratch_touch(s->ws, h->item)->mark |= REC_SLOT_BLOCKED;
     }
 }
 
-static void source_popular(const struct rec_engine *e, struct scratch *s, int m)
+/* The m most popular items not blocked, best first, as rec_topk ranks (float key, then index).
+ * Walks the kept top list (model/pop_top.h) while it yields them; the list holds the best
+ * REC_POP_TOP_CAP items, so only a request blocking most of them (or a list cut short by
+ * removals) ranks the whole catalog. */
+static int popular_list(const struct rec_engine *e, const struct scratch *s, int32_t n_items,
+                        struct rec_topk_entry *out, int m)
 {
+    const struct rec_pop_top *top = &e->pop.top;
+    int got = 0;
+    for (int32_t r = 0; r < top->n && got < m; r++) {
+        int32_t i = top->item[r];
+        if (i < n_items && (s ? !is_blocked(s, i) : e->items[i].live))
+            out[got++] = (struct rec_topk_entry){top->key[r], i};
+    }
+    if (got == m || rec_pop_top_complete(top))
+        return got;
     struct rec_topk t;
-    rec_topk_init(&t, s->lists[REC_SOURCE_POPULAR], m);
-    for (int32_t i = 0; i < s->n_items; i++) {
-        if (s->blocked[i])
+    rec_topk_init(&t, out, m);
+    for (int32_t i = 0; i < n_items; i++) {
+        if (s ? is_blocked(s, i) : !e->items[i].live)
             continue;
         double key = rec_pop_key(&e->pop, i);
         if (key > -INFINITY)
             rec_topk_push(&t, (float)key, i);
     }
-    s->n_list[REC_SOURCE_POPULAR] = rec_topk_sort(&t);
+    return rec_topk_sort(&t);
+}
+
+static void source_popular(const struct rec_engine *e, struct scratch *s, int m)
+{
+    s->n_list[REC_SOURCE_POPULAR] = popular_list(e, s, s->n_items, s->lists[REC_SOURCE_POPULAR], m);
 }
 
 /* Neighbours of the user's latest positive items. Visits at most recent_items rows. */
@@ -130,6 +142,7 @@ static void source_knn(const struct rec_engine *e, const struct user *us, struct
     if (!us)
         return;
     const struct rec_knn *knn = &e->knn;
+    struct rec_scratch *ws = s->ws;
     int seeds = 0;
     for (int32_t k = us->n_hist - 1; k >= 0 && seeds < e->p.recent_items; k--) {
         const struct hist_entry *h = &us->hist[k];
@@ -143,25 +156,43 @@ static void source_knn(const struct rec_engine *e, const struct user *us, struct
         const struct rec_knn_entry *nb;
         int32_t n;
         rec_knn_row_view(knn, h->item, &nb, &n);
-        /* the hot loop of a request: one pass over the seed's neighbours, no calls */
+        /* the hot loop of a request: one pass over the seed's neighbours, no calls. Each
+         * neighbour costs two cache misses on a large catalog (its norm and its slot); asking
+         * for them PREFETCH neighbours ahead overlaps the misses instead of paying them in turn */
         for (int32_t p = 0; p < n; p++) {
+            if (p + PREFETCH < n && nb[p + PREFETCH].nbr < s->n_items) {
+                __builtin_prefetch(&knn->norm[nb[p + PREFETCH].nbr]);
+                __builtin_prefetch(&s->slot[nb[p + PREFETCH].nbr], 1);
+            }
             int32_t j = nb[p].nbr;
             float d = ni * knn->norm[j];
             if (nb[p].cnt <= 0 || d <= 0 || j >= s->n_items)
                 continue;
             float c = w * nb[p].cnt / (d + knn->shrink);
-            s->acc[j] += c;
-            if (c > s->seed_sim[j]) {
-                s->seed_sim[j] = c;
-                s->seed[j] = h->item;
+            struct rec_item_slot *sl = rec_scratch_touch(ws, j);
+            sl->acc += c;
+            if (c > sl->seed_sim) {
+                sl->seed_sim = c;
+                sl->seed = h->item;
             }
         }
     }
+    /* every item with acc > 0 was touched above: the candidates come from the touched list
+     * (rec_topk's order is total, so the visiting order does not change the list) */
     struct rec_topk t;
     rec_topk_init(&t, s->lists[REC_SOURCE_KNN], m);
-    for (int32_t i = 0; i < s->n_items; i++)
-        if (!s->blocked[i] && s->acc[i] > 0)
-            rec_topk_push(&t, s->acc[i], i);
+    for (int32_t k = 0; k < ws->n_touched; k++) {
+        if (k + PREFETCH < ws->n_touched)
+            __builtin_prefetch(&s->slot[ws->touched[k + PREFETCH]]);
+        int32_t i = ws->touched[k];
+        float a = s->slot[i].acc;
+        /* a score below a full heap's worst cannot enter: decide that before is_blocked, whose
+         * read of items[] is a cache miss per item (most of them, with many neighbours) */
+        if (!(a > 0) || (t.n == t.k && a < t.heap[0].score))
+            continue;
+        if (!is_blocked(s, i))
+            rec_topk_push(&t, a, i);
+    }
     s->n_list[REC_SOURCE_KNN] = rec_topk_sort(&t);
 }
 
@@ -181,7 +212,7 @@ static void zscore_params(const float *s, int32_t n, float *mean, float *scale)
     *scale = var > 1e-30 ? (float)(1.0 / sqrt(var)) : 0.0f;
 }
 
-/* With extra sources published (recd tune's blend), als_scores[0..n_model) becomes the weighted
+/* With extra sources published (recd tune's blend), scores[0..n_model) becomes the weighted
  * sum of the standardized iALS scores and each source's scores for the user's live history.
  * *mean and *scale give the iALS part's transform (weight included) for cold items past
  * n_model, which the sources cannot score. */
@@ -227,6 +258,13 @@ static int blend_scores(const struct rec_engine *e, int32_t u, const struct user
     return rc;
 }
 
+/* The index search's filter: blocked items, and cold ones (REC_SLOT_ANN_SKIP). */
+static int ann_skip(const void *ctx, int32_t i)
+{
+    const struct scratch *s = ctx;
+    return !s->items[i].live || (s->slot[i].mark & (REC_SLOT_BLOCKED | REC_SLOT_ANN_SKIP));
+}
+
 /* source_als through the approximate index: the items of its ann_nprobe best lists, plus
  * every item of the cold set (new items, items whose rows were learned online since the
  * build, content factors: a short list the index never holds current rows for), scored
@@ -239,22 +277,21 @@ static int source_als_ann(const struct rec_engine *e, const float *xu, float cw,
     int32_t n_model = rec_als_n_items(e->als);
     const struct cold_set *c = &e->cold;
     int n_cold = c->k == k ? c->n : 0;
-    /* a cold item's model row is stale: the index must not offer it (bit 2 of blocked, only
-     * for this search) */
+    /* a cold item's model row is stale: the index must not offer it (only for this search) */
     for (int32_t j = 0; j < n_cold; j++)
-        if (c->item[j] < n_model)
-            s->blocked[c->item[j]] |= 2;
+        if (c->item[j] < n_model && c->item[j] < s->n_items)
+            rec_scratch_touch(s->ws, c->item[j])->mark |= REC_SLOT_ANN_SKIP;
     struct rec_topk t;
     rec_topk_init(&t, s->lists[REC_SOURCE_ALS], m);
-    int scanned = rec_ann_search(e->ann, xu, e->p.ann_nprobe, s->blocked, &t);
+    int scanned = rec_ann_search_filter(e->ann, xu, e->p.ann_nprobe, ann_skip, s, &t);
     for (int32_t j = 0; j < n_cold; j++)
-        if (c->item[j] < n_model)
-            s->blocked[c->item[j]] &= (uint8_t)~2;
+        if (c->item[j] < n_model && c->item[j] < s->n_items)
+            s->slot[c->item[j]].mark &= (uint8_t)~REC_SLOT_ANN_SKIP;
     if (scanned < 0)
         return scanned;
     for (int32_t j = 0; j < n_cold && cw > 0; j++) {
         int32_t i = c->item[j];
-        if (i < s->n_items && !s->blocked[i])
+        if (i < s->n_items && !is_blocked(s, i))
             rec_topk_push(&t, cw * rec_linalg_dot(xu, c->x + (size_t)j * k, k), i);
     }
     s->n_list[REC_SOURCE_ALS] = rec_topk_sort(&t);
@@ -279,30 +316,35 @@ static void source_als(const struct rec_engine *e, int32_t u, const struct user 
     if (e->ann && !e->blend && n_model >= e->p.ann_min_items &&
         rec_ann_n_items(e->ann) <= s->n_items && source_als_ann(e, xu, cw, s, m) == 0)
         return;
+    /* the full scan: scores for every model item (n_model may be clamped, the model is not) */
+    int32_t n_all = rec_als_n_items(e->als);
+    float *scores = rec_scratch_scores(s->ws, n_all > s->n_items ? n_all : s->n_items);
+    if (!scores)
+        return; /* out of memory: this source is left out; popular items stand in */
     s->als_search = 1;
-    rec_als_score_all(e->als, xu, s->als_scores);
+    rec_als_score_all(e->als, xu, scores);
     /* cold items: content-derived factors instead of untrained rows (a short list), their
      * scores times the cold weight; at 0 they stay out of this list */
     const struct cold_set *c = &e->cold;
     int n_cold = c->k == k && cw > 0 ? c->n : 0;
     for (int32_t j = 0; j < n_cold; j++)
         if (c->item[j] < n_model)
-            s->als_scores[c->item[j]] = cw * rec_linalg_dot(xu, c->x + (size_t)j * k, k);
+            scores[c->item[j]] = cw * rec_linalg_dot(xu, c->x + (size_t)j * k, k);
     if (cw <= 0) /* untrained rows of cold items score nothing */
         for (int32_t j = 0; j < c->n && c->k == k; j++)
             if (c->item[j] < n_model)
-                s->als_scores[c->item[j]] = -INFINITY;
+                scores[c->item[j]] = -INFINITY;
     float mean = 0, scale = 1;
-    if (e->blend && blend_scores(e, u, us, s->als_scores, n_model, &mean, &scale))
+    if (e->blend && blend_scores(e, u, us, scores, n_model, &mean, &scale))
         return; /* out of memory: this source is left out; popular items stand in */
     struct rec_topk t;
     rec_topk_init(&t, s->lists[REC_SOURCE_ALS], m);
     for (int32_t i = 0; i < n_model; i++)
-        if (!s->blocked[i] && s->als_scores[i] > -INFINITY)
-            rec_topk_push(&t, s->als_scores[i], i);
+        if (scores[i] > -INFINITY && !is_blocked(s, i))
+            rec_topk_push(&t, scores[i], i);
     for (int32_t j = 0; j < n_cold; j++) {
         int32_t i = c->item[j];
-        if (i >= n_model && i < s->n_items && !s->blocked[i])
+        if (i >= n_model && i < s->n_items && !is_blocked(s, i))
             rec_topk_push(&t, (cw * rec_linalg_dot(xu, c->x + (size_t)j * k, k) - mean) * scale, i);
     }
     s->n_list[REC_SOURCE_ALS] = rec_topk_sort(&t);
@@ -317,13 +359,14 @@ static int source_attrs(const struct rec_engine *e, const struct user *us, struc
     if (!e->attrs || !us || !us->doc || n > s->n_items)
         return 0;
     struct rec_user_query q = {-1, NULL, NULL, NULL, 0, e->max_ts, us->doc};
-    if (rec_model_attrs.score(e->attrs, &q, s->als_scores))
+    float *scores = rec_scratch_scores(s->ws, s->n_items);
+    if (!scores || rec_model_attrs.score(e->attrs, &q, scores))
         return 0;
     struct rec_topk t;
     rec_topk_init(&t, s->lists[REC_SOURCE_POPULAR], m);
     for (int32_t i = 0; i < n; i++)
-        if (!s->blocked[i] && s->als_scores[i] > -INFINITY)
-            rec_topk_push(&t, s->als_scores[i], i);
+        if (scores[i] > -INFINITY && !is_blocked(s, i))
+            rec_topk_push(&t, scores[i], i);
     s->n_list[REC_SOURCE_POPULAR] = rec_topk_sort(&t);
     s->by_attrs = s->n_list[REC_SOURCE_POPULAR] > 0;
     return s->by_attrs;
@@ -344,13 +387,13 @@ static int fuse(const struct rec_engine *e, const struct rec_request_opts *o, st
     };
     for (int src = 0; src < 3; src++) {
         for (int r = 0; r < s->n_list[src]; r++) {
-            int32_t i = s->lists[src][r].idx;
+            struct rec_item_slot *sl = rec_scratch_touch(s->ws, s->lists[src][r].idx);
             float c = source_weight[src] / (RRF_K + (float)(r + 1));
-            if (s->fused[i] == 0 || c > s->best_contrib[i]) {
-                s->best_contrib[i] = c;
-                s->best_src[i] = (int8_t)src;
+            if (sl->fused == 0 || c > sl->best_contrib) {
+                sl->best_contrib = c;
+                sl->best_src = (int8_t)src;
             }
-            s->fused[i] += c;
+            sl->fused += c;
         }
     }
     struct rec_topk t;
@@ -358,9 +401,9 @@ static int fuse(const struct rec_engine *e, const struct rec_request_opts *o, st
     for (int src = 0; src < 3; src++)
         for (int r = 0; r < s->n_list[src]; r++) {
             int32_t i = s->lists[src][r].idx;
-            if (s->fused[i] > 0) {
-                rec_topk_push(&t, s->fused[i], i);
-                s->fused[i] = -s->fused[i]; /* an item on several lists is offered once */
+            if (s->slot[i].fused > 0) {
+                rec_topk_push(&t, s->slot[i].fused, i);
+                s->slot[i].fused = -s->slot[i].fused; /* an item on several lists is offered once */
             }
         }
     return rec_topk_sort(&t);
@@ -390,7 +433,7 @@ static int rank_for_user(struct rec_engine *e, int32_t u, int n, enum rec_mode m
     if (mode == REC_MODE_HYBRID) {
         got = fuse(e, o, s, n, out);
         for (int r = 0; r < got; r++)
-            src_of[r] = s->best_src[out[r].idx];
+            src_of[r] = s->slot[out[r].idx].best_src;
     } else {
         int src = mode == REC_MODE_ALS ? REC_SOURCE_ALS : mode == REC_MODE_KNN ? REC_SOURCE_KNN
                                                                                 : REC_SOURCE_POPULAR;
@@ -416,7 +459,7 @@ static const char *item_label(const struct rec_engine *e, int32_t i)
 static int32_t explain(const struct rec_engine *e, const struct user *us, const struct scratch *s,
                        int32_t i, int32_t *hist_pos)
 {
-    int32_t best = s->seed[i];
+    int32_t best = s->slot[i].seed;
     const float *yi = best < 0 ? rec_cold_item_vec(e, i) : NULL; /* cold items have factors too */
     if (yi) {
         int k = rec_als_factors(e->als), seen = 0;
@@ -469,9 +512,8 @@ static int ranking_begin(struct rec_engine *e, int n, struct ranking *rk)
     rk->top = malloc((size_t)n * sizeof *rk->top);
     rk->src = malloc((size_t)n * sizeof *rk->src);
     pthread_rwlock_rdlock(&e->lock);
-    int rc = rk->top && rk->src
-                 ? scratch_init(&rk->s, e->item_ids.n_names, n > MIN_CANDIDATES ? n : MIN_CANDIDATES)
-                 : REC_ENOMEM;
+    int rc = rk->top && rk->src ? scratch_init(e, &rk->s, n > MIN_CANDIDATES ? n : MIN_CANDIDATES)
+                                : REC_ENOMEM;
     rk->ready = rc == 0;
     return rc;
 }
@@ -479,7 +521,7 @@ static int ranking_begin(struct rec_engine *e, int n, struct ranking *rk)
 static void ranking_end(struct rec_engine *e, struct ranking *rk)
 {
     if (rk->ready)
-        scratch_free(&rk->s);
+        scratch_free(e, &rk->s);
     pthread_rwlock_unlock(&e->lock);
     free(rk->top);
     free(rk->src);
@@ -496,8 +538,7 @@ int rec_retrieve(struct rec_engine *e, int32_t u, int m, struct rec_request_opts
     struct scratch sc;
     struct rec_topk_entry *top = malloc((size_t)m * sizeof *top);
     int *src = malloc((size_t)m * sizeof *src);
-    int rc = top && src ? scratch_init(&sc, e->item_ids.n_names, m > MIN_CANDIDATES ? m : MIN_CANDIDATES)
-                        : REC_ENOMEM;
+    int rc = top && src ? scratch_init(e, &sc, m > MIN_CANDIDATES ? m : MIN_CANDIDATES) : REC_ENOMEM;
     if (rc) {
         free(top);
         free(src);
@@ -529,7 +570,7 @@ int rec_retrieve(struct rec_engine *e, int32_t u, int m, struct rec_request_opts
     }
     *n_out = got;
     *by_attrs = sc.by_attrs;
-    scratch_free(&sc);
+    scratch_free(e, &sc);
     free(top);
     free(src);
     return 0;
@@ -656,14 +697,7 @@ int rec_engine_popular(struct rec_engine *e, int n, struct rec_result *out, int 
     if (!top)
         return REC_ENOMEM;
     pthread_rwlock_rdlock(&e->lock);
-    struct rec_topk t;
-    rec_topk_init(&t, top, n);
-    for (int32_t i = 0; i < e->item_ids.n_names; i++) {
-        double key = e->items[i].live ? rec_pop_key(&e->pop, i) : -INFINITY;
-        if (key > -INFINITY)
-            rec_topk_push(&t, (float)key, i);
-    }
-    int got = rec_topk_sort(&t);
+    int got = popular_list(e, NULL, e->item_ids.n_names, top, n);
     for (int r = 0; r < got; r++) {
         int32_t i = top[r].idx;
         snprintf(out[r].id, sizeof out[r].id, "%s", rec_idmap_name(&e->item_ids, i));

@@ -12,6 +12,7 @@
 #include "core/err.h"
 #include "app/app.h"
 #include "serve/engine.h"
+#include "serve/pipeline.h"
 
 #define N_USERS 60
 #define BLOCK 12
@@ -229,6 +230,69 @@ static void test_modes_for_eval(void **state)
     rec_engine_destroy(e);
 }
 
+/* Requests reuse per-item memory (serve/scratch.h): what one request accumulated (kNN sums,
+ * fused scores, its user's seen items, its exclusions) must not leak into the next one. Each
+ * user's list is compared with the same user's list asked first, before any other request. */
+static void assert_same_results(const struct rec_result *a, const struct rec_result *b, int n)
+{
+    for (int j = 0; j < n; j++) {
+        assert_string_equal(a[j].id, b[j].id);
+        assert_true(a[j].score == b[j].score);
+        assert_int_equal(a[j].source, b[j].source);
+        assert_string_equal(a[j].because, b[j].because);
+        assert_string_equal(a[j].reason, b[j].reason);
+    }
+}
+
+static int pipeline_ids(struct rec_engine *e, const char *user, const char *const *exclude,
+                        int n_exclude, char ids[][REC_ID_MAX + 1])
+{
+    struct rec_pipeline_config pc;
+    rec_pipeline_config_default(&pc);
+    struct rec_pipeline_request rq = {.user = user, .n = 6, .diversity = 0, .exclude = exclude,
+                                      .n_exclude = n_exclude, .now = 2e9};
+    rec_request_opts_default(&rq.opts);
+    rq.ctx.hour = rq.ctx.weekday = -1;
+    struct rec_pick picks[6];
+    struct rec_pipeline_result res;
+    assert_int_equal(rec_pipeline_run(e, &pc, &rq, picks, &res), 0);
+    for (int j = 0; j < res.n; j++)
+        memcpy(ids[j], picks[j].id, sizeof picks[j].id);
+    return res.n;
+}
+
+static void test_requests_leave_no_state(void **state)
+{
+    struct rec_engine *e = two_tastes();
+    const char *users[] = {"u2", "u40", "u0", "u31", "new-user"};
+    enum { N_U = 5, N = 6 };
+    struct rec_result first[N_U][N], again[N];
+    int n_first[N_U], got;
+    const char *model;
+    for (int k = 0; k < N_U; k++)
+        assert_int_equal(rec_engine_recommend(e, users[k], N, first[k], &n_first[k], &model), 0);
+    /* every other order: each list as it was when asked first */
+    for (int round = 0; round < 3; round++)
+        for (int k = N_U - 1; k >= 0; k--) {
+            assert_int_equal(rec_engine_recommend(e, users[k], N, again, &got, &model), 0);
+            assert_int_equal(got, n_first[k]);
+            assert_same_results(first[k], again, got);
+        }
+    /* a request's exclusions end with it */
+    char before[N][REC_ID_MAX + 1], excluded[N][REC_ID_MAX + 1], after[N][REC_ID_MAX + 1];
+    int n_before = pipeline_ids(e, "u2", NULL, 0, before);
+    assert_true(n_before > 1);
+    const char *ex[] = {before[0]};
+    int n_ex = pipeline_ids(e, "u2", ex, 1, excluded);
+    for (int j = 0; j < n_ex; j++)
+        assert_string_not_equal(excluded[j], before[0]);
+    int n_after = pipeline_ids(e, "u2", NULL, 0, after);
+    assert_int_equal(n_after, n_before);
+    for (int j = 0; j < n_after; j++)
+        assert_string_equal(after[j], before[j]);
+    rec_engine_destroy(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -238,6 +302,7 @@ int main(void)
         cmocka_unit_test(test_similar_and_user_delete),
         cmocka_unit_test(test_user_delete_takes_back_exactly_its_share),
         cmocka_unit_test(test_modes_for_eval),
+        cmocka_unit_test(test_requests_leave_no_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
