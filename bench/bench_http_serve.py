@@ -3,7 +3,11 @@
 (127.0.0.1, a free port, a temporary data directory) loaded with the MovieLens-1M part and its
 trained model, driven by wrk (Debian's package) with bench/wrk_recommend.lua.
 
-  bench_http_serve.py RECD_BIN [seconds-per-case]
+  bench_http_serve.py RECD_BIN [seconds-per-case] [synthetic:USERS:ITEMS:EVENTS]
+
+With the third argument the server is loaded with `recd gen`'s catalog of that size instead
+(users u0..u(USERS-1); 200000:1000000:10000000 is issue #7's million-item case: about 2 GB of
+JSON lines in the temporary directory and several minutes of import and training).
 
 Every request asks for a user drawn at random from the 2,999 users with ratings, so no two
 consecutive requests are for the same user (recd has no response cache anyway). Each case
@@ -17,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e"))
 os.environ["RECD_BIN"] = os.path.abspath(sys.argv[1])
@@ -42,30 +47,57 @@ def wrk(port, threads, conns, seconds):
     return {k: float(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
 
 
+def wait_for_index(s, name):
+    """Waits until the loaded model answers and, on a catalog that large, its approximate index
+    is built (the debug output names the search), so the cases measure the served state."""
+    t0 = time.time()
+    while time.time() - t0 < 1800:
+        status, body = s.get("/v1/recommend/u0?n=10&debug=1")
+        search = body.get("debug", {}).get("als_search") if status == 200 else None
+        if search == "ann":
+            print("http serve: %s: model and index ready %.0f s after start" % (name, time.time() - t0))
+            return
+        time.sleep(1)
+    raise RuntimeError("the approximate index was not used within 30 minutes")
+
+
 def main():
-    data_set = os.path.join(SHARED, "ml-1m")
+    synthetic = sys.argv[3] if len(sys.argv) > 3 else None
+    data_set, name = os.path.join(SHARED, "ml-1m"), "ml-1m"
     if not shutil.which("wrk"):
         print("bench_http_serve: skipped: wrk is not installed (Debian package wrk)")
         return
-    if not os.path.isdir(data_set):
+    if not synthetic and not os.path.isdir(data_set):
         print("bench_http_serve: skipped: %s is missing" % data_set)
         return
     data = tempfile.mkdtemp(prefix="recd-bench-serve-")
     recd = os.environ["RECD_BIN"]
     try:
+        if synthetic:
+            _, users, items, events = synthetic.split(":")
+            name, data_set = synthetic, os.path.join(data, "gen.jsonl")
+            subprocess.run([recd, "gen", "--users", users, "--items", items, "--events", events,
+                            "--out", data_set, "--log-level", "warn"], check=True,
+                           stdout=subprocess.DEVNULL)
+            os.environ.update(RECD_USERS=users, RECD_USER_FIRST="0", RECD_USER_PREFIX="u")
         for cmd in (["import", data_set], ["train"]):
+            t0 = time.time()
             subprocess.run([recd] + cmd + ["--data", data, "--log-level", "warn"], check=True,
                            stdout=subprocess.DEVNULL)
-        s = Server("--log-level", "warn", data=data).start()
+            if synthetic:
+                print("http serve: %s: %s took %.0f s" % (name, cmd[0], time.time() - t0))
+        s = Server("--log-level", "warn", data=data).start(timeout=1800)
         try:
+            if synthetic:
+                wait_for_index(s, name)
             wrk(s.port, 1, 4, 1)  # warm-up: page cache, allocator, branch predictors
             for threads, conns in CASES:
                 c0 = server_cpu(s.proc.pid)
                 r = wrk(s.port, threads, conns, SECONDS)
                 cpu = (server_cpu(s.proc.pid) - c0) / r["seconds"]
-                print("http serve: ml-1m, %3d connections: %7.0f requests/s, p50 %6.0f us, p99 %6.0f us, "
+                print("http serve: %s, %3d connections: %7.0f requests/s, p50 %6.0f us, p99 %6.0f us, "
                       "p99.9 %6.0f us (%d requests, %d errors, %d non-2xx; server CPU %.2f cores)"
-                      % (conns, r["requests"] / r["seconds"], r["p50"], r["p99"], r["p999"],
+                      % (name, conns, r["requests"] / r["seconds"], r["p50"], r["p99"], r["p999"],
                          r["requests"], r["errors"], r["non2xx"], cpu))
         finally:
             s.stop()

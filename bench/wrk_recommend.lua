@@ -1,7 +1,11 @@
 -- wrk script for bench_http_serve.py: GET /v1/recommend/<user>?n=N with the user drawn
--- uniformly from 1..RECD_USERS (environment), a new draw per request, so consecutive requests
--- are for different users. done() prints one machine-readable line (latencies in microseconds).
+-- uniformly from RECD_USER_FIRST..RECD_USER_FIRST+RECD_USERS-1 (environment; 1..2999 by default)
+-- and named RECD_USER_PREFIX followed by the number, a new draw per request, so consecutive
+-- requests are for different users. done() prints one machine-readable line (latencies in
+-- microseconds).
 local n_users = tonumber(os.getenv("RECD_USERS") or "2999")
+local first = tonumber(os.getenv("RECD_USER_FIRST") or "1")
+local prefix = os.getenv("RECD_USER_PREFIX") or ""
 local n_items = tonumber(os.getenv("RECD_N") or "10")
 
 init = function(args)
@@ -9,7 +13,8 @@ init = function(args)
 end
 
 request = function()
-  return wrk.format("GET", "/v1/recommend/" .. math.random(1, n_users) .. "?n=" .. n_items)
+  local user = prefix .. math.random(first, first + n_users - 1)
+  return wrk.format("GET", "/v1/recommend/" .. user .. "?n=" .. n_items)
 end
 
 done = function(summary, latency, requests)

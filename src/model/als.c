@@ -280,9 +280,9 @@ static void solve_rows(void *ctx, int thread, int64_t lo, int64_t hi)
 static void run_half(struct half *h, int nthreads)
 {
     rec_linalg_gram(h->fixed, h->m->n_cols, h->k, h->gram);
-    rec_linalg_set_blas_threads(1);
+    int blas = rec_linalg_set_blas_threads(1);
     rec_workers_for(nthreads, h->m->n_rows, CHUNK_ROWS, solve_rows, h);
-    rec_linalg_set_blas_threads(0);
+    rec_linalg_set_blas_threads(blas);
 }
 
 static int64_t longest_row(const struct rec_csr *m)

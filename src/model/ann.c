@@ -131,9 +131,9 @@ static void assign_chunk(void *ctx, int thread, int64_t lo, int64_t hi)
 
 static void run_pass(struct pass *p, int64_t n, int threads)
 {
-    rec_linalg_set_blas_threads(1);
+    int blas = rec_linalg_set_blas_threads(1);
     rec_workers_for(threads, n, CHUNK_ROWS, assign_chunk, p);
-    rec_linalg_set_blas_threads(0);
+    rec_linalg_set_blas_threads(blas);
 }
 
 static void normalize(float *c, int d)

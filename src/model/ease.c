@@ -300,9 +300,9 @@ static int solve(struct rec_ease *m, const struct rec_csr *x, const struct rec_c
         pen[i] = m->lambda + c * *gii;
         *gii += pen[i];
     }
-    rec_linalg_set_blas_threads(nthreads);
+    int blas = rec_linalg_set_blas_threads(nthreads);
     int rc = rec_linalg_spd_inverse(m->b, n);
-    rec_linalg_set_blas_threads(0);
+    rec_linalg_set_blas_threads(blas);
     if (rc != REC_OK) /* penalty > 0: PD in exact math, only overflow gets here */
         return rec_errf(err, errlen, REC_EINVAL,
                         "ease: X'X + penalty is not numerically invertible (strengths too large?)");

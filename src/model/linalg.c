@@ -181,13 +181,13 @@ static void capture_initial(void)
         initial_threads = 1;
 }
 
-/* n >= 1 sets OpenBLAS's thread count; n <= 0 restores the count OpenBLAS had before recd first
- * changed it (so callers can bracket a parallel section with set(1) ... set(0)). Process-wide:
- * concurrent callers race on the value, never on memory. */
-void rec_linalg_set_blas_threads(int n)
+/* See linalg.h. Process-wide: concurrent callers race on the value, never on memory. */
+int rec_linalg_set_blas_threads(int n)
 {
     pthread_once(&initial_once, capture_initial);
+    int prev = openblas_get_num_threads();
     openblas_set_num_threads(n >= 1 ? n : initial_threads);
+    return prev;
 }
 
 /* ---- SPD inverse ---------------------------------------------------------------------------- */

@@ -20,8 +20,12 @@ float rec_linalg_dot(const float *x, const float *y, int k);
  * overwritten with x. Returns 0, or REC_EINVAL when S is not positive definite. */
 int rec_linalg_solve_spd(float *s, float *b, int k);
 int rec_linalg_solve_spd_ref(float *s, float *b, int k);
-/* Keeps OpenBLAS single-threaded inside recd's own worker threads. */
-void rec_linalg_set_blas_threads(int n);
+/* Sets OpenBLAS's thread count (n >= 1; n <= 0: the count it had before recd first changed it)
+ * and returns the count it replaced, so a section brackets itself with
+ *     int prev = rec_linalg_set_blas_threads(1); ... rec_linalg_set_blas_threads(prev);
+ * and leaves whatever its caller had set: the engine's 1 (requests must not wake BLAS threads)
+ * used to be reset to OpenBLAS's default by every training run. */
+int rec_linalg_set_blas_threads(int n);
 
 /* Inverts the symmetric positive definite S (n x n, row-major) in place: reads only the upper
  * triangle (the lower one may hold anything on entry) and leaves the full inverse, both

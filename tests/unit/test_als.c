@@ -13,6 +13,7 @@
 #include "core/err.h"
 #include "model/als.h"
 #include "model/csr.h"
+#include "model/linalg.h"
 
 /* Planted data: users [0, N_USERS/2) like items [0, N_ITEMS/2), the others the other half.
  * Each user has each item of their own block with probability ~0.4 and nothing else. */
@@ -288,6 +289,21 @@ static void test_fit_edge_shapes(void **state)
     assert_int_equal(rec_als_fit(&empty, &p, &model), REC_EINVAL);
     assert_null(model);
     rec_csr_free(&empty);
+}
+
+/* A fit leaves OpenBLAS's thread count as its caller set it: the engine sets 1 so requests never
+ * wake BLAS threads, and fits used to reset it to OpenBLAS's default (two spinning threads per
+ * served request afterwards). Both a single-count and a multi-count caller are kept. */
+static void test_fit_keeps_blas_threads(void **state)
+{
+    struct rec_als_params p;
+    small_params(&p);
+    p.threads = 2;
+    int before = rec_linalg_set_blas_threads(1);
+    rec_als_destroy(fit_planted(&p));
+    assert_int_equal(rec_linalg_set_blas_threads(2), 1);
+    rec_als_destroy(fit_planted(&p));
+    assert_int_equal(rec_linalg_set_blas_threads(before), 2);
 }
 
 static void test_check_params(void **state)
@@ -613,6 +629,7 @@ int main(void)
         cmocka_unit_test(test_fold_in_matches_trained_user),
         cmocka_unit_test(test_fit_deterministic),
         cmocka_unit_test(test_fit_edge_shapes),
+        cmocka_unit_test(test_fit_keeps_blas_threads),
         cmocka_unit_test(test_check_params),
         cmocka_unit_test(test_remap),
         cmocka_unit_test(test_save_load_round_trip),
