@@ -1010,16 +1010,16 @@ int rec_eval_ranker(const struct rec_config *c, const char *path)
     R.n_feat = malloc(L * sizeof *R.n_feat);
     R.list = malloc(N_SCORERS * L * sizeof *R.list);
     rc = !R.pop || !R.feat || !R.n_feat || !R.list ? REC_ENOMEM : 0;
-    for (int t = 0; t < N_SCORERS && !rc; t++) {
-        rec_auc_init(&R.res[t].auc, 0);
+    for (int t = 0; t < N_SCORERS && !rc; t++) { /* run_reset initializes the rest */
         if (!(R.res[t].all = malloc(sizeof(struct scored) * (size_t)(s.n_scored ? s.n_scored : 1))))
             rc = REC_ENOMEM;
     }
-    double fixed = -1;
-    if (!rc && (rc = env_number("RECD_FM_SIDE_SCALE", &fixed, err, sizeof err)) == 0 &&
-        getenv("RECD_FM_SIDE_SCALE") && *getenv("RECD_FM_SIDE_SCALE") && fixed < 0)
+    double fixed = NAN; /* stays NAN when RECD_FM_SIDE_SCALE is not set: choose */
+    if (!rc)
+        rc = env_number("RECD_FM_SIDE_SCALE", &fixed, err, sizeof err);
+    if (!rc && fixed < 0)
         rc = rec_errf(err, sizeof err, REC_EINVAL, "RECD_FM_SIDE_SCALE takes a number >= 0");
-    R.side_fixed = fixed >= 0;
+    R.side_fixed = !isnan(fixed);
     if (!rc && R.side_fixed)
         R.side_scale = fixed;
     else if (!rc)
