@@ -10,6 +10,7 @@
 #include "core/err.h"
 #include "exp/tracker.h"
 #include "http/api.h"
+#include "json/writer.h"
 #include "obs/monitor.h"
 #include "rank/bandit.h"
 #include "rank/rules.h"
@@ -266,31 +267,42 @@ static int parse_request(struct rec_api *api, struct parsed *p, char *err, size_
     return 0;
 }
 
-static json_t *reason_json(const struct rec_reason *r)
+/* The list, written straight as JSON text (json/writer.h): on this path a jansson tree cost
+ * more than ranking the list did. */
+static void write_picks(struct rec_jw *w, const struct rec_pick *p, int n, int explain, int debug)
 {
-    json_t *o = json_pack("{s:s,s:s}", "kind", r->kind, "text", r->text);
-    if (o && r->item[0])
-        json_object_set_new(o, "item", json_string(r->item));
-    return o;
-}
-
-static json_t *picks_json(const struct rec_pick *p, int n, int explain, int debug)
-{
-    json_t *arr = json_array();
-    for (int k = 0; arr && k < n; k++) {
-        json_t *o = json_pack("{s:s,s:f,s:i,s:s}", "id", p[k].id, "score", p[k].score, "position",
-                              k + 1, "source", rec_source_name(p[k].source));
-        if (!o) {
-            json_decref(arr);
-            return NULL;
+    rec_jw_open(w, '[');
+    for (int k = 0; k < n; k++) {
+        rec_jw_open(w, '{');
+        rec_jw_key(w, "id");
+        rec_jw_str(w, p[k].id);
+        rec_jw_key(w, "score");
+        rec_jw_real(w, p[k].score);
+        rec_jw_key(w, "position");
+        rec_jw_int(w, k + 1);
+        rec_jw_key(w, "source");
+        rec_jw_str(w, rec_source_name(p[k].source));
+        if (explain) {
+            const struct rec_reason *r = &p[k].reason;
+            rec_jw_key(w, "reason");
+            rec_jw_open(w, '{');
+            rec_jw_key(w, "kind");
+            rec_jw_str(w, r->kind);
+            rec_jw_key(w, "text");
+            rec_jw_str(w, r->text);
+            if (r->item[0]) {
+                rec_jw_key(w, "item");
+                rec_jw_str(w, r->item);
+            }
+            rec_jw_close(w, '}');
         }
-        if (explain)
-            json_object_set_new(o, "reason", reason_json(&p[k].reason));
-        if (debug && isfinite(p[k].ranker_p))
-            json_object_set_new(o, "ranker_p", json_real(p[k].ranker_p));
-        json_array_append_new(arr, o);
+        if (debug && isfinite(p[k].ranker_p)) {
+            rec_jw_key(w, "ranker_p");
+            rec_jw_real(w, p[k].ranker_p);
+        }
+        rec_jw_close(w, '}');
     }
-    return arr;
+    rec_jw_close(w, ']');
 }
 
 static const char *const als_search_names[] = {NULL, "exact", "ann"};
@@ -393,18 +405,41 @@ void rec_api_recommend(void *app, const struct rec_http_request *req, struct rec
             rec_monitor_served(api->monitor, a.variant_name, rec_mono_s() - t0,
                                p.rq.opts.top_model_score);
     }
-    json_t *body = json_pack("{s:s,s:o,s:s,s:s}", "user", id, "items",
-                             picks_json(picks, pr.n, p.explain, p.debug), "model", pr.model,
-                             "variant", a.variant_name);
-    json_object_set_new(body, "recommendation_id", rec_id[0] ? json_string(rec_id) : json_null());
-    json_object_set_new(body, "experiment", a.exp ? json_string(a.exp->name) : json_null());
-    if (p.debug) {
+    struct rec_jw w;
+    rec_jw_init(&w);
+    rec_jw_open(&w, '{');
+    rec_jw_key(&w, "user");
+    rec_jw_str(&w, id);
+    rec_jw_key(&w, "items");
+    write_picks(&w, picks, pr.n, p.explain, p.debug);
+    rec_jw_key(&w, "model");
+    rec_jw_str(&w, pr.model);
+    rec_jw_key(&w, "variant");
+    rec_jw_str(&w, a.variant_name);
+    rec_jw_key(&w, "recommendation_id");
+    rec_jw_str(&w, rec_id[0] ? rec_id : NULL);
+    rec_jw_key(&w, "experiment");
+    rec_jw_str(&w, a.exp ? a.exp->name : NULL);
+    if (p.debug) { /* rare: the jansson tree is fine here */
         json_t *dbg = debug_json(&pr, &a, &p.rq.opts);
         json_object_set_new(dbg, "source_arm", arm >= 0 ? json_string(rec_source_bandit_arm_name(arm)) : json_null());
         json_object_set(dbg, "context", json_object_get(p.root, "context"));
-        json_object_set_new(body, "debug", dbg);
+        char *text = dbg ? json_dumps(dbg, JSON_COMPACT | JSON_REAL_PRECISION(12)) : NULL;
+        json_decref(dbg);
+        rec_jw_key(&w, "debug");
+        if (text)
+            rec_jw_raw_value(&w, text);
+        else
+            w.failed = 1;
+        free(text);
     }
-    rec_http_reply_json(res, 200, body);
+    rec_jw_close(&w, '}');
+    size_t len;
+    char *text = rec_jw_finish(&w, &len);
+    if (text)
+        rec_http_reply_text(res, 200, NULL, text, len); /* NULL: application/json */
+    else
+        rec_http_reply_error(res, 500, REC_ENOMEM, "out of memory");
 out:
     free(picks);
     free(p.exclude);

@@ -414,7 +414,7 @@ static int32_t scan(const struct rec_ann *a, int l, const float *q,
     int k = a->k;
     for (int32_t pos = a->off[l]; pos < a->off[l + 1]; pos++) {
         float s = rec_simd_dot(q, a->rows + (size_t)pos * k, k);
-        if (t->n == t->k && s < t->heap[0].score)
+        if (s < rec_topk_floor(t))
             continue; /* cannot enter: skip the call (most items, once the heap is full) */
         int32_t i = a->ids[pos];
         if (!skip_fn || !skip_fn(ctx, i))

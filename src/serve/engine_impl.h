@@ -192,15 +192,21 @@ void rec_online_event(struct rec_engine *e, int32_t u, int32_t i, float strength
 void rec_cold_put(struct rec_engine *e, int32_t i, const float *x);
 /* recommend.c: the retrieval stage of the pipeline. The fused top-m candidates for user u (-1:
  * unknown) under o's settings, with the items of block[] left out as well as deleted and
- * seen ones; each with its source and the history item that explains it (seed, and its
- * position in the history; -1 when none). *by_attrs: the popular slot came from the
- * attributes model. Read lock held. 0 or REC_ENOMEM. */
+ * seen ones; each with its source and the kNN seed that brought it (-1: none; the reason of
+ * the candidates that make the list comes from rec_explain_seed). *by_attrs: the popular
+ * slot came from the attributes model. Read lock held. 0 or REC_ENOMEM. */
 struct rec_candidate {
     int32_t idx;
     float score;
     int8_t src;                         /* enum rec_source */
-    int32_t seed, seed_pos;
+    int32_t seed;                       /* its kNN seed (-1: none), for rec_explain_seed */
 };
+/* The history item that best explains item i for user us: knn_seed (the kNN neighbour that
+ * brought it) when there is one, else the recent item whose factors are most alike (cosine
+ * above a threshold); *hist_pos is its place in us->hist. -1 when nothing in the history
+ * explains it (the item is then presented as popular or as matching the user's taste). */
+int32_t rec_explain_seed(const struct rec_engine *e, const struct user *us, int32_t i,
+                         int32_t knn_seed, int32_t *hist_pos);
 int rec_retrieve(struct rec_engine *e, int32_t u, int m, struct rec_request_opts *o,
                  const int32_t *block, int n_block, struct rec_candidate *out, int *n_out,
                  int *by_attrs);

@@ -52,7 +52,7 @@ struct cand {
     float retrieval;                /* fused retrieval score */
     float rel;                      /* relevance after scoring */
     int8_t src;
-    int32_t seed, seed_pos;
+    int32_t seed;                   /* kNN seed from retrieval, -1 (rec_explain_seed) */
     int cat;                        /* primary category id, -1 */
     float mult;                     /* rules, preferences, freshness, demotion (scoring) */
     double p;                       /* the learned ranker's probability, NAN when unscored */
@@ -76,6 +76,7 @@ struct run {
     int32_t want_cat;               /* the request's category, -1 unknown, -2 any */
     int32_t near[MAX_REJECTED_NEAR];/* items close to rejected ones (find_near) */
     int n_near;
+    int rejections;                 /* "not interested" entries in the user's history */
     int ranked;                     /* the learned ranker scored the candidates */
     double t;                       /* start of the current stage */
 };
@@ -161,8 +162,8 @@ static int retrieve(struct run *r, int m)
     for (int k = 0; !rc && k < got; k++) {
         const struct item_meta *md = meta_of(e, rc_out[k].idx);
         r->cand[r->n++] = (struct cand){rc_out[k].idx, rc_out[k].score, 0, rc_out[k].src,
-                                        rc_out[k].seed, rc_out[k].seed_pos,
-                                        md && md->n_cat ? md->cat[0] : -1, 1, NAN};
+                                        rc_out[k].seed, md && md->n_cat ? md->cat[0] : -1, 1,
+                                        NAN};
     }
     free(rc_out);
     /* new arrivals, newest first: live, not excluded, not in the user's history, not already in */
@@ -178,7 +179,7 @@ static int retrieve(struct run *r, int m)
             skip = r->us->hist[h].item == i;
         if (!skip) {
             const struct item_meta *md = meta_of(e, i);
-            r->cand[r->n++] = (struct cand){i, 0, 0, REC_SOURCE_FRESH, -1, -1,
+            r->cand[r->n++] = (struct cand){i, 0, 0, REC_SOURCE_FRESH, -1,
                                             md && md->n_cat ? md->cat[0] : -1, 1, NAN};
         }
     }
@@ -204,6 +205,9 @@ static void find_near(struct run *r)
 {
     const struct rec_engine *e = r->e;
     r->n_near = 0;
+    r->rejections = 0;
+    for (int32_t h = 0; r->us && h < r->us->n_hist; h++) /* near_rejected's loop, once */
+        r->rejections += is_rejection(&r->us->hist[h]);
     int seen = 0;
     for (int32_t h = r->us ? r->us->n_hist - 1 : -1; h >= 0 && seen < MAX_REJECTED; h--) {
         const struct hist_entry *he = &r->us->hist[h];
@@ -243,9 +247,11 @@ static int near_rejected(const struct run *r, int32_t i)
     for (int k = 0; k < r->n_near; k++)
         if (r->near[k] == i)
             return 1;
+    if (!r->rejections)
+        return 0;
     const float *xi = rec_cold_item_vec(e, i);
     int k = e->als ? rec_als_factors(e->als) : 0;
-    for (int32_t h = 0; xi && k > 0 && r->us && h < r->us->n_hist; h++) {
+    for (int32_t h = 0; xi && k > 0 && h < r->us->n_hist; h++) {
         const struct hist_entry *he = &r->us->hist[h];
         if (!is_rejection(he))
             continue;
@@ -523,7 +529,7 @@ static void explore(struct run *r, int k)
         if (at < 0)
             break;
         const struct item_meta *m = meta_of(r->e, chosen[q]);
-        struct cand cc = {chosen[q], 0, 0, REC_SOURCE_EXPLORE, -1, -1,
+        struct cand cc = {chosen[q], 0, 0, REC_SOURCE_EXPLORE, -1,
                           m && m->n_cat ? m->cat[0] : -1, 1, NAN};
         if (at >= r->n)
             r->n = at + 1;
@@ -552,7 +558,7 @@ static void pin(struct run *r, int k)
         if (at > r->n)
             at = r->n;
         const struct item_meta *m = meta_of(r->e, i);
-        struct cand pc = {i, 0, 0, REC_SOURCE_PIN, -1, -1, m && m->n_cat ? m->cat[0] : -1, 1, NAN};
+        struct cand pc = {i, 0, 0, REC_SOURCE_PIN, -1, m && m->n_cat ? m->cat[0] : -1, 1, NAN};
         if (from >= 0) {
             pc = r->cand[from];
             pc.src = REC_SOURCE_PIN;
@@ -589,6 +595,10 @@ static void explain(const struct run *r, const struct cand *c, struct rec_pick *
         if (has_cat(m, r->top_cat[t]))
             interest = r->top_cat[t];
     const char *cat = cat_name(e, c->cat);
+    /* the history item behind a personal candidate, looked for only now that it made the list */
+    int32_t seed = -1, seed_pos = -1;
+    if (r->us && (c->src == REC_SOURCE_ALS || c->src == REC_SOURCE_KNN))
+        seed = rec_explain_seed(e, r->us, c->idx, c->seed, &seed_pos);
     if (c->src == REC_SOURCE_PIN) {
         why->kind = "promoted";
         snprintf(why->text, sizeof why->text, "featured");
@@ -596,14 +606,14 @@ static void explain(const struct run *r, const struct cand *c, struct rec_pick *
         why->kind = "exploration";
         snprintf(why->text, sizeof why->text, "something new to try%s%s", cat ? " in " : "",
                  cat ? cat : "");
-    } else if (c->seed >= 0 && r->us && c->seed_pos >= 0) {
+    } else if (seed >= 0 && seed_pos >= 0) {
         why->kind = "because_you";
-        snprintf(why->item, sizeof why->item, "%s", rec_idmap_name(&e->item_ids, c->seed));
+        snprintf(why->item, sizeof why->item, "%s", rec_idmap_name(&e->item_ids, seed));
         if (e->items[c->idx].cold && c->src == REC_SOURCE_ALS) /* content-based factors */
-            snprintf(why->text, sizeof why->text, "new: like %s", label(e, c->seed));
+            snprintf(why->text, sizeof why->text, "new: like %s", label(e, seed));
         else
             snprintf(why->text, sizeof why->text, "because you %s %s",
-                     rec_event_type_verb(r->us->hist[c->seed_pos].type), label(e, c->seed));
+                     rec_event_type_verb(r->us->hist[seed_pos].type), label(e, seed));
     } else if (c->src == REC_SOURCE_FRESH || (e->items[c->idx].cold && c->src == REC_SOURCE_ALS)) {
         why->kind = "new_in";
         snprintf(why->text, sizeof why->text, "new in %s", cat ? cat : "the catalog");

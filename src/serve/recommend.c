@@ -25,6 +25,7 @@
 #define RRF_K 60.0f
 #define EXPLAIN_COSINE 0.3f   /* factor cosine a history item needs to be named as the reason */
 #define MIN_CANDIDATES 100
+#define LIST_SLACK 4           /* a source's list buffers this many times its length */
 #define PREFETCH 8            /* items ahead whose memory a loop over scattered items requests */
 
 static const char *const mode_names[] = {
@@ -43,7 +44,8 @@ struct scratch {
     struct rec_scratch *ws;       /* from e->scratch; slots of items < n_items */
     struct rec_item_slot *slot;   /* ws->slot */
     const struct item *items;     /* e->items: deleted items are tested inline, not copied */
-    struct rec_topk_entry *lists[3];
+    struct rec_topk_entry *lists[3];  /* list_cap entries: room for rec_topk's buffering */
+    int list_cap;
     int n_list[3];
     int by_attrs;         /* the popular list came from the attributes model */
     int als_search;       /* rec_request_opts.als_search */
@@ -65,8 +67,9 @@ static int scratch_init(struct rec_engine *e, struct scratch *s, int m)
     memset(s, 0, sizeof *s);
     s->n_items = e->item_ids.n_names;
     s->items = e->items;
+    s->list_cap = LIST_SLACK * m;
     for (int k = 0; k < 3; k++)
-        s->lists[k] = malloc((size_t)m * sizeof *s->lists[k]);
+        s->lists[k] = malloc((size_t)s->list_cap * sizeof *s->lists[k]);
     int rc = s->lists[0] && s->lists[1] && s->lists[2] ? 0 : REC_ENOMEM;
     if (!rc)
         rc = rec_scratch_acquire(&e->scratch, s->n_items, &s->ws);
@@ -180,7 +183,7 @@ static void source_knn(const struct rec_engine *e, const struct user *us, struct
     /* every item with acc > 0 was touched above: the candidates come from the touched list
      * (rec_topk's order is total, so the visiting order does not change the list) */
     struct rec_topk t;
-    rec_topk_init(&t, s->lists[REC_SOURCE_KNN], m);
+    rec_topk_init_buffered(&t, s->lists[REC_SOURCE_KNN], m, s->list_cap);
     for (int32_t k = 0; k < ws->n_touched; k++) {
         if (k + PREFETCH < ws->n_touched)
             __builtin_prefetch(&s->slot[ws->touched[k + PREFETCH]]);
@@ -188,7 +191,7 @@ static void source_knn(const struct rec_engine *e, const struct user *us, struct
         float a = s->slot[i].acc;
         /* a score below a full heap's worst cannot enter: decide that before is_blocked, whose
          * read of items[] is a cache miss per item (most of them, with many neighbours) */
-        if (!(a > 0) || (t.n == t.k && a < t.heap[0].score))
+        if (!(a > 0) || a < rec_topk_floor(&t))
             continue;
         if (!is_blocked(s, i))
             rec_topk_push(&t, a, i);
@@ -282,7 +285,7 @@ static int source_als_ann(const struct rec_engine *e, const float *xu, float cw,
         if (c->item[j] < n_model && c->item[j] < s->n_items)
             rec_scratch_touch(s->ws, c->item[j])->mark |= REC_SLOT_ANN_SKIP;
     struct rec_topk t;
-    rec_topk_init(&t, s->lists[REC_SOURCE_ALS], m);
+    rec_topk_init_buffered(&t, s->lists[REC_SOURCE_ALS], m, s->list_cap);
     int scanned = rec_ann_search_filter(e->ann, xu, e->p.ann_nprobe, ann_skip, s, &t);
     for (int32_t j = 0; j < n_cold; j++)
         if (c->item[j] < n_model && c->item[j] < s->n_items)
@@ -338,9 +341,9 @@ static void source_als(const struct rec_engine *e, int32_t u, const struct user 
     if (e->blend && blend_scores(e, u, us, scores, n_model, &mean, &scale))
         return; /* out of memory: this source is left out; popular items stand in */
     struct rec_topk t;
-    rec_topk_init(&t, s->lists[REC_SOURCE_ALS], m);
-    for (int32_t i = 0; i < n_model; i++)
-        if (scores[i] > -INFINITY && !is_blocked(s, i))
+    rec_topk_init_buffered(&t, s->lists[REC_SOURCE_ALS], m, s->list_cap);
+    for (int32_t i = 0; i < n_model; i++) /* the floor first: is_blocked reads two arrays */
+        if (scores[i] > -INFINITY && scores[i] >= rec_topk_floor(&t) && !is_blocked(s, i))
             rec_topk_push(&t, scores[i], i);
     for (int32_t j = 0; j < n_cold; j++) {
         int32_t i = c->item[j];
@@ -363,7 +366,7 @@ static int source_attrs(const struct rec_engine *e, const struct user *us, struc
     if (!scores || rec_model_attrs.score(e->attrs, &q, scores))
         return 0;
     struct rec_topk t;
-    rec_topk_init(&t, s->lists[REC_SOURCE_POPULAR], m);
+    rec_topk_init_buffered(&t, s->lists[REC_SOURCE_POPULAR], m, s->list_cap);
     for (int32_t i = 0; i < n; i++)
         if (scores[i] > -INFINITY && !is_blocked(s, i))
             rec_topk_push(&t, scores[i], i);
@@ -453,13 +456,10 @@ static const char *item_label(const struct rec_engine *e, int32_t i)
     return t && *t ? t : rec_idmap_name(&e->item_ids, i);
 }
 
-/* The history item that best explains item i for user us: its kNN seed, else the recent item
- * with the largest positive factor affinity. -1 when nothing in the history explains it (the
- * item is then presented as popular). */
-static int32_t explain(const struct rec_engine *e, const struct user *us, const struct scratch *s,
-                       int32_t i, int32_t *hist_pos)
+int32_t rec_explain_seed(const struct rec_engine *e, const struct user *us, int32_t i,
+                         int32_t knn_seed, int32_t *hist_pos)
 {
-    int32_t best = s->slot[i].seed;
+    int32_t best = knn_seed;
     const float *yi = best < 0 ? rec_cold_item_vec(e, i) : NULL; /* cold items have factors too */
     if (yi) {
         int k = rec_als_factors(e->als), seen = 0;
@@ -561,12 +561,11 @@ int rec_retrieve(struct rec_engine *e, int32_t u, int m, struct rec_request_opts
     }
     for (int r = 0; r < got; r++) {
         struct rec_candidate *c = &out[r];
-        int32_t pos = -1;
         c->idx = top[r].idx;
         c->score = top[r].score;
         c->src = (int8_t)src[r];
-        c->seed = src[r] != REC_SOURCE_POPULAR && us ? explain(e, us, &sc, c->idx, &pos) : -1;
-        c->seed_pos = pos;
+        /* the reason is found later, for the few candidates that make the list */
+        c->seed = src[r] != REC_SOURCE_POPULAR && us ? sc.slot[c->idx].seed : -1;
     }
     *n_out = got;
     *by_attrs = sc.by_attrs;
@@ -651,7 +650,8 @@ int rec_engine_recommend_opts(struct rec_engine *e, const char *user, int n,
             res->source = rk.src[r];
             res->because[0] = '\0';
             res->kind = "because_you";
-            int32_t why = rk.src[r] != REC_SOURCE_POPULAR && us ? explain(e, us, &rk.s, i, &pos) : -1;
+            int32_t why = rk.src[r] != REC_SOURCE_POPULAR && us
+                              ? rec_explain_seed(e, us, i, rk.s.slot[i].seed, &pos) : -1;
             int cold = e->items[i].cold && rk.src[r] == REC_SOURCE_ALS;
             if (why >= 0) {
                 personal = 1;

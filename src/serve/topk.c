@@ -1,11 +1,16 @@
 #include "serve/topk.h"
 
-#include <stdlib.h>
-
 /* a is worse than b */
 static inline int worse(const struct rec_topk_entry *a, const struct rec_topk_entry *b)
 {
     return a->score < b->score || (a->score == b->score && a->idx > b->idx);
+}
+
+static inline void swap(struct rec_topk_entry *a, struct rec_topk_entry *b)
+{
+    struct rec_topk_entry x = *a;
+    *a = *b;
+    *b = x;
 }
 
 static void sift_down(struct rec_topk_entry *h, int n, int i)
@@ -18,14 +23,12 @@ static void sift_down(struct rec_topk_entry *h, int n, int i)
             m = r;
         if (m == i)
             return;
-        struct rec_topk_entry t = h[i];
-        h[i] = h[m];
-        h[m] = t;
+        swap(&h[i], &h[m]);
         i = m;
     }
 }
 
-void rec_topk_push(struct rec_topk *t, float score, int32_t idx)
+void rec_topk_insert(struct rec_topk *t, float score, int32_t idx)
 {
     struct rec_topk_entry e = {score, idx};
     if (t->k <= 0)
@@ -37,9 +40,7 @@ void rec_topk_push(struct rec_topk *t, float score, int32_t idx)
             int p = (i - 1) / 2;
             if (!worse(&t->heap[i], &t->heap[p]))
                 break;
-            struct rec_topk_entry x = t->heap[i];
-            t->heap[i] = t->heap[p];
-            t->heap[p] = x;
+            swap(&t->heap[i], &t->heap[p]);
             i = p;
         }
         return;
@@ -50,18 +51,60 @@ void rec_topk_push(struct rec_topk *t, float score, int32_t idx)
     sift_down(t->heap, t->n, 0);
 }
 
-static int better_first(const void *a, const void *b)
+/* Quickselect: moves the k best of a[0..n) to a[0..k), in no order (k < n). */
+static void select_best(struct rec_topk_entry *a, int n, int k)
 {
-    const struct rec_topk_entry *x = a, *y = b;
-    if (worse(x, y))
-        return 1;
-    if (worse(y, x))
-        return -1;
-    return 0;
+    int lo = 0, hi = n - 1;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2; /* median of three as the pivot, kept at a[hi] */
+        if (worse(&a[mid], &a[lo]))
+            swap(&a[mid], &a[lo]);
+        if (worse(&a[hi], &a[lo]))
+            swap(&a[hi], &a[lo]);
+        if (worse(&a[mid], &a[hi]))
+            swap(&a[mid], &a[hi]);
+        struct rec_topk_entry pivot = a[hi];
+        int store = lo; /* better than the pivot: before store */
+        for (int i = lo; i < hi; i++)
+            if (worse(&pivot, &a[i]))
+                swap(&a[i], &a[store++]);
+        swap(&a[store], &a[hi]);
+        if (store == k - 1 || store == k)
+            return; /* a[0..store) are the store best: k - 1 or k of them, a[store] next */
+        if (store < k)
+            lo = store + 1;
+        else
+            hi = store - 1;
+    }
 }
 
+/* Buffered: keeps the k best at the start and raises the floor to the worst of them. */
+void rec_topk_compact(struct rec_topk *t)
+{
+    if (t->n <= t->k)
+        return;
+    select_best(t->heap, t->n, t->k);
+    t->n = t->k;
+    float floor = t->heap[0].score;
+    for (int i = 1; i < t->k; i++)
+        if (t->heap[i].score < floor)
+            floor = t->heap[i].score;
+    t->floor = floor;
+}
+
+/* Heapsort in place: the root of the min-heap is the worst kept entry, so moving it to the end
+ * of the shrinking heap, n - 1 times, leaves the entries best first. The order is total (score,
+ * then index), so the result is the one a comparison sort would give. */
 int rec_topk_sort(struct rec_topk *t)
 {
-    qsort(t->heap, (size_t)t->n, sizeof *t->heap, better_first);
+    if (t->cap > t->k) { /* buffered: the k best, then make them a heap */
+        rec_topk_compact(t);
+        for (int i = t->n / 2 - 1; i >= 0; i--)
+            sift_down(t->heap, t->n, i);
+    }
+    for (int end = t->n - 1; end > 0; end--) {
+        swap(&t->heap[0], &t->heap[end]);
+        sift_down(t->heap, end, 0);
+    }
     return t->n;
 }
