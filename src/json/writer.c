@@ -63,7 +63,7 @@ void rec_jw_close(struct rec_jw *w, char bracket)
 
 static void quoted(struct rec_jw *w, const char *s)
 {
-    static const char hex[] = "0123456789abcdef";
+    static const char hex[] = "0123456789ABCDEF"; /* jansson's case */
     put(w, "\"", 1);
     const char *run = s; /* bytes that need no escape are copied in one piece */
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -123,7 +123,18 @@ void rec_jw_real(struct rec_jw *w, double v)
     for (int k = 0; k < n; k++)
         if (b[k] == ',') /* a locale's decimal comma */
             b[k] = '.';
-    if (!strpbrk(b, ".eE")) {
+    char *e = strpbrk(b, "eE");
+    if (e) { /* as jansson: no '+' and no leading zeros in the exponent (1e-07 -> 1e-7) */
+        char *d = e + 1, *from = e + 1;
+        if (*from == '-')
+            *d++ = *from++;
+        else if (*from == '+')
+            from++;
+        while (*from == '0' && from[1])
+            from++;
+        memmove(d, from, strlen(from) + 1);
+        n = (int)strlen(b);
+    } else if (!strchr(b, '.')) {
         memcpy(b + n, ".0", 3);
         n += 2;
     }
