@@ -318,8 +318,9 @@ static json_t *debug_json(const struct rec_pipeline_result *res, const struct re
     /* als_search: how the iALS candidates were found (null: no iALS list) */
     const char *search = o->als_search >= 1 && o->als_search <= 2 ? als_search_names[o->als_search]
                                                                    : NULL;
-    return json_pack("{s:o,s:b,s:b,s:s?,s:i}", "stages", stages, "overridden", a->overridden,
-                     "ranked", res->ranked, "als_search", search, "ann_scanned", o->ann_scanned);
+    return json_pack("{s:o,s:b,s:b,s:s?,s:i,s:i}", "stages", stages, "overridden", a->overridden,
+                     "ranked", res->ranked, "als_search", search, "ann_scanned", o->ann_scanned,
+                     "ann_exact", o->ann_exact);
 }
 
 /* Logs the list (unless not tracked) and fills rec_id; "" when not logged. */

@@ -88,7 +88,7 @@ const char *rec_ann_check_params(const struct rec_ann_params *p)
 /* One assignment pass over rows idx[0..n) of y: assign[r] = the centroid of largest inner
  * product with the augmented row (ties: the lower list). */
 struct pass {
-    const float *y;
+    const float *const *y;  /* row i of the items */
     int k;
     float inv_m;            /* 1 / largest norm */
     const int32_t *idx;
@@ -117,7 +117,7 @@ static void assign_chunk(void *ctx, int thread, int64_t lo, int64_t hi)
     float *x = p->scratch + (size_t)thread * p->per_thread;
     float *sc = x + (size_t)CHUNK_ROWS * d;
     for (int r = 0; r < rows; r++)
-        augment(p->y + (size_t)p->idx[lo + r] * p->k, p->k, p->inv_m, x + (size_t)r * d);
+        augment(p->y[p->idx[lo + r]], p->k, p->inv_m, x + (size_t)r * d);
     rec_linalg_gemm_nt(x, rows, p->cent, p->n_lists, d, sc);
     for (int r = 0; r < rows; r++) {
         const float *row = sc + (size_t)r * p->n_lists;
@@ -158,7 +158,7 @@ static void update(const struct pass *p, int64_t ns, float *cent, double *sum, i
     memset(sum, 0, (size_t)nl * d * sizeof *sum);
     memset(cnt, 0, (size_t)nl * sizeof *cnt);
     for (int64_t r = 0; r < ns; r++) {
-        augment(p->y + (size_t)p->idx[r] * p->k, p->k, p->inv_m, x);
+        augment(p->y[p->idx[r]], p->k, p->inv_m, x);
         double *s = sum + (size_t)p->assign[r] * d;
         for (int j = 0; j < d; j++)
             s[j] += x[j];
@@ -247,7 +247,7 @@ static void shuffle(int32_t *v, int64_t lo, int64_t hi, int64_t n, uint64_t *sta
 
 /* Spherical k-means on a sample of nz[0..n_nz) (squared norms norm2[]), then the assignment
  * of all of them and the last centroid move. */
-static int cluster(const float *y, int k, float inv_m, const int32_t *nz, const float *norm2,
+static int cluster(const float *const *y, int k, float inv_m, const int32_t *nz, const float *norm2,
                    int32_t n_nz, int n_lists, const struct rec_ann_params *p, float *cent,
                    int32_t *assign)
 {
@@ -277,7 +277,7 @@ static int cluster(const float *y, int k, float inv_m, const int32_t *nz, const 
     shuffle(sample, head, ns, n_nz, &state);
     shuffle(sample, 0, n_lists, ns, &state);
     for (int l = 0; l < n_lists; l++)
-        augment(y + (size_t)sample[l] * k, k, inv_m, cent + (size_t)l * d);
+        augment(y[sample[l]], k, inv_m, cent + (size_t)l * d);
     qsort(sample, (size_t)ns, sizeof *sample, cmp_i32); /* rows in memory order */
     struct pass ps = {y, k, inv_m, sample, cent, n_lists, sample_assign, scratch, per_thread};
     for (int it = 0; it < p->iters; it++) {
@@ -322,8 +322,29 @@ int rec_ann_build(const float *y, int32_t n, int k, const struct rec_ann_params 
     if (!out)
         return REC_EINVAL;
     *out = NULL;
+    if (n < 0 || (n > 0 && !y))
+        return REC_EINVAL;
+    const float **rows = malloc((size_t)(n > 0 ? n : 1) * sizeof *rows);
+    if (!rows)
+        return REC_ENOMEM;
+    for (int32_t i = 0; i < n; i++)
+        rows[i] = y + (size_t)i * k;
+    int rc = rec_ann_build_rows(rows, n, k, p, out);
+    free(rows);
+    return rc;
+}
+
+int rec_ann_build_rows(const float *const *y, int32_t n, int k, const struct rec_ann_params *p,
+                       struct rec_ann **out)
+{
+    if (!out)
+        return REC_EINVAL;
+    *out = NULL;
     if (rec_ann_check_params(p) || n < 0 || k < 1 || k > MAX_DIM || (n > 0 && !y))
         return REC_EINVAL;
+    for (int32_t i = 0; i < n; i++)
+        if (!y[i])
+            return REC_EINVAL;
     int rc = REC_ENOMEM;
     int32_t *nz = NULL, *assign = NULL;
     float *cent_full = NULL, *norm2 = NULL;
@@ -341,7 +362,7 @@ int rec_ann_build(const float *y, int32_t n, int k, const struct rec_ann_params 
     for (int32_t i = 0; i < n; i++) {
         double s = 0;
         for (int j = 0; j < k; j++)
-            s += (double)y[(size_t)i * k + j] * y[(size_t)i * k + j];
+            s += (double)y[i][j] * y[i][j];
         if (s > 0) {
             norm2[n_nz] = (float)s;
             nz[n_nz++] = i;
@@ -381,7 +402,7 @@ int rec_ann_build(const float *y, int32_t n, int k, const struct rec_ann_params 
         int l = r < n_nz && nz[r] == i ? assign[r++] : n_lists;
         int32_t pos = a->off[l + 1]++;
         a->ids[pos] = i;
-        memcpy(a->rows + (size_t)pos * k, y + (size_t)i * k, (size_t)k * sizeof(float));
+        memcpy(a->rows + (size_t)pos * k, y[i], (size_t)k * sizeof(float));
     }
     *out = a;
     a = NULL;

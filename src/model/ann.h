@@ -37,6 +37,9 @@ const char *rec_ann_check_params(const struct rec_ann_params *p);
  * the caller (rec_ann_destroy). 0, REC_EINVAL (bad arguments or params) or REC_ENOMEM. */
 int rec_ann_build(const float *y, int32_t n, int k, const struct rec_ann_params *p,
                   struct rec_ann **out);
+/* The same from row pointers: y[i] is item i's k floats (none NULL), wherever each lives. */
+int rec_ann_build_rows(const float *const *y, int32_t n, int k, const struct rec_ann_params *p,
+                       struct rec_ann **out);
 void rec_ann_destroy(struct rec_ann *a); /* NULL is a no-op */
 
 int32_t rec_ann_n_items(const struct rec_ann *a);

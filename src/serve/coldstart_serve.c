@@ -116,12 +116,14 @@ static void cold_drop(struct rec_engine *e, int32_t i)
     }
     c->n--;
     e->items[i].cold = 0;
+    rec_ann_cold_note(e, i);
 }
 
 /* Sets item i's cold factors (lock held for write). */
 void rec_cold_put(struct rec_engine *e, int32_t i, const float *x)
 {
     int32_t s = e->items[i].cold - 1;
+    rec_ann_cold_note(e, i);
     if (s >= 0) {
         memcpy(e->cold.x + (size_t)s * e->cold.k, x, (size_t)e->cold.k * sizeof *x);
         return;
@@ -259,8 +261,12 @@ void rec_cold_fit_free(struct rec_cold_fit *f)
 
 void rec_cold_publish(struct rec_engine *e, struct rec_cold_fit *f)
 {
-    for (int32_t s = 0; s < e->cold.n; s++)
+    for (int32_t s = 0; s < e->cold.n; s++) {
         e->items[e->cold.item[s]].cold = 0;
+        rec_ann_cold_note(e, e->cold.item[s]); /* an index keeps the old factors */
+    }
+    for (int32_t s = 0; s < f->cold.n; s++)
+        rec_ann_cold_note(e, f->cold.item[s]);
     cold_set_free(&e->cold);
     e->cold = f->cold;
     for (int32_t s = 0; s < e->cold.n; s++)

@@ -97,6 +97,8 @@ void rec_engine_destroy(struct rec_engine *e)
     rec_knn_free(&e->knn);
     rec_scratch_pool_free(&e->scratch);
     rec_ann_destroy(e->ann);
+    free(e->ann_log.item);
+    free(e->ann_log.epoch_of);
     rec_als_destroy(e->als);
     if (e->blend) {
         rec_blend_clear(e->blend);

@@ -82,6 +82,7 @@ struct rec_request_opts {
      * 2 approximate index; ann_scanned: items the index scored (0 unless 2) */
     int als_search;
     int ann_scanned;
+    int ann_exact;              /* cold items scored exactly beside the index (0 unless 2) */
 };
 /* opts with everything unset. */
 void rec_request_opts_default(struct rec_request_opts *o);

@@ -57,6 +57,22 @@ struct cold_set {
     float norm;         /* every x row is scaled to this norm: the mean of the trained rows */
 };
 
+/* The items whose cold factors changed, appeared or went since the approximate index took its
+ * copy of the rows (ann_cold.c): requests leave them out of the index search and score the
+ * current ones exactly. Entries [from, n) concern the installed index; while a new index is
+ * built, entries from building_from on concern that one. An item is logged once per epoch. */
+struct ann_log {
+    int32_t *item;
+    int32_t n, cap;
+    uint32_t *epoch_of;     /* per item: the epoch it was last logged in (no duplicates) */
+    int32_t n_epoch_of;
+    uint32_t epoch;         /* bumps at each index build's copy of the rows */
+    int32_t from;           /* the installed index's first entry */
+    int32_t building_from;  /* the index being built's first entry */
+    int building;           /* an index is being built (build_ann) */
+    int lost;               /* an entry could not be kept: the index being built is dropped */
+};
+
 /* Per-item sums of the events of items without a trained row (online_items.c). */
 struct online_set {
     int32_t *item;          /* slot -> item */
@@ -106,6 +122,8 @@ struct rec_engine {
     struct rec_als *als;                /* published model, NULL before the first */
     struct rec_ann *ann;                /* index of als's item rows (trainer.c), or NULL: the
                                          * exact scan serves */
+    struct ann_log ann_log;             /* cold items changed since the index (ann_cold.c) */
+    float ann_cold_weight;              /* the index's cold rows: this times the cold factors */
     struct rec_blend *blend;            /* published extra sources (with als_weight), or NULL */
     float *ux;                          /* live user factors, cap_ux_users x k */
     int32_t cap_ux_users;
@@ -188,6 +206,13 @@ char *rec_cold_keep_user_doc(const char *doc, int *rc);
 void rec_online_reset(struct rec_engine *e);
 void rec_online_free(struct rec_engine *e);
 void rec_online_event(struct rec_engine *e, int32_t u, int32_t i, float strength);
+/* ann_cold.c: the approximate index over the model's rows and the cold set's (see struct
+ * ann_log). note: item i's cold factors changed (lock held for write). build: takes the rows
+ * (under the write lock), builds the index without the lock and installs it; fit_mu held.
+ * forget: the model changed, the index went (lock held for write). */
+void rec_ann_cold_note(struct rec_engine *e, int32_t i);
+int rec_ann_cold_build(struct rec_engine *e, const struct rec_ann_params *p, struct rec_ann **out);
+void rec_ann_cold_forget(struct rec_engine *e);
 /* coldstart_serve.c: sets item i's factors in the cold set (lock held for write). */
 void rec_cold_put(struct rec_engine *e, int32_t i, const float *x);
 /* recommend.c: the retrieval stage of the pipeline. The fused top-m candidates for user u (-1:

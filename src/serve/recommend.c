@@ -50,6 +50,7 @@ struct scratch {
     int by_attrs;         /* the popular list came from the attributes model */
     int als_search;       /* rec_request_opts.als_search */
     int ann_scanned;
+    int ann_exact;        /* cold items scored exactly beside the index */
     const int32_t *extra_block;   /* items the request excludes */
     int n_extra_block;
 };
@@ -268,34 +269,57 @@ static int ann_skip(const void *ctx, int32_t i)
     return !s->items[i].live || (s->slot[i].mark & (REC_SLOT_BLOCKED | REC_SLOT_ANN_SKIP));
 }
 
-/* source_als through the approximate index: the items of its ann_nprobe best lists, plus
- * every item of the cold set (new items, items whose rows were learned online since the
- * build, content factors: a short list the index never holds current rows for), scored
- * exactly, times the cold weight cw (at 0 they are left out). Returns 0, or REC_ENOMEM (the
+/* Leaves item i out of the index search (ann_skip), once per request. */
+static void ann_skip_mark(struct scratch *s, int32_t i)
+{
+    if (i >= 0 && i < s->n_items)
+        rec_scratch_touch(s->ws, i)->mark |= REC_SLOT_ANN_SKIP;
+}
+
+/* After the search: if item i was left out (and not seen here before), its exact score when it
+ * has cold factors now. */
+static void ann_skipped_score(const struct rec_engine *e, const float *xu, float cw,
+                              struct scratch *s, int32_t i, struct rec_topk *t)
+{
+    if (i < 0 || i >= s->n_items || !(s->slot[i].mark & REC_SLOT_ANN_SKIP))
+        return;
+    s->slot[i].mark &= (uint8_t)~REC_SLOT_ANN_SKIP;
+    const struct cold_set *c = &e->cold;
+    int k = rec_als_factors(e->als);
+    int32_t slot = e->items[i].cold - 1;
+    if (slot >= 0 && c->k == k && cw > 0 && !is_blocked(s, i)) {
+        rec_topk_push(t, cw * rec_linalg_dot(xu, c->x + (size_t)slot * k, k), i);
+        s->ann_exact++;
+    }
+}
+
+/* source_als through the approximate index: the items of its ann_nprobe best lists. The index
+ * holds the cold items' factors as they were at its build, times the cold weight it was built
+ * with (ann_cold.c); the cold items changed since (e->ann_log) are left out of the search and
+ * scored exactly, times the cold weight cw (at 0 they are left out). A request with another
+ * cold weight than the index's scores every cold item exactly. Returns 0, or REC_ENOMEM (the
  * caller scans every item instead). */
 static int source_als_ann(const struct rec_engine *e, const float *xu, float cw, struct scratch *s,
                           int m)
 {
-    int k = rec_als_factors(e->als);
-    int32_t n_model = rec_als_n_items(e->als);
     const struct cold_set *c = &e->cold;
-    int n_cold = c->k == k ? c->n : 0;
-    /* a cold item's model row is stale: the index must not offer it (only for this search) */
+    const struct ann_log *l = &e->ann_log;
+    int all_cold = cw != e->ann_cold_weight;
+    int32_t n_cold = all_cold && c->k == rec_als_factors(e->als) ? c->n : 0;
+    for (int32_t j = l->from; j < l->n; j++)
+        ann_skip_mark(s, l->item[j]);
     for (int32_t j = 0; j < n_cold; j++)
-        if (c->item[j] < n_model && c->item[j] < s->n_items)
-            rec_scratch_touch(s->ws, c->item[j])->mark |= REC_SLOT_ANN_SKIP;
+        ann_skip_mark(s, c->item[j]);
     struct rec_topk t;
     rec_topk_init_buffered(&t, s->lists[REC_SOURCE_ALS], m, s->list_cap);
     int scanned = rec_ann_search_filter(e->ann, xu, e->p.ann_nprobe, ann_skip, s, &t);
+    for (int32_t j = l->from; j < l->n; j++) /* every mark is cleared, error or not */
+        ann_skipped_score(e, xu, cw, s, l->item[j], &t);
     for (int32_t j = 0; j < n_cold; j++)
-        if (c->item[j] < n_model && c->item[j] < s->n_items)
-            s->slot[c->item[j]].mark &= (uint8_t)~REC_SLOT_ANN_SKIP;
-    if (scanned < 0)
+        ann_skipped_score(e, xu, cw, s, c->item[j], &t);
+    if (scanned < 0) {
+        s->ann_exact = 0;
         return scanned;
-    for (int32_t j = 0; j < n_cold && cw > 0; j++) {
-        int32_t i = c->item[j];
-        if (i < s->n_items && !is_blocked(s, i))
-            rec_topk_push(&t, cw * rec_linalg_dot(xu, c->x + (size_t)j * k, k), i);
     }
     s->n_list[REC_SOURCE_ALS] = rec_topk_sort(&t);
     s->als_search = 2;
@@ -558,6 +582,7 @@ int rec_retrieve(struct rec_engine *e, int32_t u, int m, struct rec_request_opts
     if (o) {
         o->als_search = sc.als_search;
         o->ann_scanned = sc.ann_scanned;
+        o->ann_exact = sc.ann_exact;
     }
     for (int r = 0; r < got; r++) {
         struct rec_candidate *c = &out[r];
@@ -599,7 +624,7 @@ void rec_request_opts_default(struct rec_request_opts *o)
     o->blend_knn = o->blend_popular = -1.0f;
     o->cold_weight = -1.0f;
     o->top_model_score = NAN;
-    o->als_search = o->ann_scanned = 0;
+    o->als_search = o->ann_scanned = o->ann_exact = 0;
 }
 
 int rec_mode_parse(const char *name)
@@ -623,7 +648,7 @@ int rec_engine_recommend_opts(struct rec_engine *e, const char *user, int n,
     *n_out = 0;
     if (o) {
         o->top_model_score = NAN;
-        o->als_search = o->ann_scanned = 0;
+        o->als_search = o->ann_scanned = o->ann_exact = 0;
     }
     *model = mode_names[REC_MODE_POPULAR];
     if (n <= 0)
@@ -640,6 +665,7 @@ int rec_engine_recommend_opts(struct rec_engine *e, const char *user, int n,
         if (o) {
             o->als_search = rk.s.als_search;
             o->ann_scanned = rk.s.ann_scanned;
+            o->ann_exact = rk.s.ann_exact;
         }
         int personal = 0;
         for (int r = 0; r < got; r++) {

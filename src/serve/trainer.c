@@ -75,8 +75,7 @@ static int publish(struct rec_engine *e, struct rec_als *m, int64_t trained_seq,
     e->model.n_users = n_model_users;
     e->model.n_items = rec_als_n_items(m);
     e->model_trained_seq = trained_seq;
-    rec_ann_destroy(e->ann); /* indexes the old model's rows; build_ann makes the new one */
-    e->ann = NULL;
+    rec_ann_cold_forget(e); /* indexes the old model's rows; build_ann makes the new one */
     rec_als_destroy(old);
     rec_debug("engine: published model v%" PRId64 ", %" PRId64 " users folded in", version, folded);
     return 0;
@@ -96,18 +95,15 @@ static void build_ann(struct rec_engine *e)
     p.threads = e->p.als.threads;
     p.seed = e->p.als.seed;
     double t0 = rec_mono_s();
-    struct rec_ann *a = NULL;
-    int rc = rec_ann_build(rec_als_item_vec(m, 0), rec_als_n_items(m), rec_als_factors(m), &p, &a);
+    struct rec_ann *a = NULL; /* installed; stays while fit_mu is held */
+    int rc = rec_ann_cold_build(e, &p, &a);
     if (rc) {
         rec_warn("engine: approximate index not built (%s); every item is scored", rec_strerror(rc));
         return;
     }
-    pthread_rwlock_wrlock(&e->lock);
-    struct rec_ann *old = e->ann;
-    e->ann = a;
+    pthread_rwlock_rdlock(&e->lock);
     int64_t version = e->model.version;
     pthread_rwlock_unlock(&e->lock);
-    rec_ann_destroy(old);
     rec_info("engine: approximate index of model v%" PRId64 ": %d lists over %d items, %.0f MiB, "
              "built in %.2fs", version, rec_ann_n_lists(a), rec_ann_n_items(a),
              rec_ann_bytes(a) / 1048576.0, rec_mono_s() - t0);
