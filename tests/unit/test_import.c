@@ -776,7 +776,7 @@ static int shared_dir(char *out, size_t cap, const char *sub, const char *probe)
         printf("    RECD_SHARED_DATA not set: skipping the %s import\n", sub);
         return 0;
     }
-    char p[1024];
+    char p[1100]; /* out (< 1024) + "/" + probe */
     snprintf(out, cap, "%s/%s", root, sub);
     snprintf(p, sizeof p, "%s/%s", out, probe);
     if (access(p, R_OK) != 0) {
