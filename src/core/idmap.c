@@ -20,12 +20,20 @@ uint64_t rec_hash_str(const char *s)
     return h;
 }
 
+struct rec_idmap_block {
+    struct rec_idmap_block *next;
+    char bytes[];
+};
+
 void rec_idmap_init(struct rec_idmap *m) { memset(m, 0, sizeof *m); }
 
 void rec_idmap_free(struct rec_idmap *m)
 {
-    for (int32_t i = 0; i < m->n_names; i++)
-        free(m->names[i]);
+    while (m->blocks) {
+        struct rec_idmap_block *b = m->blocks;
+        m->blocks = b->next;
+        free(b);
+    }
     free(m->names);
     free(m->slots);
     free(m->tags);
@@ -88,6 +96,38 @@ static int rehash(struct rec_idmap *m, uint32_t n_slots)
     return 0;
 }
 
+/* A copy of name in the blocks, or NULL when out of memory. A name longer than a block gets a
+ * block of its own, behind the first so that the first keeps taking names. */
+static char *copy_name(struct rec_idmap *m, const char *name)
+{
+    size_t n = strlen(name) + 1;
+    if (n > REC_IDMAP_BLOCK / 4) {
+        struct rec_idmap_block *b = malloc(sizeof *b + n);
+        if (!b)
+            return NULL;
+        if (m->blocks) {
+            b->next = m->blocks->next;
+            m->blocks->next = b;
+        } else {
+            b->next = NULL;
+            m->blocks = b; /* full: block_used == block_cap == 0 */
+        }
+        return memcpy(b->bytes, name, n);
+    }
+    if (!m->blocks || m->block_cap - m->block_used < n) {
+        struct rec_idmap_block *b = malloc(sizeof *b + REC_IDMAP_BLOCK);
+        if (!b)
+            return NULL;
+        b->next = m->blocks;
+        m->blocks = b;
+        m->block_used = 0;
+        m->block_cap = REC_IDMAP_BLOCK;
+    }
+    char *copy = memcpy(m->blocks->bytes + m->block_used, name, n);
+    m->block_used += (uint32_t)n;
+    return copy;
+}
+
 int32_t rec_idmap_get(const struct rec_idmap *m, const char *name)
 {
     if (m->n_slots == 0)
@@ -122,7 +162,7 @@ int32_t rec_idmap_put(struct rec_idmap *m, const char *name, int *created)
         m->names = names;
         m->cap_names = cap;
     }
-    char *copy = strdup(name);
+    char *copy = copy_name(m, name);
     if (!copy)
         return -1;
     int32_t idx = m->n_names++;
@@ -146,7 +186,7 @@ int32_t rec_idmap_remove(struct rec_idmap *m, const char *name)
         return -1;
     int32_t idx = m->slots[i];
     m->slots[i] = SLOT_TOMB;
-    free(m->names[idx]);
+    memset(m->names[idx], 0, strlen(m->names[idx])); /* an erased id leaves no trace */
     m->names[idx] = NULL;
     return idx;
 }

@@ -2,15 +2,23 @@
  *
  * Indexes are handed out in order 0, 1, 2, ... and never reused: a removed id keeps its slot
  * (rec_idmap_name returns NULL for it) and a later put of the same string gets a new index.
- * Not thread-safe: the owner serializes access.
+ * The names are packed into blocks of REC_IDMAP_BLOCK bytes (a malloc per name took 32 bytes
+ * for a 7-byte id), which are freed with the map: a removed name is overwritten with zeros,
+ * and its bytes stay used until rec_idmap_free. Not thread-safe: the owner serializes access.
  */
 #ifndef REC_CORE_IDMAP_H
 #define REC_CORE_IDMAP_H
 
 #include <stdint.h>
 
+#define REC_IDMAP_BLOCK 65536
+
+struct rec_idmap_block; /* name storage, a list */
+
 struct rec_idmap {
-    char **names;      /* names[idx], owned; NULL once removed */
+    char **names;      /* names[idx], in the blocks; NULL once removed */
+    struct rec_idmap_block *blocks; /* newest first; names are appended to the first */
+    uint32_t block_used, block_cap; /* bytes of the first block */
     int32_t n_names;   /* indexes handed out so far */
     int32_t cap_names;
     int32_t *slots;    /* open addressing: -1 empty, -2 tombstone, else index */

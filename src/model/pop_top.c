@@ -39,12 +39,18 @@ int rec_pop_top_reserve(struct rec_pop_top *t, int32_t n_items)
     }
     if (n_items <= t->n_pos)
         return 0;
-    int32_t *pos = realloc(t->pos, (size_t)n_items * sizeof *pos);
-    if (!pos)
-        return REC_ENOMEM;
+    if (n_items > t->cap_pos) {
+        int32_t cap = t->cap_pos ? t->cap_pos : 1024;
+        while (cap < n_items)
+            cap = cap > INT32_MAX / 2 ? INT32_MAX : cap * 2;
+        int32_t *pos = realloc(t->pos, (size_t)cap * sizeof *pos);
+        if (!pos)
+            return REC_ENOMEM;
+        t->pos = pos;
+        t->cap_pos = cap;
+    }
     for (int32_t i = t->n_pos; i < n_items; i++)
-        pos[i] = -1;
-    t->pos = pos;
+        t->pos[i] = -1;
     t->n_pos = n_items;
     return 0;
 }

@@ -26,13 +26,15 @@ struct rec_pop_top {
     int32_t cap;        /* REC_POP_TOP_CAP once reserved */
     int32_t *pos;       /* n_pos entries: pos[i] = r when item[r] == i, else -1 */
     int32_t n_pos;
+    int32_t cap_pos;    /* room for pos; only the n_pos first are written */
     float bound_key;    /* see the invariant above */
     int32_t bound_item;
 };
 
 void rec_pop_top_init(struct rec_pop_top *t);
 void rec_pop_top_free(struct rec_pop_top *t);
-/* Room for items 0..n_items-1. 0 or REC_ENOMEM (t unchanged). */
+/* Room for items 0..n_items-1 (amortized: the room grows by doubling). 0 or REC_ENOMEM (t
+ * unchanged). */
 int rec_pop_top_reserve(struct rec_pop_top *t, int32_t n_items);
 /* Item i's key changed to key[i] (double; -INFINITY: no popularity). key holds all n_items
  * keys: when removals leave the list short, it is rebuilt from them (O(n_items), rare: only

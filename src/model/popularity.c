@@ -23,36 +23,37 @@ void rec_pop_free(struct rec_pop *p)
     rec_pop_top_init(&p->top);
 }
 
+/* Room for items [0, need). As in knn.c, only items below n_items are initialized, so the
+ * room beyond stays out of the resident set until items come. */
 static int grow(struct rec_pop *p, int32_t need)
 {
-    if (need <= p->cap) {
-        if (need > p->n_items)
-            p->n_items = need;
-        return 0;
+    if (need > p->cap) {
+        int32_t cap = p->cap ? p->cap : 1024;
+        while (cap < need)
+            cap *= 2;
+        double *sum = realloc(p->sum, (size_t)cap * sizeof *sum);
+        if (!sum)
+            return REC_ENOMEM;
+        p->sum = sum;
+        int64_t *ts = realloc(p->ref_ts, (size_t)cap * sizeof *ts);
+        if (!ts)
+            return REC_ENOMEM;
+        p->ref_ts = ts;
+        double *key = realloc(p->key, (size_t)cap * sizeof *key);
+        if (!key)
+            return REC_ENOMEM;
+        p->key = key;
+        p->cap = cap;
     }
-    int32_t cap = p->cap ? p->cap : 1024;
-    while (cap < need)
-        cap *= 2;
-    if (rec_pop_top_reserve(&p->top, cap))
-        return REC_ENOMEM;
-    double *sum = realloc(p->sum, (size_t)cap * sizeof *sum);
-    if (!sum)
-        return REC_ENOMEM;
-    p->sum = sum;
-    int64_t *ts = realloc(p->ref_ts, (size_t)cap * sizeof *ts);
-    if (!ts)
-        return REC_ENOMEM;
-    p->ref_ts = ts;
-    double *key = realloc(p->key, (size_t)cap * sizeof *key);
-    if (!key)
-        return REC_ENOMEM;
-    p->key = key;
-    for (int32_t i = p->cap; i < cap; i++)
-        key[i] = -INFINITY;
-    memset(p->sum + p->cap, 0, (size_t)(cap - p->cap) * sizeof *sum);
-    memset(p->ref_ts + p->cap, 0, (size_t)(cap - p->cap) * sizeof *ts);
-    p->cap = cap;
-    p->n_items = need;
+    if (need > p->n_items) {
+        if (rec_pop_top_reserve(&p->top, need))
+            return REC_ENOMEM;
+        for (int32_t i = p->n_items; i < need; i++)
+            p->key[i] = -INFINITY;
+        memset(p->sum + p->n_items, 0, (size_t)(need - p->n_items) * sizeof *p->sum);
+        memset(p->ref_ts + p->n_items, 0, (size_t)(need - p->n_items) * sizeof *p->ref_ts);
+        p->n_items = need;
+    }
     return 0;
 }
 

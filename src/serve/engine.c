@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/half.h"
 #include "core/log.h"
 #include "model/linalg.h"
 #include "store/store.h"
@@ -139,10 +140,11 @@ static int32_t user_put(struct rec_engine *e, const char *id)
         return u;
     if (u >= e->cap_users) {
         int32_t cap = e->cap_users ? e->cap_users * 2 : 1024;
+        /* no memset of the new room: each slot is cleared when its user comes, and the pages
+         * of slots never used then stay out of the resident set */
         struct user *users = realloc(e->users, (size_t)cap * sizeof *users);
         if (!users)
             return -1;
-        memset(users + e->cap_users, 0, (size_t)(cap - e->cap_users) * sizeof *users);
         e->users = users;
         e->cap_users = cap;
     }
@@ -160,10 +162,9 @@ static int32_t item_put(struct rec_engine *e, const char *id)
         return i;
     if (i >= e->cap_items) {
         int32_t cap = e->cap_items ? e->cap_items * 2 : 1024;
-        struct item *items = realloc(e->items, (size_t)cap * sizeof *items);
+        struct item *items = realloc(e->items, (size_t)cap * sizeof *items); /* as users */
         if (!items)
             return -1;
-        memset(items + e->cap_items, 0, (size_t)(cap - e->cap_items) * sizeof *items);
         e->items = items;
         e->cap_items = cap;
     }
@@ -185,7 +186,9 @@ static struct hist_entry *hist_find(struct user *us, int32_t item)
 static struct hist_entry *hist_append(struct user *us, int32_t item)
 {
     if (us->n_hist == us->cap_hist) {
-        int32_t cap = us->cap_hist ? us->cap_hist * 2 : 8;
+        /* by an eighth, not doubling: histories are a fifth of the memory per event, and
+         * doubling left a third of their entries unused */
+        int32_t cap = us->cap_hist + us->cap_hist / 8 + 4;
         struct hist_entry *h = realloc(us->hist, (size_t)cap * sizeof *h);
         if (!h)
             return NULL;
@@ -195,22 +198,32 @@ static struct hist_entry *hist_append(struct user *us, int32_t item)
     struct hist_entry *h = &us->hist[us->n_hist++];
     memset(h, 0, sizeof *h);
     h->item = item;
-    h->knn_rank = -1;
     return h;
 }
 
-/* Adds (sign +1) or takes back (sign -1) the co-occurrences entry idx brought when it entered:
- * pairs with the knn_window entries that entered just before it, whatever their position, so a
- * deletion subtracts exactly what was added. */
-static void knn_link(struct rec_engine *e, const struct user *us, int32_t idx, float sign)
+/* Moves entry idx to the end of the history (keeping the others' order); returns it there. */
+static struct hist_entry *hist_move_last(struct user *us, int32_t idx)
 {
-    int32_t item = us->hist[idx].item, rank = us->hist[idx].knn_rank;
-    for (int32_t k = 0; k < us->n_hist; k++) {
-        int32_t r = us->hist[k].knn_rank;
-        if (r >= 0 && r < rank && r >= rank - e->p.knn_window)
+    struct hist_entry moved = us->hist[idx];
+    memmove(&us->hist[idx], &us->hist[idx + 1], (size_t)(us->n_hist - 1 - idx) * sizeof moved);
+    us->hist[us->n_hist - 1] = moved;
+    return &us->hist[us->n_hist - 1];
+}
+
+/* Adds (sign +1) or takes back (sign -1) the co-occurrences counted entry idx brought when it
+ * entered: pairs with the knn_window counted entries before it. Counted entries stay in the
+ * order they were counted (apply_one), so these are the same entries then and now, and a
+ * deletion subtracts exactly what was added. Visits the entries back to the window's start. */
+static void knn_link(struct rec_engine *e, const struct user *us, int32_t idx, int32_t sign)
+{
+    int32_t item = us->hist[idx].item, from = idx;
+    for (int32_t left = e->p.knn_window; from > 0 && left > 0;)
+        left -= us->hist[--from].knn;
+    /* oldest first, the order the pairs always had: a full row's ties break the same way */
+    for (int32_t k = from; k < idx; k++)
+        if (us->hist[k].knn)
             rec_knn_add_pair(&e->knn, item, us->hist[k].item, sign);
-    }
-    rec_knn_add_item(&e->knn, item, sign);
+    rec_knn_add_item(&e->knn, item, (float)sign);
 }
 
 /* Applies one event; lock held for write. Returns the user's index or -1. */
@@ -240,16 +253,22 @@ static int32_t apply_one(struct rec_engine *e, const struct rec_event *ev)
     h->weight += (float)w;
     if ((uint32_t)ev->ts >= h->ts)
         h->type = (uint8_t)ev->type;
-    /* the same decay as the item's total, so deleting the user takes back exactly this share */
+    /* the same decay as the item's total, so deleting the user takes back this share (to the
+     * half's 11 bits) */
     int64_t ref = h->ts;
     if (!e->p.user_only)
-        h->pop_mass = (float)rec_pop_decay_add(h->pop_mass, &ref, w, ev->ts, e->pop.half_life_s);
+        h->pop_mass = rec_half_from_float((float)rec_pop_decay_add(
+            rec_half_to_float(h->pop_mass), &ref, w, ev->ts, e->pop.half_life_s));
     else if (ev->ts > ref)
         ref = ev->ts;
     h->ts = (uint32_t)ref;
-    if (h->knn_rank < 0 && h->weight > 0 && !e->p.user_only) {
-        h->knn_rank = us->n_knn++;
-        knn_link(e, us, (int32_t)(h - us->hist), 1.0f);
+    if (!h->knn && h->weight > 0 && !e->p.user_only) {
+        /* counted from now on, so it goes after every counted entry; only an entry that had
+         * no positive weight before can be elsewhere than last (rare: a like after a skip) */
+        if (h != &us->hist[us->n_hist - 1])
+            h = hist_move_last(us, (int32_t)(h - us->hist));
+        h->knn = 1;
+        knn_link(e, us, us->n_hist - 1, 1);
     }
     return u;
 }
@@ -550,9 +569,9 @@ int rec_engine_delete_user(struct rec_engine *e, const char *id)
         /* take back this user's share of the shared statistics */
         for (int32_t k = 0; k < us->n_hist; k++) {
             struct hist_entry *h = &us->hist[k];
-            rec_pop_add(&e->pop, h->item, -h->pop_mass, h->ts);
-            if (h->knn_rank >= 0)
-                knn_link(e, us, k, -1.0f);
+            rec_pop_add(&e->pop, h->item, -rec_half_to_float(h->pop_mass), h->ts);
+            if (h->knn)
+                knn_link(e, us, k, -1);
         }
         e->n_events -= us->n_events;
         free(us->hist);

@@ -15,20 +15,24 @@
 #include "serve/meta.h"
 #include "serve/scratch.h"
 
-/* One distinct item in a user's history, in first-seen order. 24 bytes. */
+/* One distinct item in a user's history, in the order items entered it: their first event,
+ * or for an item first seen with no positive weight (a dislike, a skip), the event that made
+ * its weight positive: it then moves to the end (engine.c), so the entries counted in
+ * co-occurrence are in the order they were counted. 16 bytes, a quarter of a cache line. */
 struct hist_entry {
     int32_t item;
     float weight;       /* summed interaction strength */
-    float pop_mass;     /* this user's decayed share of the item's popularity, held at ts */
-    uint32_t ts;        /* latest event, Unix seconds */
-    int32_t knn_rank;   /* order in which the entry entered co-occurrence; -1: not counted */
+    uint32_t ts;        /* latest event, Unix seconds (until 2106) */
+    uint16_t pop_mass;  /* half (core/half.h): this user's decayed share of the item's
+                         * popularity, held at ts; deleting the user subtracts it */
     uint8_t type;       /* latest event type */
+    uint8_t knn;        /* 1: counted in co-occurrence (with the knn_window counted entries
+                         * before it); stays 1 */
 };
 
 struct user {
     struct hist_entry *hist;
-    int32_t n_hist, cap_hist;
-    int32_t n_knn;          /* entries with knn_rank >= 0 */
+    int32_t n_hist, cap_hist;   /* cap_hist grows by an eighth (engine.c: hist_append) */
     int64_t n_events;
     int64_t last_seq;       /* latest applied event */
     uint8_t live;           /* 0 once deleted */

@@ -44,6 +44,48 @@ static void test_messages_stay_valid_utf8(void **state)
     assert_string_equal(s, "ok ??? \xf0\x9f\x98\x80");
 }
 
+/* Names live in shared blocks: names of every length (some longer than a block) keep their
+ * bytes as blocks fill up, and a removed name is wiped (an erased user's id leaves no copy). */
+static size_t make_name(char *out, int i)
+{
+    static const size_t huge[] = {REC_IDMAP_BLOCK / 4, 2 * REC_IDMAP_BLOCK + 5, 70000};
+    size_t len = i % 1000 == 7 ? huge[i / 1000 % 3] : (size_t)(1 + i * 7919 % 300);
+    size_t n = (size_t)snprintf(out, 16, "%d-", i); /* unique */
+    for (; n < len; n++)
+        out[n] = (char)('a' + (i + (int)n) % 26);
+    out[n] = 0;
+    return n;
+}
+
+static void test_idmap_name_blocks(void **state)
+{
+    struct rec_idmap m;
+    rec_idmap_init(&m);
+    enum { N = 20000 };
+    static char name[3 * REC_IDMAP_BLOCK];
+    for (int i = 0; i < N; i++) {
+        make_name(name, i);
+        assert_int_equal(rec_idmap_put(&m, name, NULL), i);
+    }
+    for (int i = 0; i < N; i++) {
+        size_t len = make_name(name, i);
+        const char *s = rec_idmap_name(&m, i);
+        assert_non_null(s);
+        assert_int_equal(strlen(s), len);
+        assert_string_equal(s, name);
+        assert_int_equal(rec_idmap_get(&m, name), i);
+    }
+    const char *kept = rec_idmap_name(&m, 1234);
+    size_t len = make_name(name, 1234);
+    assert_int_equal(rec_idmap_remove(&m, name), 1234);
+    for (size_t c = 0; c < len; c++)
+        assert_int_equal(kept[c], 0);
+    assert_int_equal(rec_idmap_get(&m, name), -1);
+    assert_int_equal(rec_idmap_put(&m, name, NULL), N);
+    assert_string_equal(rec_idmap_name(&m, N), name);
+    rec_idmap_free(&m);
+}
+
 static void test_idmap_put_get_remove(void **state)
 {
     struct rec_idmap m;
@@ -159,6 +201,7 @@ int main(void)
         cmocka_unit_test(test_err_table),
         cmocka_unit_test(test_messages_stay_valid_utf8),
         cmocka_unit_test(test_idmap_put_get_remove),
+        cmocka_unit_test(test_idmap_name_blocks),
         cmocka_unit_test(test_config_precedence),
         cmocka_unit_test(test_event_types_and_ids),
     };
