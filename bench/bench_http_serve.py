@@ -14,7 +14,11 @@ consecutive requests are for the same user (recd has no response cache anyway). 
 prints requests/s, p50/p99/p99.9 latency (wrk's, in microseconds, from the request written to
 the response read) and the server's CPU in cores. wrk runs on the same 2 cores as the server:
 what it uses is not available to recd, as the issue's "load generator included" asks.
-Skips (exit 0, with a message) when wrk or the data set is missing."""
+Skips (exit 0, with a message) when wrk or the data set is missing.
+
+RECD_BENCH_DATA=DIR keeps the loaded data directory in DIR instead of a temporary one; when DIR
+already holds a store that `recd train` finished on, generation, import and training are
+skipped, so a rerun on the million-item catalog costs only the server's start."""
 import os
 import re
 import shutil
@@ -70,22 +74,35 @@ def main():
     if not synthetic and not os.path.isdir(data_set):
         print("bench_http_serve: skipped: %s is missing" % data_set)
         return
-    data = tempfile.mkdtemp(prefix="recd-bench-serve-")
+    kept = os.environ.get("RECD_BENCH_DATA")
+    data = kept or tempfile.mkdtemp(prefix="recd-bench-serve-")
+    ready = os.path.join(data, "bench-trained")
+    reuse = bool(kept) and os.path.exists(ready)
     recd = os.environ["RECD_BIN"]
     try:
         if synthetic:
+            _, users, _, _ = synthetic.split(":")
+            name = synthetic
+            os.environ.update(RECD_USERS=users, RECD_USER_FIRST="0", RECD_USER_PREFIX="u")
+        if reuse:
+            print("http serve: %s: reusing the trained store in %s" % (name, data))
+        elif synthetic:
+            os.makedirs(data, exist_ok=True)
             _, users, items, events = synthetic.split(":")
-            name, data_set = synthetic, os.path.join(data, "gen.jsonl")
+            data_set = os.path.join(data, "gen.jsonl")
             subprocess.run([recd, "gen", "--users", users, "--items", items, "--events", events,
                             "--out", data_set, "--log-level", "warn"], check=True,
                            stdout=subprocess.DEVNULL)
-            os.environ.update(RECD_USERS=users, RECD_USER_FIRST="0", RECD_USER_PREFIX="u")
-        for cmd in (["import", data_set], ["train"]):
+        for cmd in (["import", data_set], ["train"]) if not reuse else ():
             t0 = time.time()
             subprocess.run([recd] + cmd + ["--data", data, "--log-level", "warn"], check=True,
                            stdout=subprocess.DEVNULL)
             if synthetic:
                 print("http serve: %s: %s took %.0f s" % (name, cmd[0], time.time() - t0))
+        if synthetic and not reuse:
+            os.remove(data_set)  # imported: the store has it
+        if kept and not reuse:
+            open(ready, "w").close()
         s = Server("--log-level", "warn", data=data).start(timeout=1800)
         try:
             if synthetic:
@@ -102,7 +119,8 @@ def main():
         finally:
             s.stop()
     finally:
-        shutil.rmtree(data, ignore_errors=True)
+        if not kept:
+            shutil.rmtree(data, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -38,4 +38,14 @@ int rec_coldstart_doc_factors(const struct rec_model *content, const char *doc_j
                               const float *item_factors, int k, const uint8_t *has_history,
                               int neighbors, float *out);
 
+/* rec_coldstart_item_factors for the fitted items items[0..n) at once, on up to `threads`
+ * threads (0 = one per CPU), for a bulk fit: k floats per item to out (n x k, row j for
+ * items[j]) and its code to status[j]: 0 (the row equals rec_coldstart_item_factors's, bit for
+ * bit), REC_ENOTFOUND (no similar item with history: a zero row, no mean fallback is computed),
+ * REC_EINVAL (item out of range) or REC_ENOMEM. Returns 0, or REC_EINVAL / REC_ENOMEM before
+ * any item is done. */
+int rec_coldstart_items_factors(const struct rec_model *content, const int32_t *items, int32_t n,
+                                const float *item_factors, int k, const uint8_t *has_history,
+                                int neighbors, int threads, float *out, int *status);
+
 #endif

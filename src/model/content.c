@@ -80,6 +80,7 @@ struct content {
     float *idf;              /* n_terms */
     struct rec_csr vec;      /* n_items x n_terms, unit rows (or empty ones) */
     struct rec_csr inv;      /* its transpose: term -> (item, weight) */
+    float *term_max;         /* n_terms: the largest weight of each term, bounds the search */
 };
 
 static const struct content *as_content(const struct rec_model *m)
@@ -97,6 +98,7 @@ static void content_destroy(struct rec_model *m)
     free(c->idf);
     rec_csr_free(&c->vec);
     rec_csr_free(&c->inv);
+    free(c->term_max);
     free(c);
 }
 
@@ -325,6 +327,21 @@ static const char *check_params(const double *p)
     return NULL;
 }
 
+/* The inverted index of c->vec and each term's largest weight. Returns 0 or REC_ENOMEM. */
+static int index_terms(struct content *c)
+{
+    int rc = rec_csr_transpose(&c->vec, &c->inv);
+    if (rc)
+        return rc;
+    if (!(c->term_max = calloc((size_t)c->n_terms + 1, sizeof *c->term_max)))
+        return REC_ENOMEM;
+    for (int32_t t = 0; t < c->n_terms; t++)
+        for (int64_t p = c->inv.indptr[t]; p < c->inv.indptr[t + 1]; p++)
+            if (c->inv.values[p] > c->term_max[t])
+                c->term_max[t] = c->inv.values[p];
+    return REC_OK;
+}
+
 /* idf from the document frequencies of the count matrix, then unit rows and the inverse. */
 static int finish_fit(struct content *c)
 {
@@ -344,7 +361,7 @@ static int finish_fit(struct content *c)
         weigh(c, c->vec.indices + lo, c->vec.values + lo, c->vec.indptr[i + 1] - lo);
     }
     compact(&c->vec);
-    return rec_csr_transpose(&c->vec, &c->inv);
+    return index_terms(c);
 }
 
 static int content_fit(const struct rec_train_input *in, const double *params,
@@ -555,26 +572,25 @@ static void sift_down(int32_t *items, float *sims, int n, int at)
     }
 }
 
-/* Top k of sc[] over eligible items other than skip with sc > 0, best first. */
-static int top_k(const float *sc, int32_t n_items, const uint8_t *eligible, int32_t skip, int k,
-                 int32_t *items, float *sims)
+/* Offers item i with similarity s to the min-heap (items, sims)[0..*n) of capacity k. */
+static void heap_offer(int32_t *items, float *sims, int *n, int k, int32_t i, float s)
 {
-    int n = 0;
-    for (int32_t i = 0; i < n_items && k > 0; i++) {
-        if (!(sc[i] > 0.0f) || i == skip || (eligible && !eligible[i]))
-            continue;
-        if (n < k) {
-            items[n] = i;
-            sims[n++] = sc[i];
-            if (n == k)
-                for (int a = k / 2 - 1; a >= 0; a--)
-                    sift_down(items, sims, n, a);
-        } else if (better(sc[i], i, sims[0], items[0])) {
-            items[0] = i;
-            sims[0] = sc[i];
-            sift_down(items, sims, n, 0);
-        }
+    if (*n < k) {
+        items[*n] = i;
+        sims[(*n)++] = s;
+        if (*n == k)
+            for (int a = k / 2 - 1; a >= 0; a--)
+                sift_down(items, sims, k, a);
+    } else if (better(s, i, sims[0], items[0])) {
+        items[0] = i;
+        sims[0] = s;
+        sift_down(items, sims, k, 0);
     }
+}
+
+/* Sorts the heap (items, sims)[0..n) best first; returns n. */
+static int heap_finish(int32_t *items, float *sims, int n, int k)
+{
     if (n < k)
         for (int a = n / 2 - 1; a >= 0; a--)
             sift_down(items, sims, n, a);
@@ -591,16 +607,148 @@ static int top_k(const float *sc, int32_t n_items, const uint8_t *eligible, int3
     return n;
 }
 
-static int neighbors(const struct content *c, const struct entry *e, int64_t n, int32_t skip,
-                     const uint8_t *eligible, int k, int32_t *items, float *sims, int *n_out)
+/* Working memory of one neighbour search: seen[] (zero between searches) marks the items
+ * already scored, touched[] lists them so they can be unmarked. */
+struct rec_content_scratch {
+    int32_t n_items;
+    uint8_t *seen;
+    int32_t *touched;
+};
+
+struct rec_content_scratch *rec_content_scratch_new(const struct rec_model *m)
 {
-    float *sc = malloc(((size_t)c->n_items + 1) * sizeof *sc);
-    if (!sc)
+    const struct content *c = as_content(m);
+    if (!c)
+        return NULL;
+    struct rec_content_scratch *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->n_items = c->n_items;
+    s->seen = calloc((size_t)c->n_items + 1, 1);
+    s->touched = malloc(((size_t)c->n_items + 1) * sizeof *s->touched);
+    if (!s->seen || !s->touched) {
+        rec_content_scratch_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void rec_content_scratch_free(struct rec_content_scratch *s)
+{
+    if (!s)
+        return;
+    free(s->seen);
+    free(s->touched);
+    free(s);
+}
+
+/* Cosine of the unit query (terms ascending, weights w[] already divided by the query's norm)
+ * with item i: the products are added in term order, as score_sparse adds them, so the two give
+ * the same float. */
+static float dot_row(const struct content *c, const struct entry *e, const float *w, int64_t n,
+                     int32_t i)
+{
+    const int32_t *t = c->vec.indices;
+    const float *v = c->vec.values;
+    int64_t p = c->vec.indptr[i], end = c->vec.indptr[i + 1], j = 0;
+    float sum = 0.0f;
+    while (p < end && j < n) {
+        if (t[p] < e[j].term) {
+            p++;
+        } else if (t[p] > e[j].term) {
+            j++;
+        } else {
+            sum += w[j] * v[p];
+            p++;
+            j++;
+        }
+    }
+    return sum;
+}
+
+/* The k best eligible items other than skip with a positive cosine to the query e[0..n) (terms
+ * ascending), best first, exactly as a full scan would rank them.
+ *
+ * MaxScore (Turtle and Flood 1995): the query's terms are visited from the shortest posting
+ * list up, and each item met for the first time is scored in full from its own row. An item
+ * not met yet holds only terms still to visit, so its cosine is at most the sum of those terms'
+ * bounds (query weight times the term's largest weight); once the k-th best found is above
+ * that, nothing left can enter and the long lists (a word every title has) are never read. */
+static int top_k_maxscore(const struct content *c, struct rec_content_scratch *s,
+                          const struct entry *e, int64_t n, int32_t skip,
+                          const uint8_t *eligible, int k, int32_t *items, float *sims,
+                          int *n_out)
+{
+    *n_out = 0;
+    double norm = 0.0;
+    for (int64_t j = 0; j < n; j++)
+        norm += (double)e[j].w * e[j].w;
+    if (!(norm > 0.0) || k <= 0)
+        return REC_OK;
+    float inv = (float)(1.0 / sqrt(norm));
+    const struct rec_csr *m = &c->inv;
+    float *w = malloc((size_t)n * sizeof *w);
+    int64_t *order = malloc((size_t)n * sizeof *order);
+    double *rest = malloc(((size_t)n + 1) * sizeof *rest);
+    int got = 0, rc = w && order && rest ? REC_OK : REC_ENOMEM;
+    if (rc)
+        goto out;
+    for (int64_t j = 0; j < n; j++) {
+        w[j] = e[j].w * inv;
+        int64_t len = m->indptr[e[j].term + 1] - m->indptr[e[j].term], a = j;
+        for (; a > 0 && m->indptr[e[order[a - 1]].term + 1] - m->indptr[e[order[a - 1]].term] > len;
+             a--)
+            order[a] = order[a - 1];
+        order[a] = j;
+    }
+    /* rest[r]: bound of an item holding only terms order[r..], with room for the rounding of
+     * float sums (n terms, each product rounded at most half an ulp) */
+    rest[n] = 0.0;
+    for (int64_t r = n - 1; r >= 0; r--)
+        rest[r] = rest[r + 1] + (double)w[order[r]] * c->term_max[e[order[r]].term];
+    for (int64_t r = 0; r <= n; r++)
+        rest[r] *= 1.0 + 1e-5;
+    int32_t n_touched = 0;
+    for (int64_t r = 0; r < n; r++) {
+        if (got == k && (double)sims[0] > rest[r])
+            break; /* the heap's worst beats anything unseen */
+        int32_t t = e[order[r]].term;
+        for (int64_t p = m->indptr[t]; p < m->indptr[t + 1]; p++) {
+            int32_t i = m->indices[p];
+            if (s->seen[i] || i == skip || (eligible && !eligible[i]))
+                continue;
+            s->seen[i] = 1;
+            s->touched[n_touched++] = i;
+            float sc = dot_row(c, e, w, n, i);
+            if (sc > 0.0f)
+                heap_offer(items, sims, &got, k, i, sc);
+        }
+    }
+    for (int32_t j = 0; j < n_touched; j++)
+        s->seen[s->touched[j]] = 0;
+out:
+    free(w);
+    free(order);
+    free(rest);
+    *n_out = heap_finish(items, sims, got, k);
+    return rc;
+}
+
+/* Runs one search with s, or with a scratch of its own when s is NULL. */
+static int neighbors(const struct content *c, struct rec_content_scratch *s,
+                     const struct entry *e, int64_t n, int32_t skip, const uint8_t *eligible,
+                     int k, int32_t *items, float *sims, int *n_out)
+{
+    struct rec_content_scratch *own = NULL;
+    if (!s && !(s = own = rec_content_scratch_new((const struct rec_model *)c)))
         return REC_ENOMEM;
-    score_sparse(c, e, n, sc);
-    *n_out = top_k(sc, c->n_items, eligible, skip, k, items, sims);
-    free(sc);
-    return REC_OK;
+    if (s->n_items != c->n_items) {
+        rec_content_scratch_free(own);
+        return REC_EINVAL;
+    }
+    int rc = top_k_maxscore(c, s, e, n, skip, eligible, k, items, sims, n_out);
+    rec_content_scratch_free(own);
+    return rc;
 }
 
 int rec_content_neighbors_of_doc(const struct rec_model *m, const char *doc_json,
@@ -627,7 +775,7 @@ int rec_content_neighbors_of_doc(const struct rec_model *m, const char *doc_json
             weigh(c, terms, vals, dc.n);
             for (int64_t j = 0; j < dc.n; j++)
                 dc.e[j].w = vals[j];
-            rc = neighbors(c, dc.e, dc.n, -1, eligible, k, items, sims, n_out);
+            rc = neighbors(c, NULL, dc.e, dc.n, -1, eligible, k, items, sims, n_out);
         }
         free(terms);
         free(vals);
@@ -636,23 +784,36 @@ int rec_content_neighbors_of_doc(const struct rec_model *m, const char *doc_json
     return rc;
 }
 
-int rec_content_neighbors_of_item(const struct rec_model *m, int32_t item,
-                                  const uint8_t *eligible, int k, int32_t *items, float *sims,
-                                  int *n_out)
+int rec_content_neighbors_of_item_in(const struct rec_model *m, struct rec_content_scratch *s,
+                                     int32_t item, const uint8_t *eligible, int k,
+                                     int32_t *items, float *sims, int *n_out)
 {
     const struct content *c = as_content(m);
     if (!c || item < 0 || item >= c->n_items || k < 0 || (k > 0 && (!items || !sims)) || !n_out)
         return REC_EINVAL;
     *n_out = 0;
     int64_t lo = c->vec.indptr[item], hi = c->vec.indptr[item + 1];
-    struct entry *e = malloc(((size_t)(hi - lo) + 1) * sizeof *e);
-    if (!e)
-        return REC_ENOMEM;
-    for (int64_t p = lo; p < hi; p++)
-        e[p - lo] = (struct entry){c->vec.indices[p], c->vec.values[p]};
-    int rc = neighbors(c, e, hi - lo, item, eligible, k, items, sims, n_out);
-    free(e);
+    /* the item's own row is already merged and unit: it is the query as it stands */
+    const struct entry *e = NULL;
+    struct entry *tmp = NULL;
+    if (hi > lo) {
+        tmp = malloc((size_t)(hi - lo) * sizeof *tmp);
+        if (!tmp)
+            return REC_ENOMEM;
+        for (int64_t p = lo; p < hi; p++)
+            tmp[p - lo] = (struct entry){c->vec.indices[p], c->vec.values[p]};
+        e = tmp;
+    }
+    int rc = neighbors(c, s, e, hi - lo, item, eligible, k, items, sims, n_out);
+    free(tmp);
     return rc;
+}
+
+int rec_content_neighbors_of_item(const struct rec_model *m, int32_t item,
+                                  const uint8_t *eligible, int k, int32_t *items, float *sims,
+                                  int *n_out)
+{
+    return rec_content_neighbors_of_item_in(m, NULL, item, eligible, k, items, sims, n_out);
 }
 
 /* ---- save ----------------------------------------------------------------------------------- */
@@ -781,7 +942,7 @@ static int content_load(FILE *f, struct rec_model **out)
     if (!r.rc && rec_binr_fail(&r, build_vec(c, lens, terms, vals, nnz)) == REC_OK)
         terms = NULL, vals = NULL;
     if (!r.rc)
-        rec_binr_fail(&r, rec_csr_transpose(&c->vec, &c->inv));
+        rec_binr_fail(&r, index_terms(c));
     free(lens);
     free(terms);
     free(vals);

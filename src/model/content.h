@@ -38,6 +38,21 @@ int rec_content_neighbors_of_item(const struct rec_model *content, int32_t item,
                                   const uint8_t *eligible, int k, int32_t *items, float *sims,
                                   int *n_out);
 
+/* Working memory for repeated neighbour searches on one thread (a bulk fit calls the search
+ * once per cold item): two arrays of the fit's size, zero between searches, so a search costs
+ * the length of its posting lists instead of the catalog. NULL when out of memory or content is
+ * not a content model. One scratch must not be used by two threads at once. */
+struct rec_content_scratch;
+struct rec_content_scratch *rec_content_scratch_new(const struct rec_model *content);
+void rec_content_scratch_free(struct rec_content_scratch *s);
+
+/* rec_content_neighbors_of_item with the caller's scratch s (from the same model; NULL = one
+ * for this call). REC_EINVAL also when s was made for a model of another size. */
+int rec_content_neighbors_of_item_in(const struct rec_model *content,
+                                     struct rec_content_scratch *s, int32_t item,
+                                     const uint8_t *eligible, int k, int32_t *items, float *sims,
+                                     int *n_out);
+
 /* Number of items of the fit, or -1 when content is not a content model. */
 int32_t rec_content_n_items(const struct rec_model *content);
 

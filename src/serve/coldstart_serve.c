@@ -39,6 +39,7 @@
 #include "serve/engine_impl.h"
 
 #define COLD_NEIGHBORS 20  /* content neighbours with history averaged into a cold item */
+#define COLD_BLOCK 16384   /* cold items computed per parallel batch of the fit */
 
 /* ---- documents ---- */
 
@@ -171,9 +172,40 @@ static float mean_norm(const float *y, int32_t n, int k, const uint8_t *has)
     return m ? (float)(sum / m) : 0;
 }
 
+/* Cold items of the fit waiting for their factors: computed in blocks on the fit's threads,
+ * so the buffers stay small, and added in item order, as one thread would. */
+struct cold_batch {
+    struct rec_cold_fit *f;
+    const float *y;
+    int k, threads;
+    int32_t n;
+    int32_t *todo;
+    int *status;
+    float *buf;
+};
+
+static int cold_batch_run(struct cold_batch *cb)
+{
+    struct rec_cold_fit *f = cb->f;
+    int rc = rec_coldstart_items_factors(f->content, cb->todo, cb->n, cb->y, cb->k, f->has_hist,
+                                         COLD_NEIGHBORS, cb->threads, cb->buf, cb->status);
+    for (int32_t j = 0; j < cb->n && !rc; j++) {
+        if (cb->status[j] == REC_ENOTFOUND)
+            continue; /* nothing alike with history: no factors rather than the mean */
+        if ((rc = cb->status[j]))
+            break;
+        float *x = cb->buf + (size_t)j * cb->k;
+        scale_to(x, cb->k, f->cold.norm);
+        if (cold_set_add(&f->cold, cb->todo[j], x) < 0)
+            rc = REC_ENOMEM;
+    }
+    cb->n = 0;
+    return rc;
+}
+
 /* has_hist of the fit, then cold factors of every item with a doc and no trained row. */
 static int fit_cold_items(struct rec_cold_fit *f, const struct rec_csr *ui,
-                          const char *const *docs, const struct rec_als *m)
+                          const char *const *docs, const struct rec_als *m, int threads)
 {
     int32_t n = f->n_items;
     int k = rec_als_factors(m);
@@ -192,23 +224,24 @@ static int fit_cold_items(struct rec_cold_fit *f, const struct rec_csr *ui,
     f->cold.norm = mean_norm(y, n, k, f->has_hist);
     if (!f->content || !docs || rec_content_n_items(f->content) != n)
         return 0;
-    float *buf = malloc((size_t)k * sizeof *buf);
-    if (!buf)
-        return REC_ENOMEM;
-    int rc = 0;
+    struct cold_batch cb = {f, y, k, threads, 0, NULL, NULL, NULL};
+    int32_t cap = n < COLD_BLOCK ? n : COLD_BLOCK;
+    cb.todo = malloc((size_t)cap * sizeof *cb.todo);
+    cb.status = malloc((size_t)cap * sizeof *cb.status);
+    cb.buf = malloc((size_t)cap * k * sizeof *cb.buf);
+    int rc = cb.todo && cb.status && cb.buf ? 0 : REC_ENOMEM;
     for (int32_t i = 0; i < n && !rc; i++) {
         if (f->has_hist[i] || !docs[i])
             continue;
-        rc = rec_coldstart_item_factors(f->content, i, y, k, f->has_hist, COLD_NEIGHBORS, buf);
-        if (rc == REC_ENOTFOUND) {
-            rc = 0; /* nothing alike with history: no factors rather than the mean */
-        } else if (!rc) {
-            scale_to(buf, k, f->cold.norm);
-            if (cold_set_add(&f->cold, i, buf) < 0)
-                rc = REC_ENOMEM;
-        }
+        cb.todo[cb.n++] = i;
+        if (cb.n == cap)
+            rc = cold_batch_run(&cb);
     }
-    free(buf);
+    if (!rc && cb.n > 0)
+        rc = cold_batch_run(&cb);
+    free(cb.todo);
+    free(cb.status);
+    free(cb.buf);
     return rc;
 }
 
@@ -239,7 +272,7 @@ void rec_cold_fit(const struct rec_csr *ui, const char *const *item_docs,
         if (rec_model_attrs.fit(&in, params, &out->attrs, err, sizeof err))
             rec_warn("engine: attributes model not fitted: %s", err);
     }
-    int rc = m ? fit_cold_items(out, ui, item_docs, m) : 0;
+    int rc = m ? fit_cold_items(out, ui, item_docs, m, threads) : 0;
     if (rc) {
         rec_warn("engine: cold-start item factors not computed: %s", rec_strerror(rc));
         free(out->has_hist);

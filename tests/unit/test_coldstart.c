@@ -283,11 +283,59 @@ static void test_cold_item_factors(void **state)
     rec_model_content.destroy(c.content);
 }
 
+/* The bulk fit's batch: every row equals the one-item function's, bit for bit, on any number
+ * of threads; an item with nothing alike gets REC_ENOTFOUND and a zero row. */
+static void test_cold_batch_matches_single(void **state)
+{
+    struct cold c;
+    cold_setup(&c);
+    int32_t items[C_ITEMS];
+    for (int32_t i = 0; i < C_ITEMS; i++)
+        items[i] = C_ITEMS - 1 - i; /* any order */
+    uint8_t few[C_ITEMS];
+    memcpy(few, c.has, sizeof few);
+    memset(few, 0, 10); /* the sci-fi items have nothing alike with history */
+    for (int threads = 1; threads <= 3; threads++) {
+        for (int variant = 0; variant < 2; variant++) {
+            const uint8_t *has = variant ? few : c.has;
+            float out[C_ITEMS * K], one[K];
+            int status[C_ITEMS];
+            memset(out, 0x7f, sizeof out);
+            assert_int_equal(rec_coldstart_items_factors(c.content, items, C_ITEMS, c.y, K, has,
+                                                         4, threads, out, status), REC_OK);
+            int found = 0;
+            for (int32_t j = 0; j < C_ITEMS; j++) {
+                int rc = rec_coldstart_item_factors(c.content, items[j], c.y, K, has, 4, one);
+                assert_int_equal(status[j], rc);
+                if (rc == REC_OK) {
+                    found++;
+                    assert_memory_equal(out + j * K, one, sizeof one);
+                } else {
+                    assert_true(out[j * K] == 0.0f && out[j * K + 1] == 0.0f);
+                }
+            }
+            assert_int_equal(found, variant ? C_ITEMS - 10 : C_ITEMS);
+        }
+    }
+    int status[1];
+    float out[K];
+    int32_t bad = C_ITEMS;
+    assert_int_equal(rec_coldstart_items_factors(c.content, &bad, 1, c.y, K, c.has, 4, 1, out,
+                                                 status), REC_OK);
+    assert_int_equal(status[0], REC_EINVAL);
+    assert_int_equal(rec_coldstart_items_factors(c.content, &bad, 1, c.y, K, c.has, 0, 1, out,
+                                                 status), REC_EINVAL);
+    assert_int_equal(rec_coldstart_items_factors(c.content, items, 0, c.y, K, c.has, 4, 1, out,
+                                                 NULL), REC_OK);
+    rec_model_content.destroy(c.content);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_attrs_prefers_matching_users),
         cmocka_unit_test(test_cold_item_factors),
+        cmocka_unit_test(test_cold_batch_matches_single),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -177,6 +177,108 @@ static void test_tfidf_weights(void **state)
 }
 
 /* profile = sum strength * 2^(-(now - ts) / half_life) * v; score = cosine */
+/* ---- neighbour search against the dense scores -------------------------------------------- */
+
+/* 300 documents over few categories, tags and title words, so many items share terms and many
+ * similarities tie: the sparse search with one reused scratch must return exactly the dense
+ * scores' top k (similarity, then lower index), for every item, with and without a mask. */
+enum { R_DOCS = 300, R_K = 7 };
+
+struct ranked {
+    int32_t item;
+    float sim;
+};
+
+static int ranked_cmp(const void *a, const void *b)
+{
+    const struct ranked *x = a, *y = b;
+    if (x->sim != y->sim)
+        return x->sim > y->sim ? -1 : 1;
+    return (x->item > y->item) - (x->item < y->item);
+}
+
+static void test_neighbors_match_dense(void **state)
+{
+    static char text[R_DOCS][160];
+    const char *docs[R_DOCS];
+    uint32_t r = 7;
+    for (int i = 0; i < R_DOCS; i++) {
+        uint32_t v[4];
+        for (int j = 0; j < 4; j++)
+            v[j] = (r = r * 1664525u + 1013904223u) >> 16;
+        if (i % 50 == 49)
+            snprintf(text[i], sizeof text[i], "{\"title\":\"q\"}"); /* no usable term */
+        else if (i % 2) /* equal documents tie */
+            snprintf(text[i], sizeof text[i], "{\"categories\":[\"c%u\"],\"tags\":[\"t%u\"]}",
+                     v[0] % 5, v[1] % 20);
+        else
+            snprintf(text[i], sizeof text[i],
+                     "{\"categories\":[\"c%u\"],\"tags\":[\"t%u\"],\"title\":\"w%u w%u\"}",
+                     v[0] % 5, v[1] % 20, v[2] % 40, v[3] % 40);
+        docs[i] = text[i];
+    }
+    struct rec_csr ui;
+    assert_int_equal(rec_csr_from_triplets(&ui, 1, R_DOCS, NULL, 0), REC_OK);
+    struct rec_train_input in = {.ui = &ui, .item_docs = docs};
+    double p[REC_MODEL_MAX_PARAMS];
+    char err[128];
+    rec_model_params_default(&rec_model_content, p);
+    struct rec_model *m = NULL;
+    assert_int_equal(rec_model_content.fit(&in, p, &m, err, sizeof err), REC_OK);
+    rec_csr_free(&ui);
+
+    uint8_t mask[R_DOCS];
+    for (int i = 0; i < R_DOCS; i++)
+        mask[i] = (uint8_t)(i % 3 != 0);
+    struct rec_content_scratch *s = rec_content_scratch_new(m);
+    assert_non_null(s);
+    float dense[R_DOCS];
+    struct ranked want[R_DOCS];
+    int32_t items[R_K];
+    float sims[R_K];
+    int ties = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        const uint8_t *elig = pass ? mask : NULL;
+        for (int32_t i = 0; i < R_DOCS; i++) {
+            assert_int_equal(rec_model_content.similar(m, i, dense), REC_OK);
+            int nw = 0;
+            for (int32_t j = 0; j < R_DOCS; j++)
+                if (j != i && dense[j] > 0.0f && (!elig || elig[j]))
+                    want[nw++] = (struct ranked){j, dense[j]};
+            qsort(want, (size_t)nw, sizeof *want, ranked_cmp);
+            int nk = nw < R_K ? nw : R_K;
+            for (int j = 1; j < nk; j++)
+                ties += want[j].sim == want[j - 1].sim;
+            int n = -1;
+            /* the reused scratch, then a scratch of the call's own */
+            for (int own = 0; own < 2; own++) {
+                int rc = own ? rec_content_neighbors_of_item(m, i, elig, R_K, items, sims, &n)
+                             : rec_content_neighbors_of_item_in(m, s, i, elig, R_K, items, sims,
+                                                                &n);
+                assert_int_equal(rc, REC_OK);
+                assert_int_equal(n, nk);
+                for (int j = 0; j < n; j++) {
+                    assert_int_equal(items[j], want[j].item);
+                    assert_true(sims[j] == want[j].sim);
+                }
+            }
+        }
+    }
+    assert_true(ties > 100); /* the tie order was exercised */
+
+    /* a scratch sized for another model */
+    struct rec_model *small = fit_docs("");
+    struct rec_content_scratch *s2 = rec_content_scratch_new(small);
+    int n;
+    assert_int_equal(rec_content_neighbors_of_item_in(m, s2, 0, NULL, R_K, items, sims, &n),
+                     REC_EINVAL);
+    assert_null(rec_content_scratch_new(NULL));
+    rec_content_scratch_free(s2);
+    rec_content_scratch_free(s);
+    rec_model_content.destroy(small);
+    rec_model_content.destroy(m);
+}
+
 static void test_profile_decay(void **state)
 {
     struct rec_model *m = fit_docs("w_category=1,w_tag=1,w_title=1,w_text=1,half_life_days=1");
@@ -406,6 +508,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tokenize),
         cmocka_unit_test(test_tfidf_weights),
+        cmocka_unit_test(test_neighbors_match_dense),
         cmocka_unit_test(test_profile_decay),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_save_load),
