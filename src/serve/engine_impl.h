@@ -32,7 +32,7 @@ struct hist_entry {
 
 struct user {
     struct hist_entry *hist;
-    int32_t n_hist, cap_hist;   /* cap_hist grows by an eighth (engine.c: hist_append) */
+    int32_t n_hist, cap_hist;   /* cap_hist grows by a sixteenth (engine.c: hist_append) */
     int64_t n_events;
     int64_t last_seq;       /* latest applied event */
     uint8_t live;           /* 0 once deleted */

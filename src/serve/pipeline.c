@@ -214,16 +214,16 @@ static void find_near(struct run *r)
         if (!is_rejection(he) || he->item >= e->knn.n_items)
             continue;
         seen++;
-        const struct rec_knn_entry *nb;
-        int32_t n;
-        rec_knn_row_view(&e->knn, he->item, &nb, &n);
+        struct rec_knn_view nb;
+        rec_knn_row_view(&e->knn, he->item, &nb);
         int32_t top[NEAR_TOP];
         float sim[NEAR_TOP];
         int n_top = 0;
-        for (int32_t k = 0; k < n; k++) {
-            if (nb[k].cnt <= 0)
+        for (int32_t k = 0; k < nb.n; k++) {
+            if (rec_knn_view_cnt(&nb, k) == 0)
                 continue;
-            float s = rec_knn_sim(&e->knn, he->item, nb[k].nbr);
+            int32_t nbr = rec_knn_view_nbr(&nb, k);
+            float s = rec_knn_sim(&e->knn, he->item, nbr);
             int at = n_top < NEAR_TOP ? n_top++ : NEAR_TOP - 1;
             if (at == NEAR_TOP - 1 && n_top == NEAR_TOP && s <= sim[at])
                 continue;
@@ -233,7 +233,7 @@ static void find_near(struct run *r)
                 at--;
             }
             sim[at] = s;
-            top[at] = nb[k].nbr;
+            top[at] = nbr;
         }
         for (int k = 0; k < n_top && r->n_near < (int)(sizeof r->near / sizeof r->near[0]); k++)
             r->near[r->n_near++] = top[k];

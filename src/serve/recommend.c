@@ -157,22 +157,25 @@ static void source_knn(const struct rec_engine *e, const struct user *us, struct
         float ni = h->item < knn->n_items ? knn->norm[h->item] : 0;
         if (ni <= 0)
             continue;
-        const struct rec_knn_entry *nb;
-        int32_t n;
-        rec_knn_row_view(knn, h->item, &nb, &n);
+        struct rec_knn_view nb;
+        rec_knn_row_view(knn, h->item, &nb);
         /* the hot loop of a request: one pass over the seed's neighbours, no calls. Each
          * neighbour costs two cache misses on a large catalog (its norm and its slot); asking
          * for them PREFETCH neighbours ahead overlaps the misses instead of paying them in turn */
-        for (int32_t p = 0; p < n; p++) {
-            if (p + PREFETCH < n && nb[p + PREFETCH].nbr < s->n_items) {
-                __builtin_prefetch(&knn->norm[nb[p + PREFETCH].nbr]);
-                __builtin_prefetch(&s->slot[nb[p + PREFETCH].nbr], 1);
+        for (int32_t p = 0; p < nb.n; p++) {
+            if (p + PREFETCH < nb.n) {
+                int32_t ahead = rec_knn_view_nbr(&nb, p + PREFETCH);
+                if (ahead < s->n_items) {
+                    __builtin_prefetch(&knn->norm[ahead]);
+                    __builtin_prefetch(&s->slot[ahead], 1);
+                }
             }
-            int32_t j = nb[p].nbr;
+            int32_t j = rec_knn_view_nbr(&nb, p);
+            uint32_t cnt = rec_knn_view_cnt(&nb, p);
             float d = ni * knn->norm[j];
-            if (nb[p].cnt <= 0 || d <= 0 || j >= s->n_items)
+            if (cnt == 0 || d <= 0 || j >= s->n_items)
                 continue;
-            float c = w * nb[p].cnt / (d + knn->shrink);
+            float c = w * (float)cnt / (d + knn->shrink);
             struct rec_item_slot *sl = rec_scratch_touch(ws, j);
             sl->acc += c;
             if (c > sl->seed_sim) {

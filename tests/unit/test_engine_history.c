@@ -84,13 +84,12 @@ static struct knn_dump dump(const struct rec_engine *e)
     assert_non_null(d.v);
     for (int32_t i = 0; i < e->knn.n_items; i++) {
         d.v[d.n++] = e->knn.count[i];
-        const struct rec_knn_entry *nb;
-        int32_t n;
-        rec_knn_row_view(&e->knn, i, &nb, &n);
-        for (int32_t q = 0; q < n; q++)
-            if (nb[q].cnt > 0) { /* a pair taken back to 0 may stay in the row */
-                d.v[d.n++] = nb[q].nbr;
-                d.v[d.n++] = nb[q].cnt;
+        struct rec_knn_view nb;
+        rec_knn_row_view(&e->knn, i, &nb);
+        for (int32_t q = 0; q < nb.n; q++)
+            if (rec_knn_view_cnt(&nb, q) > 0) { /* a pair taken back to 0 may stay in the row */
+                d.v[d.n++] = rec_knn_view_nbr(&nb, q);
+                d.v[d.n++] = rec_knn_view_cnt(&nb, q);
             }
         d.v[d.n++] = -1;
         assert_true(d.n < 900000);

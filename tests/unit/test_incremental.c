@@ -69,39 +69,46 @@ static void test_knn_bounded_rows(void **state)
                 rec_knn_add_pair(&k, 0, j, 1);
     }
     assert_int_equal(rec_knn_degree(&k, 0), 8);
-    const struct rec_knn_entry *e;
-    int32_t n;
-    rec_knn_row_view(&k, 0, &e, &n);
-    assert_int_equal(n, 8);
+    struct rec_knn_view v;
+    rec_knn_row_view(&k, 0, &v);
+    assert_int_equal(v.n, 8);
     int heavy = 0;
-    for (int32_t p = 0; p < n; p++)
-        if (e[p].nbr >= 1 && e[p].nbr <= 3) {
+    for (int32_t p = 0; p < v.n; p++)
+        if (rec_knn_view_nbr(&v, p) >= 1 && rec_knn_view_nbr(&v, p) <= 3) {
             heavy++;
-            assert_true(e[p].cnt >= 334); /* possibly overestimated, never under */
+            assert_true(rec_knn_view_cnt(&v, p) >= 334); /* possibly overestimated, never under */
         }
     assert_int_equal(heavy, 3);
     /* the other side of each pair holds it too: item 500 saw item 0 once */
     assert_true(rec_knn_degree(&k, 500) == 1);
     /* a full row: the newcomer replaces the smallest count and starts above it */
-    float min_before = e[0].cnt;
-    for (int32_t p = 1; p < n; p++)
-        if (e[p].cnt < min_before)
-            min_before = e[p].cnt;
+    uint32_t min_before = rec_knn_view_cnt(&v, 0);
+    for (int32_t p = 1; p < v.n; p++)
+        if (rec_knn_view_cnt(&v, p) < min_before)
+            min_before = rec_knn_view_cnt(&v, p);
     rec_knn_add_pair(&k, 0, 5000, 1);
-    rec_knn_row_view(&k, 0, &e, &n);
-    assert_int_equal(n, 8);
+    rec_knn_row_view(&k, 0, &v);
+    assert_int_equal(v.n, 8);
     int found = 0;
-    for (int32_t p = 0; p < n; p++)
-        if (e[p].nbr == 5000) {
+    for (int32_t p = 0; p < v.n; p++)
+        if (rec_knn_view_nbr(&v, p) == 5000) {
             found = 1;
-            assert_true(e[p].cnt == min_before + 1);
+            assert_true(rec_knn_view_cnt(&v, p) == min_before + 1);
         }
     assert_true(found);
     /* a decrement for a pair no longer held: nothing changes */
+    uint32_t before[8][2];
+    for (int32_t p = 0; p < v.n; p++) {
+        assert_true(rec_knn_view_nbr(&v, p) != 101);
+        before[p][0] = (uint32_t)rec_knn_view_nbr(&v, p);
+        before[p][1] = rec_knn_view_cnt(&v, p);
+    }
     rec_knn_add_pair(&k, 0, 101, -1);
-    rec_knn_row_view(&k, 0, &e, &n);
-    for (int32_t p = 0; p < n; p++)
-        assert_true(e[p].nbr != 101 || e[p].cnt >= 0);
+    rec_knn_row_view(&k, 0, &v);
+    for (int32_t p = 0; p < v.n; p++) {
+        assert_int_equal(rec_knn_view_nbr(&v, p), before[p][0]);
+        assert_int_equal(rec_knn_view_cnt(&v, p), before[p][1]);
+    }
     /* the bound is clamped, 0 is the default */
     rec_knn_free(&k);
     rec_knn_init(&k, 0.0f, 1);
