@@ -39,9 +39,11 @@ int rec_content_neighbors_of_item(const struct rec_model *content, int32_t item,
                                   int *n_out);
 
 /* Working memory for repeated neighbour searches on one thread (a bulk fit calls the search
- * once per cold item): two arrays of the fit's size, zero between searches, so a search costs
- * the length of its posting lists instead of the catalog. NULL when out of memory or content is
- * not a content model. One scratch must not be used by two threads at once. */
+ * once per cold item): a mark and an index per fitted item, allocated once, so a search costs
+ * what it reads of the posting lists instead of the catalog's size. (The searches are exact
+ * MaxScore: the item's terms from the shortest posting list up, each item met scored from its
+ * own row, until the k-th best beats what the terms left could add.) NULL when out of memory or
+ * content is not a content model. One scratch must not be used by two threads at once. */
 struct rec_content_scratch;
 struct rec_content_scratch *rec_content_scratch_new(const struct rec_model *content);
 void rec_content_scratch_free(struct rec_content_scratch *s);
