@@ -89,6 +89,7 @@ void rec_engine_destroy(struct rec_engine *e)
         rec_meta_item_free(e->items[i].meta);
     }
     free(e->items);
+    free(e->item_live);
     rec_cold_destroy(e);
     rec_idmap_free(&e->user_ids);
     rec_idmap_free(&e->item_ids);
@@ -166,10 +167,15 @@ static int32_t item_put(struct rec_engine *e, const char *id)
         if (!items)
             return -1;
         e->items = items;
+        uint64_t *live = realloc(e->item_live, (size_t)cap / 64 * sizeof *live);
+        if (!live)
+            return -1;
+        memset(live + e->cap_items / 64, 0, (size_t)(cap - e->cap_items) / 64 * sizeof *live);
+        e->item_live = live;
         e->cap_items = cap;
     }
     memset(&e->items[i], 0, sizeof e->items[i]);
-    e->items[i].live = 1;
+    rec_item_set_live(e, i, 1);
     e->n_live_items++;
     return i;
 }
@@ -406,7 +412,7 @@ int rec_engine_apply_events(struct rec_engine *e, const struct rec_event *ev, in
             continue;
         int32_t i = rec_idmap_get(&e->item_ids, ev[j].item);
         float w = (float)rec_event_weight(e->p.weights, ev[j].type, ev[j].value);
-        if (i >= 0 && e->items[i].live && w > 0)
+        if (i >= 0 && rec_item_live(e, i) && w > 0)
             rec_online_event(e, ev_user[j], i, w);
     }
     pthread_rwlock_unlock(&e->lock);
@@ -485,8 +491,8 @@ int rec_engine_put_item_doc(struct rec_engine *e, const char *id, const char *ti
             if (e->n_arrivals < REC_ARRIVALS)
                 e->n_arrivals++;
         }
-        if (!e->items[i].live) {
-            e->items[i].live = 1;
+        if (!rec_item_live(e, i)) {
+            rec_item_set_live(e, i, 1);
             e->n_live_items++;
         }
         set_item_title(e, i, t);
@@ -547,10 +553,10 @@ int rec_engine_delete_item(struct rec_engine *e, const char *id)
     int rc = 0;
     pthread_rwlock_wrlock(&e->lock);
     int32_t i = rec_idmap_get(&e->item_ids, id);
-    if (i < 0 || !e->items[i].live) {
+    if (i < 0 || !rec_item_live(e, i)) {
         rc = REC_ENOTFOUND;
     } else {
-        e->items[i].live = 0;
+        rec_item_set_live(e, i, 0);
         e->n_live_items--;
     }
     pthread_rwlock_unlock(&e->lock);
@@ -690,8 +696,8 @@ static int load_item_row(void *ctx, const char *id, const char *doc, int deleted
         if (e->n_arrivals < REC_ARRIVALS)
             e->n_arrivals++;
     }
-    if (deleted && e->items[i].live) {
-        e->items[i].live = 0;
+    if (deleted && rec_item_live(e, i)) {
+        rec_item_set_live(e, i, 0);
         e->n_live_items--;
     }
     return 0;

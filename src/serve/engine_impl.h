@@ -47,7 +47,6 @@ struct item {
     uint64_t doc_gen;       /* value of rec_engine.doc_gen when doc last changed */
     int32_t cold;           /* 1 + slot in rec_engine.cold holding its factors, 0 = none */
     int32_t online;         /* 1 + slot in rec_engine.online (sums of its events), 0 = none */
-    uint8_t live;           /* 0 when deleted */
     struct item_meta *meta; /* owned: categories, tags, publication time; NULL when no doc */
 };
 
@@ -114,6 +113,10 @@ struct rec_engine {
     struct user *users;
     int32_t cap_users;
     struct item *items;
+    /* bit i set: item i is live (not deleted). Apart from items[] so that the ranking's check
+     * of a candidate reads a bit from 128 KB per million items, not a 48-byte struct (a cache
+     * miss each, on a large catalog). cap_items bits. */
+    uint64_t *item_live;
     int32_t cap_items;
     int64_t n_live_items, n_live_users;
     int64_t n_events;                   /* applied */
@@ -162,6 +165,20 @@ struct rec_engine {
     double last_train_mono;
     pthread_mutex_t fit_mu;             /* one fit at a time */
 };
+
+static inline int rec_item_live(const struct rec_engine *e, int32_t i)
+{
+    return (int)((e->item_live[i >> 6] >> (i & 63)) & 1u);
+}
+
+static inline void rec_item_set_live(struct rec_engine *e, int32_t i, int live)
+{
+    uint64_t bit = (uint64_t)1 << (i & 63);
+    if (live)
+        e->item_live[i >> 6] |= bit;
+    else
+        e->item_live[i >> 6] &= ~bit;
+}
 
 /* engine.c */
 /* Strength of a history entry for fitting and fold-in: its summed weight, decayed by its age

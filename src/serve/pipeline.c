@@ -170,7 +170,7 @@ static int retrieve(struct run *r, int m)
     for (int k = 0; !rc && k < e->n_arrivals && k < r->c->fresh_candidates * 4 &&
                     r->n < m + r->c->fresh_candidates; k++) {
         int32_t i = e->arrivals[(e->arrivals_head - 1 - k + REC_ARRIVALS) % REC_ARRIVALS];
-        int skip = !e->items[i].live;
+        int skip = !rec_item_live(e, i);
         for (int j = 0; !skip && j < rq->n_exclude; j++)
             skip = block[j] == i;
         for (int j = 0; !skip && j < r->n; j++)
@@ -346,7 +346,7 @@ static int admissible(struct run *r, int32_t i, double *mult)
     const struct user_prefs *p = r->us ? r->us->prefs : NULL;
     const struct item_meta *m = meta_of(e, i);
     *mult = 1.0;
-    if (!e->items[i].live)
+    if (!rec_item_live(e, i))
         return 0;
     for (int k = 0; k < r->n_block; k++)
         if (r->block[k] == i)

@@ -43,7 +43,7 @@ struct scratch {
     int32_t n_items;
     struct rec_scratch *ws;       /* from e->scratch; slots of items < n_items */
     struct rec_item_slot *slot;   /* ws->slot */
-    const struct item *items;     /* e->items: deleted items are tested inline, not copied */
+    const struct rec_engine *e;   /* deleted items are tested inline (rec_item_live), not copied */
     struct rec_topk_entry *lists[3];  /* list_cap entries: room for rec_topk's buffering */
     int list_cap;
     int n_list[3];
@@ -67,7 +67,7 @@ static int scratch_init(struct rec_engine *e, struct scratch *s, int m)
 {
     memset(s, 0, sizeof *s);
     s->n_items = e->item_ids.n_names;
-    s->items = e->items;
+    s->e = e;
     s->list_cap = LIST_SLACK * m;
     for (int k = 0; k < 3; k++)
         s->lists[k] = malloc((size_t)s->list_cap * sizeof *s->lists[k]);
@@ -86,7 +86,7 @@ static int scratch_init(struct rec_engine *e, struct scratch *s, int m)
 /* Item i (< n_items) may not be recommended: deleted, or blocked by block_items. */
 static inline int is_blocked(const struct scratch *s, int32_t i)
 {
-    return !s->items[i].live || (s->slot[i].mark & REC_SLOT_BLOCKED);
+    return !rec_item_live(s->e, i) || (s->slot[i].mark & REC_SLOT_BLOCKED);
 }
 
 /* Marks the request's exclusions and the history items that may not come back: a few entries
@@ -117,7 +117,7 @@ static int popular_list(const struct rec_engine *e, const struct scratch *s, int
     int got = 0;
     for (int32_t r = 0; r < top->n && got < m; r++) {
         int32_t i = top->item[r];
-        if (i < n_items && (s ? !is_blocked(s, i) : e->items[i].live))
+        if (i < n_items && (s ? !is_blocked(s, i) : rec_item_live(e, i)))
             out[got++] = (struct rec_topk_entry){top->key[r], i};
     }
     if (got == m || rec_pop_top_complete(top))
@@ -125,7 +125,7 @@ static int popular_list(const struct rec_engine *e, const struct scratch *s, int
     struct rec_topk t;
     rec_topk_init(&t, out, m);
     for (int32_t i = 0; i < n_items; i++) {
-        if (s ? is_blocked(s, i) : !e->items[i].live)
+        if (s ? is_blocked(s, i) : !rec_item_live(e, i))
             continue;
         double key = rec_pop_key(&e->pop, i);
         if (key > -INFINITY)
@@ -269,7 +269,7 @@ static int blend_scores(const struct rec_engine *e, int32_t u, const struct user
 static int ann_skip(const void *ctx, int32_t i)
 {
     const struct scratch *s = ctx;
-    return !s->items[i].live || (s->slot[i].mark & (REC_SLOT_BLOCKED | REC_SLOT_ANN_SKIP));
+    return !rec_item_live(s->e, i) || (s->slot[i].mark & (REC_SLOT_BLOCKED | REC_SLOT_ANN_SKIP));
 }
 
 /* Leaves item i out of the index search (ann_skip), once per request. */
@@ -758,7 +758,7 @@ struct similar_visit {
 static void similar_push(void *ctx, int32_t j, float sim)
 {
     struct similar_visit *v = ctx;
-    if (j != v->self && j < v->e->item_ids.n_names && v->e->items[j].live)
+    if (j != v->self && j < v->e->item_ids.n_names && rec_item_live(v->e, j))
         rec_topk_push(v->t, sim, j);
 }
 
@@ -776,14 +776,14 @@ static void similar_by_factors(const struct rec_engine *e, int32_t self, const f
     float nx = sqrtf(rec_linalg_dot(x, x, k));
     int32_t n_model = rec_als_n_items(e->als);
     for (int32_t j = 0; j < n_model; j++) {
-        const float *yj = j != self && e->items[j].live ? rec_cold_item_vec(e, j) : NULL;
+        const float *yj = j != self && rec_item_live(e, j) ? rec_cold_item_vec(e, j) : NULL;
         if (yj)
             rec_topk_push(t, cosine(x, nx, yj, k), j);
     }
     const struct cold_set *c = &e->cold;
     for (int32_t s = 0; s < c->n; s++) {
         int32_t j = c->item[s];
-        if (j >= n_model && j != self && e->items[j].live)
+        if (j >= n_model && j != self && rec_item_live(e, j))
             rec_topk_push(t, cosine(x, nx, c->x + (size_t)s * k, k), j);
     }
 }
@@ -820,7 +820,7 @@ static int merge_cold(const struct rec_engine *e, int32_t self, const float *x, 
         int listed = 0;
         for (int r = 0; r < n_listed && !listed; r++)
             listed = listed_slot[r] == s;
-        if (j == self || !e->items[j].live || listed || !(c->norm > 0) || !(nx > 0))
+        if (j == self || !rec_item_live(e, j) || listed || !(c->norm > 0) || !(nx > 0))
             continue;
         /* every cold row has norm c->norm: one dot per item */
         float cs = rec_linalg_dot(x, c->x + (size_t)s * k, k) / (nx * c->norm);
@@ -865,7 +865,7 @@ int rec_engine_similar(struct rec_engine *e, const char *item, int n, struct rec
     }
     pthread_rwlock_rdlock(&e->lock);
     int32_t i = rec_idmap_get(&e->item_ids, item);
-    if (i < 0 || !e->items[i].live) {
+    if (i < 0 || !rec_item_live(e, i)) {
         pthread_rwlock_unlock(&e->lock);
         free(top);
         free(fac);
