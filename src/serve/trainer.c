@@ -141,8 +141,9 @@ static int64_t meta_get_i64(struct rec_store *s, const char *key)
     return x;
 }
 
-/* Deletes the snapshots (als-NNNNNN.bin) of versions below keep_from, and stale temporary files. */
-static void remove_old_snapshots(const char *dir, int64_t keep_from)
+/* Deletes the snapshots (als-NNNNNN.bin) of versions outside [keep_from, keep_to], and stale
+ * temporary files. */
+static void remove_snapshots_outside(const char *dir, int64_t keep_from, int64_t keep_to)
 {
     DIR *d = opendir(dir);
     if (!d)
@@ -151,7 +152,7 @@ static void remove_old_snapshots(const char *dir, int64_t keep_from)
     for (struct dirent *de; (de = readdir(d)) != NULL;) {
         long long v;
         char tail[8]; /* "bin", or "bin.tmp" for a write a crash interrupted */
-        if (sscanf(de->d_name, "als-%lld.%7s", &v, tail) == 2 && v < keep_from &&
+        if (sscanf(de->d_name, "als-%lld.%7s", &v, tail) == 2 && (v < keep_from || v > keep_to) &&
             (strcmp(tail, "bin") == 0 || strcmp(tail, "bin.tmp") == 0)) {
             snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
             unlink(path);
@@ -207,10 +208,11 @@ static void save_snapshot(struct rec_engine *e, const struct rec_als *m, char **
     /* keep this snapshot and the previous one (a manual rollback); after a user's erasure,
      * once a snapshot trained without them exists, only this one: the others hold their id and
      * factors. Whatever else is in the directory (left by a crash between a rename and this
-     * cleanup) goes too. */
+     * cleanup) goes too: a later version's file was never recorded, and this run's number
+     * replaced it. */
     int64_t keep_from = erasures > e->erasures_snapshotted ? version : version - 1;
     e->erasures_snapshotted = erasures > e->erasures_snapshotted ? erasures : e->erasures_snapshotted;
-    remove_old_snapshots(e->p.model_dir, keep_from);
+    remove_snapshots_outside(e->p.model_dir, keep_from, version);
 }
 
 /* What a run takes from memory under the read lock. */
@@ -429,6 +431,10 @@ int rec_engine_load_snapshot(struct rec_engine *e)
     if (last_version > e->model.version)
         e->model.version = last_version;
     pthread_rwlock_unlock(&e->lock);
+    /* a kill between a snapshot's rename and its recording (or its predecessors' removal) left
+     * files no run will load: newer than the recorded one, or older than the one kept with it */
+    if (e->p.model_dir && last_version > 0)
+        remove_snapshots_outside(e->p.model_dir, last_version - 1, last_version);
     FILE *f = fopen(path, "rb");
     if (!f) {
         rec_warn("engine: model snapshot %s is missing; will retrain", path);
