@@ -6,7 +6,7 @@ PORT    ?= 8080
 DATA    ?= ./recd-data
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= events_json api_batch ndjson csv_import movielens_import config_file experiments \
-                rules jsonpos fm_snapshot als_snapshot model_snapshot prefs
+                rules jsonpos fm_snapshot als_snapshot model_snapshot prefs cold_file
 
 .PHONY: all deps build run test bench clean test-asan test-tsan fuzz
 

@@ -1,5 +1,5 @@
 /* gen_seeds.c: writes the binary seeds of the model-file targets (fm_snapshot, als_snapshot,
- * model_snapshot) into CORPUS_DIR/<target>/, made by recd's own save functions from tiny
+ * model_snapshot, cold_file) into CORPUS_DIR/<target>/, made by recd's own save functions from tiny
  * synthetic models, so they follow the current formats. Run it again after a format change:
  *
  *     build/fuzz/fuzz_gen_seeds fuzz/corpus
@@ -17,6 +17,7 @@
 #include "model/csr.h"
 #include "model/model.h"
 #include "rank/fm.h"
+#include "serve/cold_file.h"
 
 static const char *root;
 
@@ -185,6 +186,33 @@ static void model_seeds(const struct rec_csr *ui, const struct rec_csr *iu)
     }
 }
 
+/* A cold set of three items, the second without factors, and an empty one. */
+static void cold_seeds(void)
+{
+    enum { N = 3, K = 4 };
+    char *ids[N] = {"item-a", "item-b", "i\xc3\xa9-c"};
+    uint8_t hash[N * REC_COLD_DOC_HASH], has[N] = {1, 0, 1};
+    float x[N * K] = {0.5f, -0.25f, 1.0f, 0.0f, 0, 0, 0, 0, -1.5f, 2.0f, 0.125f, -0.0f};
+    for (size_t i = 0; i < sizeof hash; i++)
+        hash[i] = (uint8_t)(i * 7 + 1);
+    struct rec_cold_file sets[2] = {
+        {.version = 3, .tag = 0x0102030405060708ull, .k = K, .norm = 1.25f, .n = N, .id = ids,
+         .doc_hash = hash, .has_x = has, .x = x},
+        {.version = 1, .tag = 9, .k = 8, .norm = 0, .n = 0},
+    };
+    const char *stems[2] = {"n3-k4", "n0-k8"};
+    for (int s = 0; s < 2; s++) {
+        FILE *f = tmpfile();
+        if (!f || rec_cold_file_write(&sets[s], f) != 0)
+            exit(1);
+        size_t n;
+        unsigned char *p = slurp(f, &n);
+        fclose(f);
+        put_family("cold_file", stems[s], p, n, 0);
+        free(p);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -198,6 +226,7 @@ int main(int argc, char **argv)
     fm_seeds();
     als_seeds(&ui);
     model_seeds(&ui, &iu);
+    cold_seeds();
     rec_csr_free(&ui);
     rec_csr_free(&iu);
     return 0;

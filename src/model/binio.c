@@ -1,6 +1,7 @@
 /* binio.c: little-endian, FNV-1a-checksummed binary files; see binio.h. */
 #include "model/binio.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -320,4 +321,16 @@ int rec_binr_finish(struct rec_binr *r)
     if (rec_binr_u64(r) != want)
         rec_binr_fail(r, REC_EFORMAT);
     return r->rc;
+}
+
+int rec_binio_file_tag(FILE *f, uint64_t *tag)
+{
+    unsigned char b[8];
+    *tag = 0;
+    if (fseek(f, -8, SEEK_END) != 0)
+        return errno == EINVAL ? REC_EFORMAT : REC_EIO;
+    if (fread(b, 1, sizeof b, f) != sizeof b)
+        return ferror(f) ? REC_EIO : REC_EFORMAT;
+    *tag = get_le(b, 8);
+    return REC_OK;
 }

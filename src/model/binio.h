@@ -97,4 +97,9 @@ int rec_binr_str(struct rec_binr *r, char *buf, size_t min, size_t max, size_t *
  * left just behind it (trailing data is not the loader's business). Returns r->rc. */
 int rec_binr_finish(struct rec_binr *r);
 
+/* The u64 f ends with, little-endian: for a binio file, its checksum, which names its content;
+ * a file saved next to it (serve/cold_file.h) records it to prove what it belongs to. Moves f's
+ * position. Returns 0, REC_EFORMAT (shorter than 8 bytes) or REC_EIO. */
+int rec_binio_file_tag(FILE *f, uint64_t *tag);
+
 #endif

@@ -11,6 +11,7 @@
 #include "model/knn.h"
 #include "model/model.h"
 #include "model/popularity.h"
+#include "serve/cold_file.h"
 #include "serve/engine.h"
 #include "serve/meta.h"
 #include "serve/scratch.h"
@@ -94,6 +95,16 @@ struct rec_cold_fit {
     int32_t n_items;                    /* items of the fit (= iALS items) */
     uint8_t *has_hist;                  /* n_items: the iALS row is trained (history, nonzero) */
     struct cold_set cold;               /* cold factors of fitted items without history */
+    int cold_done;                      /* every item with a doc and no trained row was decided:
+                                         * it has factors in cold, or nothing alike with history */
+    int32_t n_reused, n_computed;       /* of those: from a saved cold set / searched anew */
+};
+
+/* A saved cold set (serve/cold_file.h) lined up with the items of a fit. */
+struct rec_cold_reuse {
+    const struct rec_cold_file *file;
+    const int32_t *entry;               /* per item of the fit: the file's entry for it when its
+                                         * doc hash matches the item's doc, else -1 */
 };
 
 #define REC_ARRIVALS 256                /* new arrivals remembered for the fresh source */
@@ -200,7 +211,18 @@ int rec_engine_fit_sources(const struct rec_engine_params *p, const struct rec_c
  * arrays may be NULL. A failed part is left NULL and logged: this never fails training. */
 void rec_cold_fit(const struct rec_csr *ui, const char *const *item_docs,
                   const char *const *user_docs, const struct rec_als *m, int threads,
-                  struct rec_cold_fit *out);
+                  const struct rec_cold_reuse *reuse, struct rec_cold_fit *out);
+/* The cold set of fit f as a file (serve/cold_file.h) into *out (caller frees with
+ * rec_cold_file_free): one entry per item with a doc (docs, as the fit saw them) and no trained
+ * row, named by names[i]. Returns 0, REC_ENOTFOUND (f did not decide every cold item: save
+ * nothing) or REC_ENOMEM. */
+int rec_cold_fit_export(const struct rec_cold_fit *f, const char *const *docs,
+                        const char *const *names, struct rec_cold_file *out);
+/* Lines the saved cold set cf up with the engine's items by id: *entry (n_items, malloc'd, the
+ * caller frees) as struct rec_cold_reuse wants it, docs being the items' current docs. Lock held
+ * (the id map is read). Returns 0 or REC_ENOMEM. */
+int rec_cold_reuse_map(const struct rec_engine *e, const struct rec_cold_file *cf,
+                       const char *const *docs, int32_t n_items, int32_t **entry);
 void rec_cold_fit_free(struct rec_cold_fit *f);
 /* Swaps f in (taking its contents; f is left empty); lock held for write. */
 void rec_cold_publish(struct rec_engine *e, struct rec_cold_fit *f);

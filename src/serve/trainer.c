@@ -7,6 +7,9 @@
  * Requests keep being served from the old model until the swap, which takes milliseconds.
  * On a large catalog the approximate index of the new item rows is built after the swap
  * (build_ann); until it is installed, requests score every item.
+ *
+ * Files: the snapshot (als-NNNNNN.bin) and the run's cold set (cold-NNNNNN.bin, same number,
+ * serve/cold_file.h) live and die together; a restart loads both (rec_engine_load_snapshot).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -22,6 +25,8 @@
 #include "core/err.h"
 #include "core/file.h"
 #include "core/log.h"
+#include "model/binio.h"
+#include "serve/cold_file.h"
 #include "serve/engine_impl.h"
 #include "store/store.h"
 
@@ -141,8 +146,18 @@ static int64_t meta_get_i64(struct rec_store *s, const char *key)
     return x;
 }
 
-/* Deletes the snapshots (als-NNNNNN.bin) of versions outside [keep_from, keep_to], and stale
- * temporary files. */
+/* The file of kind "als" (the snapshot) or "cold" (its saved cold set, serve/cold_file.h) of
+ * version in the model directory, into buf. */
+static void model_path(const struct rec_engine *e, const char *kind, int64_t version, char *buf,
+                       size_t len)
+{
+    snprintf(buf, len, "%s/%s-%06" PRId64 ".bin", e->p.model_dir, kind, version);
+}
+
+/* Deletes the snapshots (als-NNNNNN.bin) and their cold sets (cold-NNNNNN.bin) of versions
+ * outside [keep_from, keep_to], and every stale temporary file of either: callers are the one
+ * writer (fit_mu held) or the start, so no write is under way. (A kill while a recorded
+ * snapshot's cold set was written leaves cold-NNNNNN.bin.tmp of a kept version.) */
 static void remove_snapshots_outside(const char *dir, int64_t keep_from, int64_t keep_to)
 {
     DIR *d = opendir(dir);
@@ -152,8 +167,10 @@ static void remove_snapshots_outside(const char *dir, int64_t keep_from, int64_t
     for (struct dirent *de; (de = readdir(d)) != NULL;) {
         long long v;
         char tail[8]; /* "bin", or "bin.tmp" for a write a crash interrupted */
-        if (sscanf(de->d_name, "als-%lld.%7s", &v, tail) == 2 && (v < keep_from || v > keep_to) &&
-            (strcmp(tail, "bin") == 0 || strcmp(tail, "bin.tmp") == 0)) {
+        int named = sscanf(de->d_name, "als-%lld.%7s", &v, tail) == 2 ||
+                    sscanf(de->d_name, "cold-%lld.%7s", &v, tail) == 2;
+        if (named && (strcmp(tail, "bin.tmp") == 0 ||
+                      (strcmp(tail, "bin") == 0 && (v < keep_from || v > keep_to)))) {
             snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
             unlink(path);
         }
@@ -172,18 +189,43 @@ static int write_snapshot(void *ctx, FILE *f)
     return rec_als_save(sf->m, f, sf->user_names, sf->item_names);
 }
 
+/* Saves the run's cold set (cold may be NULL: none) next to the recorded snapshot at
+ * snap_path, tagged with the snapshot's checksum so that no other snapshot takes it. */
+static void save_cold_set(struct rec_engine *e, const char *snap_path, int64_t version,
+                          struct rec_cold_file *cold)
+{
+    if (!cold)
+        return; /* a restart searches every cold item, as before */
+    char path[4096];
+    model_path(e, "cold", version, path, sizeof path);
+    FILE *f = fopen(snap_path, "rb");
+    int rc = f ? rec_binio_file_tag(f, &cold->tag) : REC_EIO;
+    if (f)
+        fclose(f);
+    cold->version = (uint64_t)version;
+    if (!rc)
+        rc = rec_cold_file_save(path, cold);
+    if (rc)
+        rec_warn("engine: cold set %s not saved (%s); a restart will search it again", path,
+                 rc == REC_EIO ? strerror(errno) : rec_strerror(rc));
+}
+
 /* Writes the snapshot durably (core/file's replace: temporary file, fsync, rename, directory
- * fsync); then records it in the store. */
+ * fsync); then records it in the store, then saves the run's cold set next to it. */
 static void save_snapshot(struct rec_engine *e, const struct rec_als *m, char **user_names,
                           char **item_names, int64_t version, int64_t trained_seq,
                           int64_t trained_events, double duration_s, int64_t trained_at,
-                          int64_t erasures)
+                          int64_t erasures, struct rec_cold_file *cold)
 {
     if (!e->p.model_dir || !e->store)
         return;
     mkdir(e->p.model_dir, 0755);
     char path[4096];
-    snprintf(path, sizeof path, "%s/als-%06" PRId64 ".bin", e->p.model_dir, version);
+    /* a cold set of this number left by a run that was never recorded is not this snapshot's:
+     * gone before the snapshot exists (its tag would refuse it anyway) */
+    model_path(e, "cold", version, path, sizeof path);
+    unlink(path);
+    model_path(e, "als", version, path, sizeof path);
     struct snapshot_file sf = {m, (const char *const *)user_names, (const char *const *)item_names};
     int rc = rec_file_replace(path, write_snapshot, &sf, NULL);
     if (rc) {
@@ -205,9 +247,11 @@ static void save_snapshot(struct rec_engine *e, const struct rec_als *m, char **
         rec_warn("engine: snapshot %s written but not recorded; the previous one stays in use", path);
         return;
     }
+    save_cold_set(e, path, version, cold);
     /* keep this snapshot and the previous one (a manual rollback); after a user's erasure,
      * once a snapshot trained without them exists, only this one: the others hold their id and
-     * factors. Whatever else is in the directory (left by a crash between a rename and this
+     * factors (their cold sets go with them: item ids and factors only, but of no use alone).
+     * Whatever else is in the directory (left by a crash between a rename and this
      * cleanup) goes too: a later version's file was never recorded, and this run's number
      * replaced it. */
     int64_t keep_from = erasures > e->erasures_snapshotted ? version : version - 1;
@@ -325,9 +369,16 @@ int rec_engine_train_now(struct rec_engine *e)
     }
     struct rec_cold_fit cold;
     memset(&cold, 0, sizeof cold);
+    struct rec_cold_file cold_file;
+    memset(&cold_file, 0, sizeof cold_file);
+    int cold_saving = 0; /* cold_file holds this run's cold set, to save with the snapshot */
     if (!rc)
         rec_cold_fit(&ui, (const char *const *)dc.item_docs, (const char *const *)dc.user_docs, m,
-                     e->p.als.threads, &cold);
+                     e->p.als.threads, NULL, &cold);
+    /* before the publish takes the cold set; only when a snapshot is saved (item_names) */
+    if (!rc && item_names)
+        cold_saving = rec_cold_fit_export(&cold, (const char *const *)dc.item_docs,
+                                          (const char *const *)item_names, &cold_file) == 0;
     rec_csr_free(&ui);
     dur = rec_mono_s() - t0;
 
@@ -354,12 +405,13 @@ int rec_engine_train_now(struct rec_engine *e)
                      n_users, n_items, dur);
             build_ann(e); /* before the snapshot: a large catalog is served exactly meanwhile */
             save_snapshot(e, m, user_names, item_names, version, trained_seq, trained_events,
-                          dur, now, erasures);
+                          dur, now, erasures, cold_saving ? &cold_file : NULL);
         }
     } else if (rc != REC_EMODEL) {
         rec_error("engine: training failed: %s", rec_strerror(rc));
     }
     rec_cold_fit_free(&cold);
+    rec_cold_file_free(&cold_file);
     data_copy_free(&dc);
     free_names(user_names, n_users);
     free_names(item_names, n_items);
@@ -374,24 +426,69 @@ int rec_engine_train_now(struct rec_engine *e)
     return rc;
 }
 
+/* The saved cold set of the loaded snapshot (version, file tag; tag NULL: unknown), lined up
+ * with dc's items into *reuse (*file and *entry are then the caller's to free). Returns whether
+ * it can be used; when not, says why: the refit then searches every cold item, as before. */
+static int load_cold_set(struct rec_engine *e, int64_t version, const uint64_t *tag, int k,
+                         const struct data_copy *dc, struct rec_cold_file *file, int32_t **entry,
+                         struct rec_cold_reuse *reuse)
+{
+    char path[4096];
+    model_path(e, "cold", version, path, sizeof path);
+    int rc = tag ? rec_cold_file_load(path, (uint64_t)version, *tag, k, file) : REC_ENOTFOUND;
+    if (!rc) {
+        pthread_rwlock_rdlock(&e->lock); /* the id map; a hash per saved item, once at start */
+        rc = rec_cold_reuse_map(e, file, (const char *const *)dc->item_docs, dc->n_items, entry);
+        pthread_rwlock_unlock(&e->lock);
+    }
+    if (rc) {
+        const char *why = rc == REC_ENOTFOUND   ? "missing"
+                          : rc == REC_EFORMAT   ? "damaged"
+                          : rc == REC_ECONFLICT ? "of another snapshot"
+                                                : rec_strerror(rc);
+        rec_warn("engine: saved cold set %s not used (%s); searching the neighbours of every "
+                 "cold item", path, why);
+        rec_cold_file_free(file);
+        free(*entry);
+        *entry = NULL;
+        return 0;
+    }
+    *reuse = (struct rec_cold_reuse){file, *entry};
+    return 1;
+}
+
 /* After a snapshot load: content, attrs, cold factors and the blended sources, from memory
- * against the loaded model
- * (a snapshot holds iALS only). Failures leave them out: requests never depend on them. */
-static void refit_side_models(struct rec_engine *e)
+ * against the loaded model (a snapshot holds iALS only). The cold factors of items whose doc
+ * is the one the snapshot's training saw come from its saved cold set (tag: the snapshot
+ * file's, NULL when unknown); only the others are searched. Failures leave them out: requests
+ * never depend on them. */
+static void refit_side_models(struct rec_engine *e, const uint64_t *tag)
 {
     pthread_mutex_lock(&e->fit_mu); /* e->als changes only under fit_mu */
     struct data_copy dc;
     pthread_rwlock_rdlock(&e->lock);
     const struct rec_als *als = e->als;
+    int64_t version = e->model.version;
     int rc = copy_data(e, &dc);
     pthread_rwlock_unlock(&e->lock);
     struct rec_csr ui = {0};
     if (!rc && als)
         rc = rec_csr_from_triplets(&ui, dc.n_users, dc.n_items, dc.t, dc.n_t);
     if (!rc && als) {
+        struct rec_cold_file saved;
+        memset(&saved, 0, sizeof saved);
+        int32_t *entry = NULL;
+        struct rec_cold_reuse reuse;
+        int use = e->p.model_dir && load_cold_set(e, version, tag, rec_als_factors(als), &dc,
+                                                  &saved, &entry, &reuse);
         struct rec_cold_fit cold;
         rec_cold_fit(&ui, (const char *const *)dc.item_docs, (const char *const *)dc.user_docs,
-                     als, e->p.als.threads, &cold);
+                     als, e->p.als.threads, use ? &reuse : NULL, &cold);
+        if (use)
+            rec_info("engine: saved cold set of snapshot v%" PRId64 " used: %d cold items reused, "
+                     "%d searched", version, (int)cold.n_reused, (int)cold.n_computed);
+        rec_cold_file_free(&saved);
+        free(entry);
         pthread_rwlock_wrlock(&e->lock);
         rec_cold_publish(e, &cold);
         pthread_rwlock_unlock(&e->lock);
@@ -444,6 +541,8 @@ int rec_engine_load_snapshot(struct rec_engine *e)
     struct rec_als *m = NULL, *mapped = NULL;
     char **user_names = NULL, **item_names = NULL;
     int rc = rec_als_load(f, &m, &user_names, &item_names);
+    uint64_t tag = 0; /* names the snapshot's bytes: its saved cold set must carry the same */
+    int tagged = !rc && rec_binio_file_tag(f, &tag) == 0;
     fclose(f);
     if (rc) {
         rec_warn("engine: model snapshot %s is damaged (%s); will retrain", path, rec_strerror(rc));
@@ -505,7 +604,7 @@ int rec_engine_load_snapshot(struct rec_engine *e)
     free_names(user_names, mu);
     free_names(item_names, mi);
     if (!rc) {
-        refit_side_models(e);
+        refit_side_models(e, tagged ? &tag : NULL);
         pthread_mutex_lock(&e->fit_mu);
         build_ann(e);
         pthread_mutex_unlock(&e->fit_mu);

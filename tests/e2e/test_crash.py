@@ -401,7 +401,9 @@ class CrashLoopTest(unittest.TestCase):
         # ---- and the store itself, after a clean stop ----
         self.assertEqual(s.stop(), 0, "SIGTERM must shut down cleanly")
         self.check_store(s.data, sent, acked, unknown, api_counts)
-        junk = [f for f in self.model_files(s) if not re.match(r"als-\d{6}\.bin(\.tmp)?$", f)]
+        # snapshots and their cold sets (cold-NNNNNN.bin, written after the snapshot's recording)
+        junk = [f for f in self.model_files(s)
+                if not re.match(r"(als|cold)-\d{6}\.bin(\.tmp)?$", f)]
         self.assertEqual(junk, [], "unexpected files in models/")
         self.assertLessEqual(sum(f.endswith(".tmp") for f in self.model_files(s)), 1)
         crash_log = log_since(s, 0)
@@ -416,9 +418,13 @@ class CrashLoopTest(unittest.TestCase):
         # a kill -9 after a snapshot's rename but before the old one was unlinked used to leak
         # that file for good; every save now sweeps the directory. Expected: the served
         # snapshot and the previous one, plus at most one .tmp of an interrupted write.
-        bins = [f for f in self.model_files(s) if f.endswith(".bin")]
+        bins = [f for f in self.model_files(s) if re.match(r"als-\d{6}\.bin$", f)]
         if len(bins) > 2:
             bugs.append("old snapshots pile up after crashes: %s" % self.model_files(s))
+        # a cold set lives only as long as its snapshot (a kill may leave one without it)
+        colds = [f for f in self.model_files(s) if re.match(r"cold-\d{6}\.bin$", f)]
+        if any(f.replace("cold-", "als-") not in bins for f in colds):
+            bugs.append("cold sets outlive their snapshots: %s" % self.model_files(s))
         # the six als.* keys are one transaction: a kill can no longer leave the new snapshot
         # recorded under the previous one's version, trained_events, trained_at and trained_seq
         if torn or odd:
@@ -766,7 +772,8 @@ class SnapshotBookkeepingTest(unittest.TestCase):
             for th in threads:
                 th.join(30)
             recorded = snapshot_version(db_meta(s.data)["als.path"])
-            planted = ["als-%06d.bin" % (recorded + 7), "als-%06d.bin.tmp" % (recorded + 8)]
+            planted = ["als-%06d.bin" % (recorded + 7), "als-%06d.bin.tmp" % (recorded + 8),
+                       "cold-%06d.bin" % (recorded + 7), "cold-%06d.bin.tmp" % recorded]
             if recorded > 2:
                 planted.append("als-%06d.bin" % (recorded - 2))
             for name in planted:
@@ -798,6 +805,9 @@ class SnapshotBookkeepingTest(unittest.TestCase):
             bugs.append("files of unrecorded or superseded versions kept at start: %s" % left)
         if sum(bool(re.match(r"als-\d{6}\.bin$", f)) for f in files) > 2:
             bugs.append("snapshots leaked: %s; the last start's log:\n%s" % (files, last_log))
+        if any(re.match(r"cold-\d{6}\.bin$", f) and f.replace("cold-", "als-") not in files
+               for f in files):
+            bugs.append("cold sets outlive their snapshots: %s" % files)
         self.assertEqual(bugs, [])
 
 
