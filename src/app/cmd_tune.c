@@ -39,15 +39,48 @@
 struct objective_ctx {
     const struct rec_model_type *type;
     const struct rec_eval_split *valid; /* N_CARVES of them */
+    const struct rec_blend *prev;       /* N_CARVES: the models tuned before, fitted on each carve,
+                                         * when judged in the blend (--tune-in-blend), else NULL */
     int k, threads;
     char *err;
     size_t errlen;
 };
 
+/* The candidate's score as a blend member: fitted on each carve and added to the models tuned
+ * before it, the weights learned on the carves as learn_blend does; the mean NDCG reached. A
+ * source that is good alone can add nothing to iALS, and one that adds most can be poor alone
+ * (seqknn: peaked neighbour lists, sim_pow 4, lose alone and gain in the blend). */
+static int objective_in_blend(struct objective_ctx *o, const double *p, double *score)
+{
+    struct rec_blend per[N_CARVES];
+    int rc = 0, v = 0;
+    for (; v < N_CARVES && !rc; v++) {
+        per[v] = o->prev[v];
+        if (per[v].n >= REC_BLEND_MAX)
+            return rec_errf(o->err, o->errlen, REC_EINVAL, "at most %d blended models", REC_BLEND_MAX);
+        struct rec_train_input in;
+        rec_eval_train_input(&o->valid[v], o->threads, &in);
+        int s = per[v].n++;
+        per[v].type[s] = o->type;
+        memcpy(per[v].params[s], p, sizeof per[v].params[s]);
+        per[v].model[s] = NULL;
+        per[v].weight[s] = 0;
+        rc = o->type->fit(&in, p, &per[v].model[s], o->err, o->errlen);
+    }
+    if (!rc)
+        rc = rec_blend_learn_carves(per, o->valid, N_CARVES, o->k, o->threads, score);
+    for (int j = 0; j < v; j++) /* only the candidate is ours: prev owns the others */
+        if (per[j].model[per[j].n - 1])
+            o->type->destroy(per[j].model[per[j].n - 1]);
+    return rc;
+}
+
 static int objective(void *vctx, const double *params, double *score)
 {
     struct objective_ctx *o = vctx;
     *score = 0;
+    if (o->prev)
+        return objective_in_blend(o, params, score);
     /* each carve also fits from another initialization (a type's "seed" parameter), so the
      * average is over the seed's noise too (iALS on ML-100K: 0.4906-0.4933 NDCG@10 by seed) */
     int seed_at = rec_model_param_index(o->type, "seed");
@@ -240,7 +273,23 @@ static int tune_all(struct rec_config *c, const char *path, json_t *report, char
         if (models[mi].kind != REC_EVAL_TYPE)
             continue;
         const struct rec_model_type *t = models[mi].type;
-        struct objective_ctx o = {t, valid, k, c->train_threads, err, errlen};
+        struct objective_ctx o = {t, valid, NULL, k, c->train_threads, err, errlen};
+        struct rec_blend prev[N_CARVES];
+        int n_prev = 0;
+        for (; c->tune_in_blend && b.n > 0 && n_prev < N_CARVES && !rc; n_prev++) {
+            struct rec_train_input in;
+            rec_eval_train_input(&valid[n_prev], c->train_threads, &in);
+            prev[n_prev] = b;
+            if ((rc = rec_blend_fit(&prev[n_prev], &in, err, errlen)))
+                break; /* rec_blend_fit cleared what it had fitted */
+        }
+        if (rc) {
+            for (int v = 0; v < n_prev; v++)
+                rec_blend_clear(&prev[v]);
+            break;
+        }
+        if (n_prev == N_CARVES)
+            o.prev = prev;
         struct rec_tune_result res;
         struct rec_progress pr;
         rec_progress_start(&pr, t->name, c->trials * 2);
@@ -248,13 +297,15 @@ static int tune_all(struct rec_config *c, const char *path, json_t *report, char
         rc = rec_tune_run(t, models[mi].params, rec_tune_space_find(t->name) ? c->trials : 1,
                           (uint64_t)c->seed, c->time_limit, objective, &o, &res, on_progress, &pr);
         rec_progress_finish(&pr);
+        for (int v = 0; v < n_prev; v++)
+            rec_blend_clear(&prev[v]);
         if (rc)
             break;
         double secs = rec_mono_s() - t0;
         char best[512];
         rec_model_params_format(t, res.best, best, sizeof best);
-        printf("%-8s %3d trials in %6.1f s: best validation NDCG@%d %.4f with %s\n", t->name,
-               res.n_trials, secs, k, res.best_score, best);
+        printf("%-8s %3d trials in %6.1f s: best validation NDCG@%d %.4f%s with %s\n", t->name,
+               res.n_trials, secs, k, res.best_score, o.prev ? " (in the blend)" : "", best);
         for (int j = 0; j < res.n_trials; j++) {
             json_array_append_new(trials, trial_json(t, &res.trials[j]));
             char ps[512];

@@ -108,6 +108,7 @@ static const struct opt opts[] = {
     {"params-" t, OPT_STR, OFF(model_params) + (j) * sizeof(char *), "", MODEL_CMDS, t " hyperparameters, name=value,... (recd eval --help-models lists them)"},
     PARAMS_OPT(0, "als") PARAMS_OPT(1, "bpr") PARAMS_OPT(2, "ease") PARAMS_OPT(3, "itemknn")
     PARAMS_OPT(4, "content") PARAMS_OPT(5, "attrs") PARAMS_OPT(6, "pop")
+    PARAMS_OPT(7, "seqknn")
 #undef PARAMS_OPT
 
     {"format", OPT_STR, OFF(format), "auto", REC_CMD_IMPORT, "auto, ml100k, ml1m, csv or jsonl"},
@@ -137,6 +138,7 @@ static const struct opt opts[] = {
     {"html", OPT_STR, OFF(html), NULL, EVAL_CMDS, "write an HTML report with charts"},
     {"trials", OPT_INT, OFF(trials), "27", REC_CMD_TUNE, "random configurations per model (successive halving keeps the best third each rung)"},
     {"valid-ratio", OPT_DBL, OFF(valid_ratio), "0.8", EVAL_CMDS, "validation split carved from training data (tune, blend weights): share of each user's pairs kept for fitting"},
+    {"tune-in-blend", OPT_INT, OFF(tune_in_blend), "0", REC_CMD_TUNE, "1: each model after the first is tuned for the NDCG of the blend with the models tuned before it, not alone"},
     {"time-limit", OPT_DBL, OFF(time_limit), "0", REC_CMD_TUNE, "seconds of search per model (0: no limit)"},
 
     {"kafka-brokers", OPT_STR, OFF(kafka_brokers), NULL, REC_CMD_SERVE, "Kafka bootstrap servers host:port,...: consume events from --kafka-topic (none: no Kafka)"},

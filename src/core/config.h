@@ -117,6 +117,7 @@ struct rec_config {
     char *html;             /* HTML report */
     int trials;             /* tune: random configurations per model */
     double time_limit;      /* tune: seconds per model, 0 = none */
+    int tune_in_blend;      /* tune: later models judged by the blend's NDCG, not their own */
     double valid_ratio;     /* validation carve: share of training pairs kept for fitting */
     double replay_fraction; /* replay protocol: share of events (by time) that trains */
     int64_t retrain_every;  /* replay protocol: stream events between retrains, 0 = a fifth */
@@ -143,8 +144,8 @@ struct rec_config {
 };
 
 /* Model types with a params-<name> option, in model_params order. */
-#define REC_CONFIG_MODEL_TYPES {"als", "bpr", "ease", "itemknn", "content", "attrs", "pop"}
-#define REC_CONFIG_N_MODEL_TYPES 7
+#define REC_CONFIG_MODEL_TYPES {"als", "bpr", "ease", "itemknn", "content", "attrs", "pop", "seqknn"}
+#define REC_CONFIG_N_MODEL_TYPES 8
 
 /* Fills c with defaults for the options of cmd, then applies the config file, environment and
  * argv[0..argc) flags. Arguments that are not flags are collected, in order, into positional

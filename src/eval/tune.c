@@ -34,6 +34,10 @@ static const struct rec_tune_space spaces[] = {
     {"itemknn", NULL, 0, 5, {{"neighbors", 20, 800, REC_PARAM_LOG_INT}, {"similarity", 0, 2, REC_PARAM_INT},
                           {"shrink", 0, 100, REC_PARAM_LINEAR}, {"asym_alpha", 0, 1, REC_PARAM_LINEAR},
                           {"sim_pow", 0.5, 8, REC_PARAM_LINEAR}}},
+    /* seqknn: window and decay set how local "close in the user's order" is */
+    {"seqknn", NULL, 0, 6, {{"neighbors", 20, 800, REC_PARAM_LOG_INT}, {"window", 2, 100, REC_PARAM_LOG_INT},
+                         {"decay", 0, 1.5, REC_PARAM_LINEAR}, {"shrink", 0, 50, REC_PARAM_LINEAR},
+                         {"asym_alpha", 0.2, 0.8, REC_PARAM_LINEAR}, {"sim_pow", 0.5, 6, REC_PARAM_LINEAR}}},
     {"content", NULL, 0, 4, {{"w_category", 0, 3, REC_PARAM_LINEAR}, {"w_tag", 0, 3, REC_PARAM_LINEAR},
                           {"w_title", 0, 3, REC_PARAM_LINEAR}, {"w_text", 0, 3, REC_PARAM_LINEAR}}},
     {"attrs", NULL, 0, 2, {{"shrink", 1, 1000, REC_PARAM_LOG}, {"weight", 0, 2, REC_PARAM_LINEAR}}},

@@ -202,10 +202,11 @@ struct user *rec_engine_user_at(struct rec_engine *e, int32_t u);
 int rec_engine_ux_reserve(struct rec_engine *e, int32_t n_users, int k);
 /* Re-solves u's factors from its history against the published model (lock held for write). */
 void rec_engine_fold_in(struct rec_engine *e, int32_t u);
-/* sources.c: fits p's extra sources on ui (NULL *out when there are none). Slot 0 of the blend
- * is the live iALS model (no fitted model there; its weight in weight[0]). */
+/* sources.c: fits p's extra sources on ui (NULL *out when there are none); ui_ts, the latest
+ * event time of each ui entry or NULL, is for the sources that need a history's order (seqknn).
+ * Slot 0 of the blend is the live iALS model (no fitted model there; its weight in weight[0]). */
 int rec_engine_fit_sources(const struct rec_engine_params *p, const struct rec_csr *ui,
-                           struct rec_blend **out);
+                           const int64_t *ui_ts, struct rec_blend **out);
 /* coldstart_serve.c. Fits content (item docs) and attrs (user docs) on ui, and cold factors
  * for the items of m without a trained row whose doc matches some item with one. Both doc
  * arrays may be NULL. A failed part is left NULL and logged: this never fails training. */

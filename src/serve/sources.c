@@ -27,8 +27,8 @@ static void als_vector(const struct rec_als_params *a, double *v)
 }
 
 /* Validation-learned weights: iALS is source 0, then the configured sources. */
-static int learn_weights(const struct rec_engine_params *p, const struct rec_csr *ui, float *als_w,
-                         float *w)
+static int learn_weights(const struct rec_engine_params *p, const struct rec_csr *ui,
+                         const int64_t *ui_ts, float *als_w, float *w)
 {
     int64_t n = ui->indptr[ui->n_rows];
     struct rec_interaction *x = malloc((size_t)(n ? n : 1) * sizeof *x);
@@ -40,7 +40,7 @@ static int learn_weights(const struct rec_engine_params *p, const struct rec_csr
     int rc = x && is_test ? 0 : REC_ENOMEM;
     for (int32_t u = 0; u < ui->n_rows && !rc; u++)
         for (int64_t e = ui->indptr[u]; e < ui->indptr[u + 1]; e++)
-            x[e] = (struct rec_interaction){u, ui->indices[e], ui->values[e], 0};
+            x[e] = (struct rec_interaction){u, ui->indices[e], ui->values[e], ui_ts ? ui_ts[e] : 0};
     if (!rc)
         rc = rec_split_random(x, n, REC_EVAL_VALID_RATIO, p->als.seed ^ 0x626c656e64ULL, is_test);
     if (!rc)
@@ -79,7 +79,7 @@ static int learn_weights(const struct rec_engine_params *p, const struct rec_csr
 }
 
 int rec_engine_fit_sources(const struct rec_engine_params *p, const struct rec_csr *ui,
-                           struct rec_blend **out)
+                           const int64_t *ui_ts, struct rec_blend **out)
 {
     *out = NULL;
     if (p->n_sources == 0)
@@ -89,7 +89,7 @@ int rec_engine_fit_sources(const struct rec_engine_params *p, const struct rec_c
         return REC_ENOMEM;
     float als_w = p->als_weight, w[REC_BLEND_MAX] = {0};
     memcpy(w, p->source_weight, (size_t)p->n_sources * sizeof *w);
-    int rc = p->learn_weights ? learn_weights(p, ui, &als_w, w) : 0;
+    int rc = p->learn_weights ? learn_weights(p, ui, ui_ts, &als_w, w) : 0;
     struct rec_csr iu = {0};
     if (!rc)
         rc = rec_csr_transpose(ui, &iu);
@@ -103,7 +103,7 @@ int rec_engine_fit_sources(const struct rec_engine_params *p, const struct rec_c
     }
     char err[256] = "";
     if (!rc) {
-        struct rec_train_input in = {ui, &iu, NULL, NULL, NULL, p->als.threads};
+        struct rec_train_input in = {ui, &iu, ui_ts, NULL, NULL, p->als.threads};
         b->n_items = ui->n_cols;
         for (int s = 1; s < b->n && !rc; s++)
             if (b->weight[s] > 0)

@@ -262,6 +262,8 @@ static void save_snapshot(struct rec_engine *e, const struct rec_als *m, char **
 /* What a run takes from memory under the read lock. */
 struct data_copy {
     struct rec_triplet *t;             /* positive history entries */
+    int64_t *ts;                       /* their latest event times; NULL without blended
+                                        * sources (only those read them: seqknn) */
     int64_t n_t;
     int32_t n_users, n_items;
     char **item_docs, **user_docs;     /* per index, NULL entries allowed; NULL when none */
@@ -271,6 +273,7 @@ struct data_copy {
 static void data_copy_free(struct data_copy *c)
 {
     free(c->t);
+    free(c->ts);
     free_names(c->item_docs, c->n_items);
     free_names(c->user_docs, c->n_users);
     memset(c, 0, sizeof *c);
@@ -284,6 +287,7 @@ static int copy_data(const struct rec_engine *e, struct data_copy *c)
     c->n_items = e->item_ids.n_names;
     c->doc_gen = e->doc_gen;
     int64_t cap = 0;
+    int with_ts = e->p.n_sources > 0;
     for (int32_t u = 0; u < c->n_users; u++) {
         const struct user *us = &e->users[u];
         int64_t latest = rec_engine_user_latest(us);
@@ -293,10 +297,16 @@ static int copy_data(const struct rec_engine *e, struct data_copy *c)
             if (c->n_t == cap) {
                 cap = cap ? cap * 2 : 4096;
                 struct rec_triplet *nt = realloc(c->t, (size_t)cap * sizeof *nt);
-                if (!nt)
+                if (nt)
+                    c->t = nt;
+                int64_t *nts = with_ts ? realloc(c->ts, (size_t)cap * sizeof *nts) : NULL;
+                if (nts)
+                    c->ts = nts;
+                if (!nt || (with_ts && !nts))
                     return REC_ENOMEM;
-                c->t = nt;
             }
+            if (with_ts)
+                c->ts[c->n_t] = us->hist[k].ts;
             c->t[c->n_t++] = (struct rec_triplet){u, us->hist[k].item,
                                                   rec_engine_hist_strength(e, &us->hist[k], latest)};
         }
@@ -316,6 +326,31 @@ static int copy_data(const struct rec_engine *e, struct data_copy *c)
                 return REC_ENOMEM;
     }
     return 0;
+}
+
+/* The latest event time of each entry of ui (built from c's triplets), for the sources that
+ * need the order of a history (seqknn). NULL without copied times (no blended sources) or
+ * without memory: a source that needs them then refuses to fit, and so does the run. */
+static int64_t *ui_times(const struct rec_csr *ui, const struct data_copy *c)
+{
+    if (!c->ts)
+        return NULL;
+    int64_t *ts = calloc((size_t)ui->indptr[ui->n_rows] + 1, sizeof *ts);
+    for (int64_t j = 0; ts && j < c->n_t; j++) {
+        int32_t item = c->t[j].col;
+        int64_t b = ui->indptr[c->t[j].row], lo = 0, hi = ui->indptr[c->t[j].row + 1] - b;
+        int64_t len = hi;
+        while (lo < hi) { /* rows are sorted by item */
+            int64_t mid = (lo + hi) / 2;
+            if (ui->indices[b + mid] < item)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo < len && ui->indices[b + lo] == item && c->ts[j] > ts[b + lo])
+            ts[b + lo] = c->ts[j];
+    }
+    return ts;
 }
 
 int rec_engine_train_now(struct rec_engine *e)
@@ -358,12 +393,13 @@ int rec_engine_train_now(struct rec_engine *e)
         rc = REC_EMODEL; /* nothing to learn from yet */
     if (!rc)
         rc = rec_csr_from_triplets(&ui, n_users, n_items, dc.t, n_t);
+    int64_t *ui_ts = rc ? NULL : ui_times(&ui, &dc);
     free(dc.t);
     dc.t = NULL;
     if (!rc)
         rc = rec_als_fit(&ui, &e->p.als, &m);
     struct rec_blend *blend = NULL;
-    if (!rc && (rc = rec_engine_fit_sources(&e->p, &ui, &blend))) {
+    if (!rc && (rc = rec_engine_fit_sources(&e->p, &ui, ui_ts, &blend))) {
         rec_als_destroy(m);
         m = NULL;
     }
@@ -380,6 +416,7 @@ int rec_engine_train_now(struct rec_engine *e)
         cold_saving = rec_cold_fit_export(&cold, (const char *const *)dc.item_docs,
                                           (const char *const *)item_names, &cold_file) == 0;
     rec_csr_free(&ui);
+    free(ui_ts);
     dur = rec_mono_s() - t0;
 
     if (!rc) {
@@ -496,7 +533,10 @@ static void refit_side_models(struct rec_engine *e, const uint64_t *tag)
         rec_cold_refresh(e, dc.n_items, dc.doc_gen);
         /* the blended sources are not in the snapshot either */
         struct rec_blend *blend = NULL;
-        if (rec_engine_fit_sources(&e->p, &ui, &blend) == 0 && blend) {
+        int64_t *ui_ts = ui_times(&ui, &dc);
+        int frc = rec_engine_fit_sources(&e->p, &ui, ui_ts, &blend);
+        free(ui_ts);
+        if (frc == 0 && blend) {
             pthread_rwlock_wrlock(&e->lock);
             struct rec_blend *old = e->blend;
             e->blend = blend;
