@@ -50,6 +50,7 @@
 #include "core/log.h"
 #include "core/workers.h"
 #include "model/binio.h"
+#include "model/nbr_lists.h"
 
 #define MAX_THREADS 256
 #define CHUNK_ITEMS 16
@@ -75,10 +76,7 @@ static const struct rec_param_spec PARAMS[N_PARAMS] = {
 
 struct itemknn {
     double p[N_PARAMS];
-    int32_t n_items;
-    int64_t *indptr; /* n_items + 1; item i's list is [indptr[i], indptr[i+1]) */
-    int32_t *nbr;    /* neighbours, best first, never i itself */
-    float *sim;      /* their similarities: finite, > 0, non-increasing within a list */
+    struct rec_nbr_lists l;
 };
 
 /* ---- parameters ---------------------------------------------------------------------------- */
@@ -106,9 +104,7 @@ static void knn_free(struct itemknn *m)
 {
     if (!m)
         return;
-    free(m->indptr);
-    free(m->nbr);
-    free(m->sim);
+    rec_nbr_lists_free(&m->l);
     free(m);
 }
 
@@ -317,27 +313,6 @@ static int norms(struct job *jb, const double *p, float **uw_out, double **nl_ou
     return REC_OK;
 }
 
-/* Moves item i's cnt[i + 1] entries from slot i * k to their CSR place and turns cnt into indptr;
- * entries only move towards the front, in item order, so memmove in place is safe. */
-static void compact(struct itemknn *m, int k)
-{
-    int64_t *ip = m->indptr;
-    ip[0] = 0;
-    for (int32_t i = 0; i < m->n_items; i++) {
-        int64_t n = ip[i + 1];
-        memmove(m->nbr + ip[i], m->nbr + (size_t)i * k, (size_t)n * sizeof *m->nbr);
-        memmove(m->sim + ip[i], m->sim + (size_t)i * k, (size_t)n * sizeof *m->sim);
-        ip[i + 1] = ip[i] + n;
-    }
-    size_t nnz = (size_t)ip[m->n_items] + 1;
-    int32_t *nb = realloc(m->nbr, nnz * sizeof *nb);
-    float *sm = realloc(m->sim, nnz * sizeof *sm);
-    if (nb) /* a failed shrink keeps the larger block, which is still valid */
-        m->nbr = nb;
-    if (sm)
-        m->sim = sm;
-}
-
 static int fit(const struct rec_train_input *in, const double *params, struct rec_model **out,
                char *err, size_t errlen)
 {
@@ -366,7 +341,7 @@ static int fit(const struct rec_train_input *in, const double *params, struct re
     if (!m)
         goto out;
     memcpy(m->p, params, sizeof m->p);
-    m->n_items = n_items;
+    m->l.n_items = n_items;
 
     struct job jb = {.ui = in->ui, .iu = in->iu, .shrink = params[P_SHRINK],
                      .pw = params[P_SIM_POW], .kind = (int)params[P_SIMILARITY],
@@ -389,25 +364,25 @@ static int fit(const struct rec_train_input *in, const double *params, struct re
         goto out;
     jb.uw = uw, jb.nl = nl, jb.nr = nr;
     size_t slab = (size_t)n_items * (size_t)k + 1, ni = (size_t)n_items + 1;
-    m->indptr = calloc(ni, sizeof *m->indptr);
-    m->nbr = malloc(slab * sizeof *m->nbr);
-    m->sim = malloc(slab * sizeof *m->sim);
+    m->l.indptr = calloc(ni, sizeof *m->l.indptr);
+    m->l.nbr = malloc(slab * sizeof *m->l.nbr);
+    m->l.sim = malloc(slab * sizeof *m->l.sim);
     acc = calloc((size_t)nthreads * ni, sizeof *acc);
     touched = malloc((size_t)nthreads * ni * sizeof *touched);
     heaps = malloc((size_t)nthreads * ((size_t)k + 1) * sizeof *heaps);
     ws = calloc((size_t)nthreads, sizeof *ws);
-    if (!m->indptr || !m->nbr || !m->sim || !acc || !touched || !heaps || !ws)
+    if (!m->l.indptr || !m->l.nbr || !m->l.sim || !acc || !touched || !heaps || !ws)
         goto out;
-    jb.nbr = m->nbr, jb.sim = m->sim, jb.cnt = m->indptr, jb.ws = ws;
+    jb.nbr = m->l.nbr, jb.sim = m->l.sim, jb.cnt = m->l.indptr, jb.ws = ws;
     for (int t = 0; t < nthreads; t++)
         ws[t] = (struct worker){&jb, acc + (size_t)t * ni, touched + (size_t)t * ni,
                                 heaps + (size_t)t * ((size_t)k + 1)};
     /* items take chunks from one atomic counter: popular items cost far more than rare ones */
     rec_workers_for(nthreads, n_items, CHUNK_ITEMS, fit_items, &jb);
-    compact(m, jb.k);
+    rec_nbr_lists_compact(&m->l, jb.k);
 
     rec_debug("itemknn: fit %d items, %lld neighbour entries, %d threads: %.3f s", (int)n_items,
-              (long long)m->indptr[n_items], nthreads, rec_mono_s() - t0);
+              (long long)m->l.indptr[n_items], nthreads, rec_mono_s() - t0);
     *out = (struct rec_model *)m;
     m = NULL;
     rc = REC_OK;
@@ -428,61 +403,18 @@ out:
 
 /* ---- scoring ------------------------------------------------------------------------------- */
 
-struct hist {
-    int32_t item;
-    float r;
-};
-
-static int hist_cmp(const void *a, const void *b)
-{
-    int32_t x = ((const struct hist *)a)->item, y = ((const struct hist *)b)->item;
-    return (x > y) - (x < y);
-}
-
-/* Repeated items count once: strengths are summed (as rec_csr_from_triplets does for the fit's
- * input), or the item counts 1 when binary. NULL strengths mean 1 each. Returns 0, REC_EINVAL or
- * REC_ENOMEM. */
+/* Repeated items count once: strengths are summed, or the item counts 1 when binary. NULL
+ * strengths mean 1 each. Returns 0, REC_EINVAL or REC_ENOMEM. */
 static int score(const struct rec_model *mm, const struct rec_user_query *q, float *scores)
 {
     const struct itemknn *m = as_knn(mm);
-    if (!m || !q || !scores || q->n < 0 || (q->n > 0 && !q->items))
-        return REC_EINVAL;
-    memset(scores, 0, (size_t)m->n_items * sizeof *scores);
-    struct hist *h = malloc(((size_t)q->n + 1) * sizeof *h);
-    if (!h)
-        return REC_ENOMEM;
-    int binary = m->p[P_BINARY] != 0, nh = 0;
-    for (int e = 0; e < q->n; e++) {
-        float r = strength(q->strengths ? q->strengths[e] : 1.0f, 0);
-        if (q->items[e] >= 0 && q->items[e] < m->n_items && r > 0.0f)
-            h[nh++] = (struct hist){q->items[e], r};
-    }
-    qsort(h, (size_t)nh, sizeof *h, hist_cmp);
-    int np = 0;
-    for (int e = 0; e < nh; e++) {
-        if (np > 0 && h[np - 1].item == h[e].item)
-            h[np - 1].r += h[e].r;
-        else
-            h[np++] = h[e];
-    }
-    for (int e = 0; e < np; e++) {
-        float w = binary ? 1.0f : h[e].r;
-        for (int64_t f = m->indptr[h[e].item]; f < m->indptr[h[e].item + 1]; f++)
-            scores[m->nbr[f]] += w * m->sim[f];
-    }
-    free(h);
-    return REC_OK;
+    return m ? rec_nbr_lists_score(&m->l, q, m->p[P_BINARY] != 0, scores) : REC_EINVAL;
 }
 
 static int similar(const struct rec_model *mm, int32_t item, float *scores)
 {
     const struct itemknn *m = as_knn(mm);
-    if (!m || !scores || item < 0 || item >= m->n_items)
-        return REC_EINVAL;
-    memset(scores, 0, (size_t)m->n_items * sizeof *scores);
-    for (int64_t f = m->indptr[item]; f < m->indptr[item + 1]; f++)
-        scores[m->nbr[f]] = m->sim[f];
-    return REC_OK;
+    return m ? rec_nbr_lists_similar(&m->l, item, scores) : REC_EINVAL;
 }
 
 /* ---- save / load -------------------------------------------------------------------------- */
@@ -498,27 +430,27 @@ static int save(const struct rec_model *mm, FILE *f)
     rec_binw_init(&w, f);
     rec_binw_head(&w, MAGIC, FORMAT_VERSION);
     rec_binw_params(&w, m->p, N_PARAMS);
-    rec_binw_i32(&w, m->n_items);
-    for (int32_t i = 0; i < m->n_items && !w.err; i++) {
-        rec_binw_u32(&w, (uint32_t)(m->indptr[i + 1] - m->indptr[i]));
-        for (int64_t e = m->indptr[i]; e < m->indptr[i + 1]; e++) {
-            rec_binw_i32(&w, m->nbr[e]);
-            rec_binw_f32(&w, m->sim[e]);
+    rec_binw_i32(&w, m->l.n_items);
+    for (int32_t i = 0; i < m->l.n_items && !w.err; i++) {
+        rec_binw_u32(&w, (uint32_t)(m->l.indptr[i + 1] - m->l.indptr[i]));
+        for (int64_t e = m->l.indptr[i]; e < m->l.indptr[i + 1]; e++) {
+            rec_binw_i32(&w, m->l.nbr[e]);
+            rec_binw_f32(&w, m->l.sim[e]);
         }
     }
     return rec_binw_finish(&w);
 }
 
 /* Reads item i's list (count entries, count already bounded by neighbors) into m at
- * m->indptr[i], growing the arrays. */
+ * m->l.indptr[i], growing the arrays. */
 static void r_list(struct rec_binr *r, struct itemknn *m, int32_t i, uint32_t count,
                    size_t *cap)
 {
-    int64_t at = m->indptr[i];
+    int64_t at = m->l.indptr[i];
     size_t c0 = *cap;
     uint32_t *e = rec_binr_u32s(r, 2 * (size_t)count); /* (neighbour, similarity bits) pairs */
-    if (!e || rec_binr_grow(r, (void **)&m->nbr, &c0, (size_t)at + count, sizeof *m->nbr) ||
-        rec_binr_grow(r, (void **)&m->sim, cap, (size_t)at + count, sizeof *m->sim)) {
+    if (!e || rec_binr_grow(r, (void **)&m->l.nbr, &c0, (size_t)at + count, sizeof *m->l.nbr) ||
+        rec_binr_grow(r, (void **)&m->l.sim, cap, (size_t)at + count, sizeof *m->l.sim)) {
         free(e);
         return;
     }
@@ -526,10 +458,10 @@ static void r_list(struct rec_binr *r, struct itemknn *m, int32_t i, uint32_t co
         uint32_t j = e[2 * t];
         float s;
         memcpy(&s, &e[2 * t + 1], sizeof s);
-        if (j >= (uint32_t)m->n_items || (int32_t)j == i || !(s > 0.0f && s <= FLT_MAX))
+        if (j >= (uint32_t)m->l.n_items || (int32_t)j == i || !(s > 0.0f && s <= FLT_MAX))
             rec_binr_fail(r, REC_EFORMAT);
-        m->nbr[at + t] = (int32_t)j;
-        m->sim[at + t] = s;
+        m->l.nbr[at + t] = (int32_t)j;
+        m->l.sim[at + t] = s;
     }
     free(e);
 }
@@ -545,27 +477,27 @@ static void r_model(struct rec_binr *r, struct itemknn *m)
         rec_binr_fail(r, REC_EFORMAT);
     if (r->rc)
         return;
-    m->n_items = (int32_t)n;
+    m->l.n_items = (int32_t)n;
     uint32_t max_count = (uint32_t)m->p[P_NEIGHBORS];
     if (max_count > n - (n > 0))
         max_count = n - (n > 0);
     size_t icap = 0, cap = 0;
-    if (rec_binr_grow(r, (void **)&m->indptr, &icap, 1, sizeof *m->indptr) == REC_OK)
-        m->indptr[0] = 0;
-    for (int32_t i = 0; i < m->n_items && !r->rc; i++) {
+    if (rec_binr_grow(r, (void **)&m->l.indptr, &icap, 1, sizeof *m->l.indptr) == REC_OK)
+        m->l.indptr[0] = 0;
+    for (int32_t i = 0; i < m->l.n_items && !r->rc; i++) {
         uint32_t count = rec_binr_u32(r);
         if (!r->rc && count > max_count)
             rec_binr_fail(r, REC_EFORMAT);
         if (!r->rc)
-            rec_binr_grow(r, (void **)&m->indptr, &icap, (size_t)i + 2, sizeof *m->indptr);
+            rec_binr_grow(r, (void **)&m->l.indptr, &icap, (size_t)i + 2, sizeof *m->l.indptr);
         r_list(r, m, i, count, &cap);
         if (!r->rc)
-            m->indptr[i + 1] = m->indptr[i] + count;
+            m->l.indptr[i + 1] = m->l.indptr[i] + count;
     }
-    if (!r->rc && (!m->nbr || !m->sim)) { /* no entries at all: keep non-NULL arrays */
+    if (!r->rc && (!m->l.nbr || !m->l.sim)) { /* no entries at all: keep non-NULL arrays */
         size_t c0 = 0, c1 = 0;
-        if (rec_binr_grow(r, (void **)&m->nbr, &c0, 1, sizeof *m->nbr) == REC_OK)
-            rec_binr_grow(r, (void **)&m->sim, &c1, 1, sizeof *m->sim);
+        if (rec_binr_grow(r, (void **)&m->l.nbr, &c0, 1, sizeof *m->l.nbr) == REC_OK)
+            rec_binr_grow(r, (void **)&m->l.sim, &c1, 1, sizeof *m->l.sim);
     }
     rec_binr_finish(r);
 }

@@ -19,10 +19,10 @@
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "core/err.h"
 #include "core/workers.h"
+#include "model/nbr_lists.h"
 
 #define MAX_THREADS 256
 #define CHUNK_ITEMS 16
@@ -39,19 +39,14 @@ static const struct rec_param_spec PARAMS[N_PARAMS] = {
 };
 
 struct seqknn {
-    int32_t n_items;
-    int64_t *indptr; /* n_items + 1 */
-    int32_t *nbr;    /* neighbours, best first, never the item itself */
-    float *sim;      /* > 0, each list sums to 1 */
+    struct rec_nbr_lists l; /* each list sums to 1 */
 };
 
 static void seq_free(struct seqknn *m)
 {
     if (!m)
         return;
-    free(m->indptr);
-    free(m->nbr);
-    free(m->sim);
+    rec_nbr_lists_free(&m->l);
     free(m);
 }
 
@@ -230,19 +225,6 @@ out:
     return rc;
 }
 
-/* Moves item i's cnt[i + 1] entries from slot i * k to their CSR place (only ever towards the
- * front, in item order, so memmove in place is safe) and turns cnt into indptr. */
-static void compact(struct seqknn *m, int k)
-{
-    int64_t *ip = m->indptr;
-    for (int32_t i = 0; i < m->n_items; i++) {
-        int64_t n = ip[i + 1];
-        memmove(m->nbr + ip[i], m->nbr + (size_t)i * k, (size_t)n * sizeof *m->nbr);
-        memmove(m->sim + ip[i], m->sim + (size_t)i * k, (size_t)n * sizeof *m->sim);
-        ip[i + 1] = ip[i] + n;
-    }
-}
-
 static int fit(const struct rec_train_input *in, const double *p, struct rec_model **out,
                char *err, size_t errlen)
 {
@@ -269,15 +251,15 @@ static int fit(const struct rec_train_input *in, const double *p, struct rec_mod
     int rc = REC_ENOMEM;
     if (!m || prepare(in->ui, in->ui_ts, p[P_ASYM_ALPHA], &s) != REC_OK)
         goto out;
-    m->n_items = n_items;
-    m->indptr = calloc(ni, sizeof *m->indptr);
-    m->nbr = malloc(slab * sizeof *m->nbr);
-    m->sim = malloc(slab * sizeof *m->sim);
+    m->l.n_items = n_items;
+    m->l.indptr = calloc(ni, sizeof *m->l.indptr);
+    m->l.nbr = malloc(slab * sizeof *m->l.nbr);
+    m->l.sim = malloc(slab * sizeof *m->l.sim);
     s.dw = malloc(((size_t)window + 1) * sizeof *s.dw);
     s.acc = calloc((size_t)nthreads * ni, sizeof *s.acc);
     s.touched = malloc((size_t)nthreads * ni * sizeof *s.touched);
     s.cands = malloc((size_t)nthreads * ni * sizeof *s.cands);
-    if (!m->indptr || !m->nbr || !m->sim || !s.dw || !s.acc || !s.touched || !s.cands)
+    if (!m->l.indptr || !m->l.nbr || !m->l.sim || !s.dw || !s.acc || !s.touched || !s.cands)
         goto out;
     s.dw[0] = 0.0;
     for (int d = 1; d <= window; d++)
@@ -285,10 +267,10 @@ static int fit(const struct rec_train_input *in, const double *p, struct rec_mod
     struct job jb = {.ui = in->ui, .ord = s.ord, .row_len = s.row_len, .occ_ptr = s.occ_ptr,
                      .occ_u = s.occ_u, .occ_p = s.occ_p, .uw = s.uw, .nl = s.nl, .nr = s.nr,
                      .dw = s.dw, .window = window, .k = (int)k, .shrink = p[P_SHRINK],
-                     .pw = p[P_SIM_POW], .nbr = m->nbr, .sim = m->sim, .cnt = m->indptr,
+                     .pw = p[P_SIM_POW], .nbr = m->l.nbr, .sim = m->l.sim, .cnt = m->l.indptr,
                      .acc = s.acc, .touched = s.touched, .cands = s.cands};
     rec_workers_for(nthreads, n_items, CHUNK_ITEMS, fit_items, &jb);
-    compact(m, (int)k);
+    rec_nbr_lists_compact(&m->l, (int)k);
     *out = (struct rec_model *)m;
     m = NULL;
     rc = REC_OK;
@@ -302,47 +284,17 @@ out:
 
 /* ---- scoring ------------------------------------------------------------------------------- */
 
-static int item_cmp(const void *a, const void *b)
-{
-    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-    return (x > y) - (x < y);
-}
-
 /* A history item counts once, whatever its strength (the fit is binary too). */
 static int score(const struct rec_model *mm, const struct rec_user_query *q, float *scores)
 {
     const struct seqknn *m = (const struct seqknn *)mm;
-    if (!m || !q || !scores || q->n < 0 || (q->n > 0 && !q->items))
-        return REC_EINVAL;
-    memset(scores, 0, (size_t)m->n_items * sizeof *scores);
-    int32_t *h = malloc(((size_t)q->n + 1) * sizeof *h);
-    if (!h)
-        return REC_ENOMEM;
-    int nh = 0;
-    for (int e = 0; e < q->n; e++)
-        if (q->items[e] >= 0 && q->items[e] < m->n_items &&
-            (!q->strengths || (q->strengths[e] > 0.0f && q->strengths[e] <= FLT_MAX)))
-            h[nh++] = q->items[e];
-    qsort(h, (size_t)nh, sizeof *h, item_cmp);
-    for (int e = 0; e < nh; e++) {
-        if (e > 0 && h[e] == h[e - 1])
-            continue;
-        for (int64_t f = m->indptr[h[e]]; f < m->indptr[h[e] + 1]; f++)
-            scores[m->nbr[f]] += m->sim[f];
-    }
-    free(h);
-    return REC_OK;
+    return m ? rec_nbr_lists_score(&m->l, q, 1, scores) : REC_EINVAL;
 }
 
 static int similar(const struct rec_model *mm, int32_t item, float *scores)
 {
     const struct seqknn *m = (const struct seqknn *)mm;
-    if (!m || !scores || item < 0 || item >= m->n_items)
-        return REC_EINVAL;
-    memset(scores, 0, (size_t)m->n_items * sizeof *scores);
-    for (int64_t f = m->indptr[item]; f < m->indptr[item + 1]; f++)
-        scores[m->nbr[f]] = m->sim[f];
-    return REC_OK;
+    return m ? rec_nbr_lists_similar(&m->l, item, scores) : REC_EINVAL;
 }
 
 const struct rec_model_type rec_model_seqknn = {
