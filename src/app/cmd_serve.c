@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include "app/app.h"
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/halt.h"
 #include "core/log.h"
 #include "core/uid.h"
 #include "exp/experiment.h"
@@ -208,10 +210,28 @@ static int sig_pipe[2] = {-1, -1};
 static void on_signal(int sig)
 {
     int saved = errno;
+    if (sig != SIGHUP)
+        rec_halt_request(); /* what runs gives up (core/halt.h), start-up included */
     unsigned char b = (unsigned char)sig;
     if (write(sig_pipe[1], &b, 1) < 0) { /* a full pipe already holds a signal: enough */
     }
     errno = saved;
+}
+
+/* Unblocks the handled signals in this thread only and waits: their handler runs here. poll,
+ * not pause, for ThreadSanitizer (see the main loop). */
+static void *signal_taker(void *arg)
+{
+    (void)arg;
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
+    for (;;)
+        poll(NULL, 0, -1);
+    return NULL;
 }
 
 /* The self-pipe, the handlers, and the mask the threads recd starts inherit (*sigs). 0, or 1
@@ -238,6 +258,14 @@ static int signals_open(sigset_t *sigs)
     }
     pthread_sigmask(SIG_BLOCK, sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* until the main thread unblocks them, once serving, a thread of its own takes them: the
+     * start-up (the replay, the refit after a snapshot) polls the halt, which only a handler
+     * that runs can set. Detached; it ends with the process. */
+    pthread_t t;
+    if (pthread_create(&t, NULL, signal_taker, NULL) == 0)
+        pthread_detach(t);
+    else
+        rec_warn("no signal thread: a signal during start-up waits for the start to finish");
     return 0;
 }
 
@@ -480,8 +508,16 @@ int rec_cmd_serve(int argc, char **argv)
      * thread reads. A handler, not sigwait alone, because a library may have started threads
      * before main (OpenBLAS does): a signal the kernel hands to one of those must not take the
      * default action and end the process mid start-up. */
-    if (signals_open(&sigs) || load_experiments(&c, &w) || rec_app_open(&c, 1, &store, &engine))
+    if (signals_open(&sigs) || load_experiments(&c, &w))
         goto out;
+    /* asked to stop during the replay or the refit: not a failure, and nothing to start */
+    if (rec_app_open(&c, 1, &store, &engine) || rec_halt_requested()) {
+        if (rec_halt_requested()) {
+            rec_info("signal during start-up: shutting down");
+            status = 0;
+        }
+        goto out;
+    }
     /* before the tracker replays the experiments' log and before anything is received */
     if (open_user_key(&c, store, &w, &user_key) || watch_open(&c, store, engine, &w))
         goto out;

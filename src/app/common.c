@@ -201,7 +201,10 @@ int rec_app_open(const struct rec_config *c, int background, struct rec_store **
         return rc;
     }
     if ((rc = rec_engine_load(*engine, err, sizeof err))) {
-        rec_error("%s", err);
+        if (rc == REC_ECANCELED)
+            rec_info("%s", err); /* a shutdown asked for, not a failure */
+        else
+            rec_error("%s", err);
         rec_app_close(*store, *engine);
         *store = NULL;
         *engine = NULL;

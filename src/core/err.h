@@ -26,7 +26,8 @@
     X(REC_EINTERNAL, -12,   500, "internal",           "internal error")           \
     X(REC_EUNAUTHORIZED, -13, 401, "unauthorized",     "missing or invalid API key") \
     X(REC_EFORBIDDEN, -14,  403, "forbidden",          "not allowed for this API key") \
-    X(REC_ERATELIMIT, -15,  429, "rate_limited",       "too many requests")
+    X(REC_ERATELIMIT, -15,  429, "rate_limited",       "too many requests")          \
+    X(REC_ECANCELED, -16,   503, "shutting_down",      "given up: shutting down")
 
 enum rec_err {
 #define REC_ERR_ENUM(name, value, http, code, msg) name = value,

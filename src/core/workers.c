@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "core/halt.h"
+
 int rec_workers_count(int requested, int max)
 {
     long n = requested > 0 ? requested : sysconf(_SC_NPROCESSORS_ONLN);
@@ -55,7 +57,8 @@ struct loop {
 static void loop_main(void *arg, int thread)
 {
     struct loop *l = arg;
-    for (;;) {
+    /* a shutdown hands out no more chunks: the caller sees rec_halt_requested and discards */
+    while (!rec_halt_requested()) {
         int64_t lo = atomic_fetch_add(&l->next, l->chunk);
         if (lo >= l->n)
             return;

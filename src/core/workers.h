@@ -20,7 +20,9 @@ int rec_workers_run(int n_threads, void (*fn)(void *ctx, int thread), void *ctx)
 /* Parallel loop over [0, n): threads claim chunks [lo, hi) of up to chunk indexes in increasing
  * order from one atomic counter (uneven rows balance themselves) and call fn(ctx, thread, lo, hi)
  * for each. Uses at most n_threads threads and no more than there are chunks; thread is as in
- * rec_workers_run (an index into per-thread scratch). Returns the number of threads that ran. */
+ * rec_workers_run (an index into per-thread scratch). Once a halt is requested (core/halt.h) no
+ * more chunks are handed out: a caller that polls rec_halt_requested after the loop must
+ * discard what it computed. Returns the number of threads that ran. */
 int rec_workers_for(int n_threads, int64_t n, int64_t chunk,
                     void (*fn)(void *ctx, int thread, int64_t lo, int64_t hi), void *ctx);
 

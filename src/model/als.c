@@ -56,6 +56,7 @@
 
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/halt.h"
 #include "core/rand.h"
 #include "core/log.h"
 #include "core/workers.h"
@@ -340,6 +341,10 @@ int rec_als_fit(const struct rec_csr *ui, const struct rec_als_params *p, struct
     for (int it = 0; it < p->iters; it++) {
         run_half(&users, nthreads);
         run_half(&items, nthreads);
+        if (rec_halt_requested()) { /* the sweep was cut short: the factors are not a fit */
+            rc = REC_ECANCELED;
+            goto out;
+        }
     }
     rec_linalg_gram(m->y, m->n_items, k, m->yty);
 

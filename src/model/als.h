@@ -32,7 +32,8 @@ void rec_als_params_from(const double *v, int threads, struct rec_als_params *p)
 const char *rec_als_check_params(const struct rec_als_params *p);
 
 /* Trains on ui (n_users x n_items). *out owns its factor matrices; caller destroys it.
- * Returns 0, REC_EINVAL (bad params) or REC_ENOMEM. */
+ * Returns 0, REC_EINVAL (bad params), REC_ENOMEM, or REC_ECANCELED when a halt was requested
+ * (core/halt.h) before the last sweep ended. */
 int rec_als_fit(const struct rec_csr *ui, const struct rec_als_params *p, struct rec_als **out);
 void rec_als_destroy(struct rec_als *m); /* NULL is a no-op */
 

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/halt.h"
 #include "serve/engine_impl.h"
 
 static void log_clear(struct ann_log *l)
@@ -132,6 +133,8 @@ int rec_ann_cold_build(struct rec_engine *e, const struct rec_ann_params *p, str
     pthread_rwlock_wrlock(&e->lock);
     if (!rc && l->lost)
         rc = REC_ENOMEM;
+    if (!rc && rec_halt_requested()) /* the build was cut short (core/workers.h) */
+        rc = REC_ECANCELED;
     struct rec_ann *old = NULL;
     if (!rc) {
         old = e->ann;

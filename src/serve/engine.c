@@ -10,6 +10,7 @@
 
 #include "core/err.h"
 #include "core/half.h"
+#include "core/halt.h"
 #include "core/log.h"
 #include "model/linalg.h"
 #include "store/store.h"
@@ -718,7 +719,10 @@ static int load_user_row(void *ctx, const char *id, const char *doc, int deleted
 
 static int load_event(void *ctx, const struct rec_event *ev)
 {
-    return apply_one(ctx, ev) < 0 ? REC_ENOMEM : 0;
+    struct rec_engine *e = ctx;
+    if ((e->n_events & 4095) == 0 && rec_halt_requested())
+        return REC_ECANCELED; /* a shutdown during the replay: the store keeps every event */
+    return apply_one(e, ev) < 0 ? REC_ENOMEM : 0;
 }
 
 /* Under rec_engine_load's write lock (so not rec_engine_set_prefs, which takes it). */
@@ -750,6 +754,8 @@ int rec_engine_load(struct rec_engine *e, char *err, size_t errlen)
     if (!rc)
         rc = rec_store_scan_events(e->store, 0, load_event, e);
     pthread_rwlock_unlock(&e->lock);
+    if (rc == REC_ECANCELED)
+        return rec_errf(err, errlen, rc, "replay of the store given up: shutting down");
     if (rc)
         return rec_errf(err, errlen, rc, "replaying the store failed: %s", rec_strerror(rc));
     rec_info("engine: replayed %lld events, %lld items, %lld users", (long long)e->n_events,

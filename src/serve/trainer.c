@@ -23,6 +23,7 @@
 
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/halt.h"
 #include "core/file.h"
 #include "core/log.h"
 #include "model/binio.h"
@@ -418,6 +419,8 @@ int rec_engine_train_now(struct rec_engine *e)
     rec_csr_free(&ui);
     free(ui_ts);
     dur = rec_mono_s() - t0;
+    if (!rc && rec_halt_requested()) /* a fit was cut short: publish and save nothing */
+        rc = REC_ECANCELED;
 
     if (!rc) {
         int64_t now = rec_now_s();
@@ -444,6 +447,8 @@ int rec_engine_train_now(struct rec_engine *e)
             save_snapshot(e, m, user_names, item_names, version, trained_seq, trained_events,
                           dur, now, erasures, cold_saving ? &cold_file : NULL);
         }
+    } else if (rc == REC_ECANCELED) {
+        rec_info("engine: training run v%" PRId64 " given up: shutting down", version);
     } else if (rc != REC_EMODEL) {
         rec_error("engine: training failed: %s", rec_strerror(rc));
     }
@@ -526,6 +531,11 @@ static void refit_side_models(struct rec_engine *e, const uint64_t *tag)
                      "%d searched", version, (int)cold.n_reused, (int)cold.n_computed);
         rec_cold_file_free(&saved);
         free(entry);
+        if (rec_halt_requested()) { /* the fit was cut short; the process is stopping anyway */
+            rec_cold_fit_free(&cold);
+            rec_info("engine: refit of the side models given up: shutting down");
+            goto out;
+        }
         pthread_rwlock_wrlock(&e->lock);
         rec_cold_publish(e, &cold);
         pthread_rwlock_unlock(&e->lock);
@@ -536,6 +546,11 @@ static void refit_side_models(struct rec_engine *e, const uint64_t *tag)
         int64_t *ui_ts = ui_times(&ui, &dc);
         int frc = rec_engine_fit_sources(&e->p, &ui, ui_ts, &blend);
         free(ui_ts);
+        if (frc == 0 && blend && rec_halt_requested()) { /* cut short: not a fit */
+            rec_blend_clear(blend);
+            free(blend);
+            blend = NULL;
+        }
         if (frc == 0 && blend) {
             pthread_rwlock_wrlock(&e->lock);
             struct rec_blend *old = e->blend;
@@ -549,6 +564,7 @@ static void refit_side_models(struct rec_engine *e, const uint64_t *tag)
     } else if (rc) {
         rec_warn("engine: cold-start models not refitted after the snapshot: %s", rec_strerror(rc));
     }
+out:
     rec_csr_free(&ui);
     data_copy_free(&dc);
     pthread_mutex_unlock(&e->fit_mu);
@@ -570,8 +586,19 @@ int rec_engine_load_snapshot(struct rec_engine *e)
     pthread_rwlock_unlock(&e->lock);
     /* a kill between a snapshot's rename and its recording (or its predecessors' removal) left
      * files no run will load: newer than the recorded one, or older than the one kept with it */
-    if (e->p.model_dir && last_version > 0)
+    if (e->p.model_dir && last_version > 0) {
         remove_snapshots_outside(e->p.model_dir, last_version - 1, last_version);
+        /* the file is named by its version in today's data directory: the recorded path is
+         * another directory's after a copy or a restore elsewhere (it would load that one's
+         * file, or none), and a relative --data makes it depend on the working directory */
+        char own[4096];
+        model_path(e, "als", last_version, own, sizeof own);
+        char *dup = strdup(own);
+        if (dup) {
+            free(path);
+            path = dup;
+        }
+    }
     FILE *f = fopen(path, "rb");
     if (!f) {
         rec_warn("engine: model snapshot %s is missing; will retrain", path);
@@ -646,7 +673,8 @@ int rec_engine_load_snapshot(struct rec_engine *e)
     if (!rc) {
         refit_side_models(e, tagged ? &tag : NULL);
         pthread_mutex_lock(&e->fit_mu);
-        build_ann(e);
+        if (!rec_halt_requested())
+            build_ann(e);
         pthread_mutex_unlock(&e->fit_mu);
     }
     if (!rc && need_train)

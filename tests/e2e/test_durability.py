@@ -1,6 +1,7 @@
 """Nothing acknowledged is lost: events acknowledged with 2xx survive kill -9, restart restores
 catalog, users, histories and the trained model, and retried events are counted once."""
 import os
+import shutil
 import threading
 import time
 import unittest
@@ -132,6 +133,40 @@ class DamagedSnapshotTest(unittest.TestCase):
             self.assertTrue(als["ready"], "no model rebuilt after a damaged snapshot")
             self.assertEqual(als["version"], version + 1)
             self.assertIn("damaged", s.tail())
+        finally:
+            s.cleanup()
+
+
+class MovedDataDirectoryTest(unittest.TestCase):
+    """A data directory copied elsewhere (a backup restored, a volume moved) serves its own
+    snapshot: the store records the snapshot's path, which then names the old directory."""
+
+    def test_copy_serves_its_own_snapshot(self):
+        s = Server("--retrain-events", "0", "--factors", "8").start()
+        moved = None
+        try:
+            s.post("/v1/events", [{"user": "m%d" % (k % 7), "item": "y%d" % (k % 11), "type": "like"}
+                                  for k in range(60)])
+            st, r = s.post("/v1/train?wait=1")
+            self.assertEqual(st, 200)
+            version = r["version"]
+            _, before = s.get("/v1/recommend/m1?n=5")
+            self.assertEqual(s.stop(), 0)
+            moved = s.data + "-moved"
+            shutil.copytree(s.data, moved)
+            old = os.path.join(s.data, "models")
+            shutil.rmtree(old)  # the old directory's files are gone
+            s2 = Server("--retrain-events", "0", "--factors", "8", data=moved).start()
+            try:
+                _, status = s2.get("/v1/status")
+                als = [m for m in status["models"] if m["name"] == "als"][0]
+                self.assertTrue(als["ready"], "the copy did not load its snapshot:\n" + s2.tail())
+                self.assertEqual(als["version"], version)  # loaded, not retrained
+                _, after = s2.get("/v1/recommend/m1?n=5")
+                self.assertEqual([i["id"] for i in after["items"]], [i["id"] for i in before["items"]])
+                self.assertNotIn("missing", s2.tail())
+            finally:
+                s2.cleanup()
         finally:
             s.cleanup()
 

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "core/err.h"
+#include "core/halt.h"
 #include "model/als.h"
 #include "model/csr.h"
 #include "model/linalg.h"
@@ -622,10 +623,30 @@ static void test_save_load_empty_model_and_errors(void **state)
     rec_csr_free(&empty);
 }
 
+/* A halt (core/halt.h) requested before or during a fit gives REC_ECANCELED and no model. */
+static void test_fit_gives_up_on_halt(void **state)
+{
+    (void)state;
+    struct rec_csr m;
+    planted(&m, 0);
+    struct rec_als_params p;
+    small_params(&p);
+    struct rec_als *model = NULL;
+    rec_halt_request();
+    assert_int_equal(rec_als_fit(&m, &p, &model), REC_ECANCELED);
+    assert_null(model);
+    rec_halt_reset();
+    assert_int_equal(rec_als_fit(&m, &p, &model), REC_OK);
+    assert_non_null(model);
+    rec_als_destroy(model);
+    rec_csr_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fit_recovers_planted_blocks),
+        cmocka_unit_test(test_fit_gives_up_on_halt),
         cmocka_unit_test(test_fold_in_matches_trained_user),
         cmocka_unit_test(test_fit_deterministic),
         cmocka_unit_test(test_fit_edge_shapes),

@@ -1,11 +1,14 @@
-/* test_workers.c: rec_workers_run and rec_workers_for: every index once, thread indexes in range. */
+/* test_workers.c: rec_workers_run and rec_workers_for: every index once, thread indexes in range;
+ * after a halt request no more chunks are handed out. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <cmocka.h>
+#include "core/halt.h"
 #include "core/workers.h"
 
 struct ctx { _Atomic int hits[64]; _Atomic int64_t *seen; int64_t n; int n_threads; _Atomic int bad; };
@@ -62,8 +65,48 @@ static void test_for(void **state)
     assert_int_equal(rec_workers_count(0, 0), 1);
 }
 
+/* Requests a halt from inside the first chunk it sees. */
+static void halting_body(void *arg, int t, int64_t lo, int64_t hi)
+{
+    (void)t;
+    struct ctx *c = arg;
+    rec_halt_request();
+    for (int64_t i = lo; i < hi; i++)
+        atomic_fetch_add(&c->seen[i], 1);
+}
+
+static void test_for_stops_after_halt(void **state)
+{
+    (void)state;
+    for (int th = 1; th <= 4; th++) {
+        struct ctx c = {.n = 1000, .n_threads = th};
+        c.seen = calloc((size_t)c.n, sizeof *c.seen);
+        rec_halt_reset();
+        rec_workers_for(th, c.n, 10, halting_body, &c);
+        int64_t done = 0;
+        for (int64_t i = 0; i < c.n; i++)
+            done += c.seen[i];
+        /* each thread finishes at most the chunk it held when the first one asked */
+        assert_true(done >= 10 && done <= 10 * th);
+        /* a loop started while halted runs nothing */
+        memset(c.seen, 0, (size_t)c.n * sizeof *c.seen);
+        rec_workers_for(th, c.n, 10, body, &c);
+        for (int64_t i = 0; i < c.n; i++)
+            assert_int_equal(c.seen[i], 0);
+        free(c.seen);
+    }
+    rec_halt_reset();
+    struct ctx c = {.n = 100, .n_threads = 2};
+    c.seen = calloc((size_t)c.n, sizeof *c.seen);
+    rec_workers_for(2, c.n, 10, body, &c);
+    for (int64_t i = 0; i < c.n; i++)
+        assert_int_equal(c.seen[i], 1);
+    free(c.seen);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_run), cmocka_unit_test(test_for)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_run), cmocka_unit_test(test_for),
+                                       cmocka_unit_test(test_for_stops_after_halt)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
