@@ -536,10 +536,32 @@ static void refit_side_models(struct rec_engine *e, const uint64_t *tag)
             rec_info("engine: refit of the side models given up: shutting down");
             goto out;
         }
+        /* what was searched here is saved for the snapshot, so the next start reuses it (a
+         * store whose file was missing or damaged would otherwise search again every time);
+         * exported before the publish takes the cold set */
+        struct rec_cold_file fresh;
+        memset(&fresh, 0, sizeof fresh);
+        int saving = 0;
+        if (e->p.model_dir && e->store && (!use || cold.n_computed > 0)) {
+            pthread_rwlock_rdlock(&e->lock);
+            int32_t n_names = e->item_ids.n_names;
+            char **names = copy_names(&e->item_ids);
+            pthread_rwlock_unlock(&e->lock);
+            saving = names && n_names >= dc.n_items &&
+                     rec_cold_fit_export(&cold, (const char *const *)dc.item_docs,
+                                         (const char *const *)names, &fresh) == 0;
+            free_names(names, n_names);
+        }
         pthread_rwlock_wrlock(&e->lock);
         rec_cold_publish(e, &cold);
         pthread_rwlock_unlock(&e->lock);
         rec_cold_fit_free(&cold);
+        if (saving) {
+            char snap[4096];
+            model_path(e, "als", version, snap, sizeof snap);
+            save_cold_set(e, snap, version, &fresh);
+        }
+        rec_cold_file_free(&fresh);
         rec_cold_refresh(e, dc.n_items, dc.doc_gen);
         /* the blended sources are not in the snapshot either */
         struct rec_blend *blend = NULL;
