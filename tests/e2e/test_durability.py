@@ -102,17 +102,25 @@ class DurabilityTest(unittest.TestCase):
         self.assertEqual(len(rec_after["items"]), len(rec_before["items"]))
 
 
+SMALL_MODEL = ("--retrain-events", "0", "--factors", "8")
+
+
+def train_small(test, s, prefix):
+    """60 likes of 7 users (prefix0..6) over 11 items, and one training run; its version."""
+    s.post("/v1/events", [{"user": "%s%d" % (prefix, k % 7), "item": "x%d" % (k % 11), "type": "like"}
+                          for k in range(60)])
+    st, r = s.post("/v1/train?wait=1")
+    test.assertEqual(st, 200)
+    return r["version"]
+
+
 class DamagedSnapshotTest(unittest.TestCase):
     """A truncated model snapshot is detected, never served, and rebuilt from the events."""
 
     def test_truncated_snapshot_is_rebuilt(self):
-        s = Server("--retrain-events", "0", "--factors", "8").start()
+        s = Server(*SMALL_MODEL).start()
         try:
-            s.post("/v1/events", [{"user": "d%d" % (k % 7), "item": "x%d" % (k % 11), "type": "like"}
-                                  for k in range(60)])
-            st, r = s.post("/v1/train?wait=1")
-            self.assertEqual(st, 200)
-            version = r["version"]
+            version = train_small(self, s, "d")
             s.stop()
             models = os.path.join(s.data, "models")
             snap = sorted(f for f in os.listdir(models) if f.startswith("als-"))[-1]  # not ranker.bin
@@ -142,21 +150,16 @@ class MovedDataDirectoryTest(unittest.TestCase):
     snapshot: the store records the snapshot's path, which then names the old directory."""
 
     def test_copy_serves_its_own_snapshot(self):
-        s = Server("--retrain-events", "0", "--factors", "8").start()
-        moved = None
+        s = Server(*SMALL_MODEL).start()
         try:
-            s.post("/v1/events", [{"user": "m%d" % (k % 7), "item": "y%d" % (k % 11), "type": "like"}
-                                  for k in range(60)])
-            st, r = s.post("/v1/train?wait=1")
-            self.assertEqual(st, 200)
-            version = r["version"]
+            version = train_small(self, s, "m")
             _, before = s.get("/v1/recommend/m1?n=5")
             self.assertEqual(s.stop(), 0)
             moved = s.data + "-moved"
             shutil.copytree(s.data, moved)
             old = os.path.join(s.data, "models")
             shutil.rmtree(old)  # the old directory's files are gone
-            s2 = Server("--retrain-events", "0", "--factors", "8", data=moved).start()
+            s2 = Server(*SMALL_MODEL, data=moved).start()
             try:
                 _, status = s2.get("/v1/status")
                 als = [m for m in status["models"] if m["name"] == "als"][0]
