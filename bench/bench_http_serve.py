@@ -16,6 +16,8 @@ the response read) and the server's CPU in cores. wrk runs on the same 2 cores a
 what it uses is not available to recd, as the issue's "load generator included" asks.
 Skips (exit 0, with a message) when wrk or the data set is missing.
 
+RECD_SERVE_ARGS="--threads 2 ..." adds options to `recd serve` (the default is its defaults).
+
 RECD_BENCH_DATA=DIR keeps the loaded data directory in DIR instead of a temporary one; when DIR
 already holds a store that `recd train` finished on, generation, import and training are
 skipped, so a rerun on the million-item catalog costs only the server's start."""
@@ -103,7 +105,10 @@ def main():
             os.remove(data_set)  # imported: the store has it
         if kept and not reuse:
             open(ready, "w").close()
-        s = Server("--log-level", "warn", data=data).start(timeout=1800)
+        serve_args = os.environ.get("RECD_SERVE_ARGS", "").split()
+        if serve_args:
+            print("http serve: recd serve %s" % " ".join(serve_args))
+        s = Server("--log-level", "warn", *serve_args, data=data).start(timeout=1800)
         try:
             if synthetic:
                 wait_for_index(s, name)
