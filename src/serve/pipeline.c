@@ -68,7 +68,8 @@ struct run {
     struct cand *cand;
     int n;
     int by_attrs;
-    int top_cat[TOP_CATS], n_top_cat;
+    int top_cat[TOP_CATS], n_top_cat; /* user_interests; interests_done once computed */
+    int interests_done;
     json_t *user_json;
     json_t *item_ctx;               /* computed item fields the rules read (age_days) */
     int32_t *block;                 /* the request's excluded items (-1: unknown ids) */
@@ -584,16 +585,28 @@ static const char *cat_name(const struct rec_engine *e, int cat)
     return cat >= 0 ? rec_idmap_name(&e->cat_ids, cat) : NULL;
 }
 
-static void explain(const struct run *r, const struct cand *c, struct rec_pick *p)
+/* The user's leading category that item meta m has, or -1. The interests are a pass over the
+ * whole history: computed for the first list item that needs them, which most requests have
+ * none of (a personal reason comes first). */
+static int interest_of(struct run *r, const struct item_meta *m)
+{
+    if (!r->interests_done) {
+        user_interests(r);
+        r->interests_done = 1;
+    }
+    for (int t = 0; t < r->n_top_cat; t++)
+        if (has_cat(m, r->top_cat[t]))
+            return r->top_cat[t];
+    return -1;
+}
+
+static void explain(struct run *r, const struct cand *c, struct rec_pick *p)
 {
     const struct rec_engine *e = r->e;
     struct rec_reason *why = &p->reason;
     const struct item_meta *m = meta_of(e, c->idx);
     why->item[0] = '\0';
     int interest = -1;
-    for (int t = 0; t < r->n_top_cat && interest < 0; t++)
-        if (has_cat(m, r->top_cat[t]))
-            interest = r->top_cat[t];
     const char *cat = cat_name(e, c->cat);
     /* the history item behind a personal candidate, looked for only now that it made the list */
     int32_t seed = -1, seed_pos = -1;
@@ -617,7 +630,7 @@ static void explain(const struct run *r, const struct cand *c, struct rec_pick *
     } else if (c->src == REC_SOURCE_FRESH || (e->items[c->idx].cold && c->src == REC_SOURCE_ALS)) {
         why->kind = "new_in";
         snprintf(why->text, sizeof why->text, "new in %s", cat ? cat : "the catalog");
-    } else if (interest >= 0) {
+    } else if ((interest = interest_of(r, m)) >= 0) {
         why->kind = "matches_your_interest";
         snprintf(why->text, sizeof why->text, "matches your interest in %s", cat_name(e, interest));
     } else if ((c->src == REC_SOURCE_ALS || c->src == REC_SOURCE_KNN) && r->us) {
@@ -688,7 +701,6 @@ int rec_pipeline_run(struct rec_engine *e, const struct rec_pipeline_config *c,
     in = r.n;
     int personal = 0;
     if (!rc) {
-        user_interests(&r);
         for (int k = 0; k < r.n && k < rq->n; k++) {
             struct rec_pick *p = &out[k];
             snprintf(p->id, sizeof p->id, "%s", rec_idmap_name(&e->item_ids, r.cand[k].idx));
