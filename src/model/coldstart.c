@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/halt.h"
 #include "core/workers.h"
 #include "model/content.h"
 
@@ -199,5 +200,6 @@ int rec_coldstart_items_factors(const struct rec_model *content, const int32_t *
         free(th[t].acc);
     }
     free(th);
-    return REC_OK;
+    /* a halt leaves some items undone (core/workers.h): their rows and codes were never set */
+    return rec_halt_requested() ? REC_ECANCELED : REC_OK;
 }

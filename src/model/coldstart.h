@@ -43,7 +43,7 @@ int rec_coldstart_doc_factors(const struct rec_model *content, const char *doc_j
  * items[j]) and its code to status[j]: 0 (the row equals rec_coldstart_item_factors's, bit for
  * bit), REC_ENOTFOUND (no similar item with history: a zero row, no mean fallback is computed),
  * REC_EINVAL (item out of range) or REC_ENOMEM. Returns 0, or REC_EINVAL / REC_ENOMEM before
- * any item is done. */
+ * any item is done, or REC_ECANCELED when a halt (core/halt.h) left items undone. */
 int rec_coldstart_items_factors(const struct rec_model *content, const int32_t *items, int32_t n,
                                 const float *item_factors, int k, const uint8_t *has_history,
                                 int neighbors, int threads, float *out, int *status);

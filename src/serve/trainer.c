@@ -419,8 +419,16 @@ int rec_engine_train_now(struct rec_engine *e)
     rec_csr_free(&ui);
     free(ui_ts);
     dur = rec_mono_s() - t0;
-    if (!rc && rec_halt_requested()) /* a fit was cut short: publish and save nothing */
+    if (!rc && rec_halt_requested()) { /* a fit was cut short: publish and save nothing */
         rc = REC_ECANCELED;
+        rec_als_destroy(m);
+        m = NULL;
+        if (blend) {
+            rec_blend_clear(blend);
+            free(blend);
+            blend = NULL;
+        }
+    }
 
     if (!rc) {
         int64_t now = rec_now_s();
