@@ -939,6 +939,11 @@ int rec_http_start(const struct rec_http_config *cfg, struct rec_http_server **o
         {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)priorities},
         {MHD_OPTION_END, 0, NULL},
     };
+    struct MHD_OptionItem pool_opts[] = {
+        {cfg->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
+         cfg->threads > 1 ? (intptr_t)cfg->threads : 0, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
     unsigned idle_s = cfg->idle_timeout_s ? cfg->idle_timeout_s : REC_HTTP_IDLE_TIMEOUT_S;
     unsigned max_conns = cfg->max_conns ? cfg->max_conns : REC_HTTP_MAX_CONNS;
 
@@ -954,7 +959,7 @@ int rec_http_start(const struct rec_http_config *cfg, struct rec_http_server **o
         MHD_OPTION_CONNECTION_LIMIT, max_conns,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_conns_per_ip,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
-        MHD_OPTION_THREAD_POOL_SIZE, cfg->threads > 1 ? (unsigned int)cfg->threads : 0u,
+        MHD_OPTION_ARRAY, pool_opts,
         MHD_OPTION_ARRAY, tls_opts,
         MHD_OPTION_END);
     if (!s->daemon) {
