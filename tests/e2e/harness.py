@@ -49,7 +49,8 @@ class Server:
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("recd exited at start:\n" + self.tail())
+                raise RuntimeError("recd exited at start (status %s):\n%s"
+                                   % (self.proc.returncode, self.tail()))
             try:
                 status, _ = self.request("GET", "/health", timeout=1)
                 if status == 200:
