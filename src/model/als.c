@@ -61,6 +61,7 @@
 #include "core/log.h"
 #include "core/workers.h"
 #include "model/binio.h"
+#include "model/hist_merge.h"
 #include "model/linalg.h"
 #include "model/simd.h"
 
@@ -382,17 +383,6 @@ static const int32_t *iota_k(void)
     return iota_rows;
 }
 
-struct hist {
-    int32_t item;
-    float r;
-};
-
-static int hist_cmp(const void *a, const void *b)
-{
-    int32_t x = ((const struct hist *)a)->item, y = ((const struct hist *)b)->item;
-    return (x > y) - (x < y);
-}
-
 /* Repeated items are summed first (as rec_csr_from_triplets does for fit's input), so folding
  * in a trained user's raw event list reproduces that user's system exactly. Returns 0,
  * REC_EINVAL (NULL model/x, or NULL arrays with n > 0), REC_ENOMEM, or REC_EINTERNAL when
@@ -404,7 +394,7 @@ int rec_als_fold_in(const struct rec_als *m, const int32_t *items, const float *
         return REC_EINVAL;
     const int k = m->k;
     float *a = malloc((size_t)k * k * sizeof *a);
-    struct hist *h = malloc(((size_t)n + 1) * sizeof *h);
+    struct rec_hist_entry *h = malloc(((size_t)n + 1) * sizeof *h);
     if (!a || !h) {
         free(a);
         free(h);
@@ -415,15 +405,8 @@ int rec_als_fold_in(const struct rec_als *m, const int32_t *items, const float *
     for (int e = 0; e < n; e++)
         if (items[e] >= 0 && items[e] < m->n_items && strengths[e] > 0.0f &&
             isfinite(strengths[e]))
-            h[nh++] = (struct hist){items[e], strengths[e]};
-    qsort(h, (size_t)nh, sizeof *h, hist_cmp);
-    int np = 0;
-    for (int e = 0; e < nh; e++) {
-        if (np > 0 && h[np - 1].item == h[e].item)
-            h[np - 1].r += h[e].r;
-        else
-            h[np++] = h[e];
-    }
+            h[nh++] = (struct rec_hist_entry){items[e], strengths[e]};
+    int np = rec_hist_merge(h, nh);
 
     /* A = Y'Y + B'B + lambda I with row e of B = sqrt(c-1) y_e, so the n rank-one updates are one
      * BLAS syrk (several times faster than scalar loops for long histories); b = sum c y */
@@ -436,7 +419,7 @@ int rec_als_fold_in(const struct rec_als *m, const int32_t *items, const float *
     memset(x, 0, (size_t)k * sizeof *x);
     for (int e = 0; e < np; e++) {
         const float *y = m->y + (size_t)h[e].item * k;
-        float c1 = m->p.alpha * h[e].r, sc = sqrtf(c1);
+        float c1 = m->p.alpha * h[e].w, sc = sqrtf(c1);
         float *row = b + (size_t)e * k;
         for (int i = 0; i < k; i++)
             row[i] = sc * y[i];

@@ -49,6 +49,7 @@
 #include "core/log.h"
 #include "core/workers.h"
 #include "model/binio.h"
+#include "model/hist_merge.h"
 #include "model/linalg.h"
 
 /* NDCG@10 on ML-100K P1, binary=1, mean of seeds 42..46 (best lambda x dropout of a grid
@@ -386,38 +387,20 @@ out:
 
 /* ---- scoring ------------------------------------------------------------------------------ */
 
-struct hist {
-    int32_t item;
-    float w;
-};
-
-static int hist_cmp(const void *a, const void *b)
-{
-    int32_t x = ((const struct hist *)a)->item, y = ((const struct hist *)b)->item;
-    return (x > y) - (x < y);
-}
-
 /* The query's weights as fit would see them: in-range items, repeats summed, kept when the sum is
  * finite and > 0, then 1 when binary. Returns the count written to h. */
 static int history_weights(const struct rec_ease *m, const struct rec_user_query *q,
-                           struct hist *h)
+                           struct rec_hist_entry *h)
 {
     int nh = 0;
     for (int e = 0; e < q->n; e++)
         if (q->items[e] >= 0 && q->items[e] < m->n_items)
-            h[nh++] = (struct hist){q->items[e], q->strengths[e]};
-    qsort(h, (size_t)nh, sizeof *h, hist_cmp);
-    int np = 0;
-    for (int e = 0; e < nh; e++) {
-        if (np > 0 && h[np - 1].item == h[e].item)
-            h[np - 1].w += h[e].w;
-        else
-            h[np++] = h[e];
-    }
+            h[nh++] = (struct rec_hist_entry){q->items[e], q->strengths[e]};
+    int np = rec_hist_merge(h, nh);
     int kept = 0;
     for (int e = 0; e < np; e++)
         if (h[e].w > 0.0f && isfinite(h[e].w))
-            h[kept++] = (struct hist){h[e].item, m->binary ? 1.0f : h[e].w};
+            h[kept++] = (struct rec_hist_entry){h[e].item, m->binary ? 1.0f : h[e].w};
     return kept;
 }
 
@@ -438,7 +421,7 @@ static inline void block1(float *restrict s, const float *restrict r, float w)
 }
 
 /* scores += sum of w * B[item, :], four rows per pass over scores (a quarter of the traffic). */
-static void add_rows(const struct rec_ease *m, const struct hist *h, int nh, float *scores)
+static void add_rows(const struct rec_ease *m, const struct rec_hist_entry *h, int nh, float *scores)
 {
     const int32_t n = m->n_items, nv = n / LANES * LANES;
     float *restrict s = scores;
@@ -474,7 +457,7 @@ static int ease_score(const struct rec_model *mm, const struct rec_user_query *q
     memset(scores, 0, (size_t)m->n_items * sizeof *scores);
     if (q->n == 0)
         return REC_OK;
-    struct hist *h = malloc((size_t)q->n * sizeof *h);
+    struct rec_hist_entry *h = malloc((size_t)q->n * sizeof *h);
     if (!h)
         return REC_ENOMEM;
     int nh = history_weights(m, q, h);

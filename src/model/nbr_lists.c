@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "model/hist_merge.h"
 
 void rec_nbr_lists_free(struct rec_nbr_lists *l)
 {
@@ -37,17 +38,6 @@ void rec_nbr_lists_compact(struct rec_nbr_lists *l, int k)
         l->sim = sm;
 }
 
-struct hist {
-    int32_t item;
-    float r;
-};
-
-static int hist_cmp(const void *a, const void *b)
-{
-    int32_t x = ((const struct hist *)a)->item, y = ((const struct hist *)b)->item;
-    return (x > y) - (x < y);
-}
-
 /* Repeated items count once: strengths are summed (as rec_csr_from_triplets does for a fit's
  * input), or the item counts 1 when binary. */
 int rec_nbr_lists_score(const struct rec_nbr_lists *l, const struct rec_user_query *q, int binary,
@@ -56,25 +46,18 @@ int rec_nbr_lists_score(const struct rec_nbr_lists *l, const struct rec_user_que
     if (!l || !q || !scores || q->n < 0 || (q->n > 0 && !q->items))
         return REC_EINVAL;
     memset(scores, 0, (size_t)l->n_items * sizeof *scores);
-    struct hist *h = malloc(((size_t)q->n + 1) * sizeof *h);
+    struct rec_hist_entry *h = malloc(((size_t)q->n + 1) * sizeof *h);
     if (!h)
         return REC_ENOMEM;
     int nh = 0;
     for (int e = 0; e < q->n; e++) {
         float r = q->strengths ? q->strengths[e] : 1.0f;
         if (q->items[e] >= 0 && q->items[e] < l->n_items && r > 0.0f && r <= FLT_MAX)
-            h[nh++] = (struct hist){q->items[e], r};
+            h[nh++] = (struct rec_hist_entry){q->items[e], r};
     }
-    qsort(h, (size_t)nh, sizeof *h, hist_cmp);
-    int np = 0;
-    for (int e = 0; e < nh; e++) {
-        if (np > 0 && h[np - 1].item == h[e].item)
-            h[np - 1].r += h[e].r;
-        else
-            h[np++] = h[e];
-    }
+    int np = rec_hist_merge(h, nh);
     for (int e = 0; e < np; e++) {
-        float w = binary ? 1.0f : h[e].r;
+        float w = binary ? 1.0f : h[e].w;
         for (int64_t f = l->indptr[h[e].item]; f < l->indptr[h[e].item + 1]; f++)
             scores[l->nbr[f]] += w * l->sim[f];
     }
