@@ -128,15 +128,22 @@ static void empty_set_round_trips(void **state)
     rec_cold_file_free(&back);
 }
 
-static void every_flipped_byte_is_refused(void **state)
+/* The sample saved to path; its bytes (n of them, one spare byte after) for the caller to free. */
+static unsigned char *saved_sample(long *n)
 {
-    (void)state;
-    struct rec_cold_file c, back;
+    struct rec_cold_file c;
     sample(&c);
     assert_int_equal(rec_cold_file_save(path, &c), 0);
     rec_cold_file_free(&c);
+    return read_all(path, n);
+}
+
+static void every_flipped_byte_is_refused(void **state)
+{
+    (void)state;
+    struct rec_cold_file back;
     long n;
-    unsigned char *b = read_all(path, &n);
+    unsigned char *b = saved_sample(&n);
     for (long p = 0; p < n; p++) {
         b[p] ^= 0x10;
         write_all(path, b, n);
@@ -152,12 +159,9 @@ static void every_flipped_byte_is_refused(void **state)
 static void every_truncation_and_trailing_bytes_are_refused(void **state)
 {
     (void)state;
-    struct rec_cold_file c, back;
-    sample(&c);
-    assert_int_equal(rec_cold_file_save(path, &c), 0);
-    rec_cold_file_free(&c);
+    struct rec_cold_file back;
     long n;
-    unsigned char *b = read_all(path, &n);
+    unsigned char *b = saved_sample(&n);
     for (long len = 0; len < n; len++) {
         write_all(path, b, len);
         int rc = rec_cold_file_load(path, VERSION, TAG, K, &back);
