@@ -167,3 +167,13 @@ void fuzz_init(void)
         }
     }
 }
+
+void fuzz_binio_both(const uint8_t *data, size_t size, void (*load)(const uint8_t *, size_t))
+{
+    load(data, size);
+    uint8_t *fixed = fuzz_fix_checksum(data, size);
+    if (fixed) {
+        load(fixed, size);
+        free(fixed);
+    }
+}

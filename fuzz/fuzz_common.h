@@ -41,6 +41,11 @@ char *fuzz_strndup(const uint8_t *data, size_t size);
  * the code after it; NULL when size < 8 or the checksum already matches (caller frees). */
 uint8_t *fuzz_fix_checksum(const uint8_t *data, size_t size);
 
+/* The body of a binio file's target: load(data, size), then load of the copy with its
+ * checksum fixed (fuzz_fix_checksum) when that differs, so both the checksum's refusal and the
+ * parser behind it are reached. */
+void fuzz_binio_both(const uint8_t *data, size_t size, void (*load)(const uint8_t *, size_t));
+
 /* 1 when RECD_FUZZ_STRICT is set in the environment: the targets then also check the
  * invariants they skip by default because of a known cause outside recd (each skip names its
  * reproducer in fuzz/crashes/). */

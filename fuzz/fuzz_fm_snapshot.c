@@ -98,11 +98,6 @@ static void load(const uint8_t *data, size_t size)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fuzz_init();
-    load(data, size);
-    uint8_t *fixed = fuzz_fix_checksum(data, size);
-    if (fixed) {
-        load(fixed, size);
-        free(fixed);
-    }
+    fuzz_binio_both(data, size, load);
     return 0;
 }
