@@ -134,18 +134,7 @@ static const struct rec_bpr *from_model(const struct rec_model *m)
 /* 0, or REC_EINVAL with a message naming the first bad parameter. */
 static int check_params(const double *p, char *err, size_t errlen)
 {
-    if (!p)
-        return rec_errf(err, errlen, REC_EINVAL, "bpr: params missing");
-    for (int j = 0; j < N_PARAMS; j++) {
-        const struct rec_param_spec *s = &PARAMS[j];
-        int whole = s->scale == REC_PARAM_INT || s->scale == REC_PARAM_LOG_INT;
-        if (!(p[j] >= s->lo && p[j] <= s->hi))
-            return rec_errf(err, errlen, REC_EINVAL, "bpr.%s must be in %g..%g", s->name, s->lo,
-                            s->hi);
-        if (whole && p[j] != floor(p[j]))
-            return rec_errf(err, errlen, REC_EINVAL, "bpr.%s must be a whole number", s->name);
-    }
-    return REC_OK;
+    return rec_model_params_check("bpr", PARAMS, N_PARAMS, p, err, errlen);
 }
 
 /* ---- random draws -------------------------------------------------------------------------- */

@@ -85,17 +85,7 @@ struct itemknn {
  * a message to err and returns REC_EINVAL. */
 static int params_check(const double *p, char *err, size_t errlen)
 {
-    if (!p)
-        return rec_errf(err, errlen, REC_EINVAL, "itemknn: params missing");
-    for (int j = 0; j < N_PARAMS; j++) {
-        const struct rec_param_spec *s = &PARAMS[j];
-        if (!(p[j] >= s->lo && p[j] <= s->hi))
-            return rec_errf(err, errlen, REC_EINVAL, "itemknn.%s must be in %g..%g", s->name,
-                            s->lo, s->hi);
-        if ((s->scale == REC_PARAM_INT || s->scale == REC_PARAM_LOG_INT) && p[j] != floor(p[j]))
-            return rec_errf(err, errlen, REC_EINVAL, "itemknn.%s must be a whole number", s->name);
-    }
-    return REC_OK;
+    return rec_model_params_check("itemknn", PARAMS, N_PARAMS, p, err, errlen);
 }
 
 /* ---- model object -------------------------------------------------------------------------- */

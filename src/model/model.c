@@ -59,6 +59,23 @@ int rec_model_params_parse(const struct rec_model_type *t, const char *s, double
     return 0;
 }
 
+int rec_model_params_check(const char *model, const struct rec_param_spec *spec, int n,
+                           const double *p, char *err, size_t errlen)
+{
+    if (!p)
+        return rec_errf(err, errlen, REC_EINVAL, "%s: params missing", model);
+    for (int j = 0; j < n; j++) {
+        const struct rec_param_spec *s = &spec[j];
+        if (!(p[j] >= s->lo && p[j] <= s->hi))
+            return rec_errf(err, errlen, REC_EINVAL, "%s.%s must be in %g..%g", model, s->name,
+                            s->lo, s->hi);
+        if ((s->scale == REC_PARAM_INT || s->scale == REC_PARAM_LOG_INT) && p[j] != floor(p[j]))
+            return rec_errf(err, errlen, REC_EINVAL, "%s.%s must be a whole number", model,
+                            s->name);
+    }
+    return REC_OK;
+}
+
 void rec_model_params_format(const struct rec_model_type *t, const double *params, char *buf,
                              size_t len)
 {

@@ -87,6 +87,11 @@ int rec_model_params_parse(const struct rec_model_type *t, const char *s, double
                            size_t errlen);
 /* Index of a parameter by name, or -1. */
 int rec_model_param_index(const struct rec_model_type *t, const char *name);
+/* 0 when p (n values for spec[0..n)) is given and every value is in its range, and whole where
+ * its scale is an integer one; otherwise REC_EINVAL with "<model>.<param> must be ..." in err. For
+ * a model type's fit and load. */
+int rec_model_params_check(const char *model, const struct rec_param_spec *spec, int n,
+                           const double *p, char *err, size_t errlen);
 /* Writes "name=value,..." of every parameter. */
 void rec_model_params_format(const struct rec_model_type *t, const double *params, char *buf,
                              size_t len);

@@ -235,10 +235,8 @@ static int fit(const struct rec_train_input *in, const double *p, struct rec_mod
         return rec_errf(err, errlen, REC_EINVAL, "seqknn: ui is not a valid CSR matrix");
     if (!in->ui_ts)
         return rec_errf(err, errlen, REC_EINVAL, "seqknn: needs event times (ui_ts)");
-    for (int j = 0; j < N_PARAMS; j++)
-        if (!p || !(p[j] >= PARAMS[j].lo && p[j] <= PARAMS[j].hi))
-            return rec_errf(err, errlen, REC_EINVAL, "seqknn.%s must be in %g..%g", PARAMS[j].name,
-                            PARAMS[j].lo, PARAMS[j].hi);
+    if (rec_model_params_check("seqknn", PARAMS, N_PARAMS, p, err, errlen))
+        return REC_EINVAL;
     const int32_t n_items = in->ui->n_cols;
     int64_t k = (int64_t)p[P_NEIGHBORS];
     if (k > (int64_t)n_items - 1)
