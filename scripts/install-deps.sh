@@ -8,7 +8,7 @@ libmicrohttpd-dev libjansson-dev libsqlite3-dev
 libopenblas-dev liblapacke-dev libzstd-dev libcmocka-dev librdkafka-dev sqlite3
 python3 curl zstd chromium openssl wrk"
 # openssl: tests/e2e/test_tls.py makes its self-signed certificates with it. wrk: the HTTP
-# load generator of bench/bench_http_serve.py (make bench), the one issue #7 names.
+# load generator issue #7 names; bench/bench_http_serve.py uses it with RECD_LOAD=wrk.
 # The dashboard's browser test runs Debian's Chromium through playwright-core (npm). Node.js may
 # come from elsewhere (NodeSource bundles npm): Debian's nodejs and npm only when they are missing.
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
