@@ -65,7 +65,7 @@ def load(port, threads, conns, seconds):
         cmd = ["wrk", "-t%d" % threads, "-c%d" % conns, "-d%gs" % seconds, "-s", LUA,
                "http://127.0.0.1:%d" % port]
     else:
-        cmd = [HTTP_LOAD, str(port), str(conns), "%g" % seconds]
+        cmd = [HTTP_LOAD, str(port), str(conns), str(max(1, round(seconds)))]
     c0 = children_cpu()
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
     m = re.search(r"^WRK (.*)$", out.stdout, re.M)

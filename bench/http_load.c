@@ -19,6 +19,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdint.h>
@@ -203,6 +204,21 @@ static const char *env_or(const char *name, const char *def)
     return v && *v ? v : def;
 }
 
+/* *out = s as a whole number in [lo, hi]; -1 (with a message naming what) otherwise. */
+static int parse_long(const char *s, const char *what, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        fprintf(stderr, "http_load: %s must be a whole number from %ld to %ld, not \"%s\"\n", what,
+                lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4 || argc > 5) {
@@ -210,19 +226,19 @@ int main(int argc, char **argv)
         return 2;
     }
     struct load l = {0};
-    l.port = atoi(argv[1]);
-    int n_conns = atoi(argv[2]);
-    double seconds = atof(argv[3]);
-    l.path = argc == 5 ? argv[4] : NULL;
-    l.n_users = atol(env_or("RECD_USERS", "2999"));
-    l.first = atol(env_or("RECD_USER_FIRST", "1"));
-    l.prefix = env_or("RECD_USER_PREFIX", "");
-    l.n_items = atoi(env_or("RECD_N", "10"));
-    l.rng = (uint64_t)now_s() * 0x9E3779B97F4A7C15ull | 1;
-    if (l.port <= 0 || n_conns <= 0 || seconds <= 0 || l.n_users <= 0) {
-        fprintf(stderr, "http_load: port, connections, seconds and RECD_USERS must be positive\n");
+    long port, n_conns, seconds, n_items;
+    if (parse_long(argv[1], "PORT", 1, 65535, &port) ||
+        parse_long(argv[2], "CONNECTIONS", 1, 10000, &n_conns) ||
+        parse_long(argv[3], "SECONDS", 1, 86400, &seconds) ||
+        parse_long(env_or("RECD_USERS", "2999"), "RECD_USERS", 1, LONG_MAX, &l.n_users) ||
+        parse_long(env_or("RECD_USER_FIRST", "1"), "RECD_USER_FIRST", 0, LONG_MAX / 2, &l.first) ||
+        parse_long(env_or("RECD_N", "10"), "RECD_N", 1, 100000, &n_items))
         return 2;
-    }
+    l.port = (int)port;
+    l.n_items = (int)n_items;
+    l.path = argc == 5 ? argv[4] : NULL;
+    l.prefix = env_or("RECD_USER_PREFIX", "");
+    l.rng = (uint64_t)now_s() * 0x9E3779B97F4A7C15ull | 1;
     int ep = epoll_create1(0);
     struct conn *conns = calloc((size_t)n_conns, sizeof *conns);
     if (ep < 0 || !conns) {
@@ -237,7 +253,7 @@ int main(int argc, char **argv)
         }
     }
     struct epoll_event evs[256];
-    double t0 = now_s(), t_end = t0 + seconds;
+    double t0 = now_s(), t_end = t0 + (double)seconds;
     for (;;) {
         double t = now_s();
         if (t >= t_end)
