@@ -18,8 +18,9 @@ generator runs on the same 2 cores as the server: what it uses is not available 
 issue's "load generator included" asks.
 
 RECD_LOAD=wrk drives the load with wrk instead of http_load. Both are closed loops over keep-alive
-connections with the same choice of users and the same summary; http_load needs about half of
-wrk's CPU per request (no Lua call per request), which leaves more of the machine to recd.
+connections with the same choice of users and the same summary line. Their CPU per request
+was alike in stop 18's runs (docs/BENCHMARKS.md), but their p99 was not on the million-item
+catalog: compare both before reading much into a tail.
 Skips (exit 0, with a message) when the generator or the data set is missing.
 
 RECD_SERVE_ARGS="--threads 2 ..." adds options to `recd serve` (the default is its defaults).

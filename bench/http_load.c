@@ -9,10 +9,10 @@
  * RECD_USER_PREFIX, RECD_N), so consecutive requests are for different users. With PATH, every
  * request is GET PATH.
  *
- * It does what wrk with that Lua script does at a fraction of the CPU per request (no script
- * interpreter per request), so more of a shared machine is left to the server. Prints one line
- * in the Lua script's format, latencies in microseconds from the request's first byte written
- * to its response's last byte read, exact percentiles over every request:
+ * It does what wrk does with that Lua script, without a script interpreter, and needs nothing
+ * but libc. Prints one line in the Lua script's format, latencies in microseconds from the
+ * request's first byte written to its response's last byte read, exact percentiles over every
+ * request:
  *
  *   WRK requests=R errors=E non2xx=X seconds=S p50=.. p99=.. p999=.. max=..
  */
